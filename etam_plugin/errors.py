@@ -1,0 +1,76 @@
+"""Errors of the whole project under one root, :class:`EtamError`.
+
+The root and the model's errors are defined in ``etam_plugin.model.errors`` (the bottom
+layer) and re-exported here. Subclasses carry structured fields (path, frame index,
+expected vs found) so the panel and the bridge can show them and offer choices.
+Add new error types here as small subclasses, one family per area.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from etam_plugin.model.errors import (
+    CancelledError,
+    CheckpointError,
+    EtamError,
+    ModelError,
+    WeightsUnavailableError,
+)
+
+__all__ = [
+    "CancelledError",
+    "CaptureError",
+    "CheckpointError",
+    "EtamError",
+    "ExportError",
+    "MediaError",
+    "ModelError",
+    "ObsError",
+    "TimelineError",
+    "WeightsUnavailableError",
+]
+
+
+class MediaError(EtamError):
+    """A source (video file, image sequence) cannot be read as asked."""
+
+    def __init__(
+        self, message: str, *, path: str | Path | None = None, frame_index: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+        self.frame_index = frame_index
+
+
+class ExportError(EtamError):
+    """An output could not be written; nothing partial is left at ``path``."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class TimelineError(EtamError):
+    """A timeline cannot be read or written (format, adapter, missing media, rates)."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class CaptureError(EtamError):
+    """A live source (camera, file, URL) cannot be opened or stopped delivering frames."""
+
+    def __init__(self, message: str, *, source: str | int | None = None) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class ObsError(EtamError):
+    """OBS Studio cannot be reached or refused a request (never includes the password)."""
+
+    def __init__(self, message: str, *, host: str | None = None, port: int | None = None) -> None:
+        super().__init__(message)
+        self.host = host
+        self.port = port

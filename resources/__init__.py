@@ -1,0 +1,1 @@
+"""Package data (theme, icons); read with ``importlib.resources.files(__name__)``."""
