@@ -117,6 +117,7 @@ def _reference_kwargs(config: EfficientTAMConfig) -> dict[str, Any]:
         image_size=config.image_size,
         sigmoid_scale_for_mem_enc=config.sigmoid_scale_for_mem_enc,
         sigmoid_bias_for_mem_enc=config.sigmoid_bias_for_mem_enc,
+        binarize_mask_from_pts_for_mem_enc=config.binarize_mask_from_pts_for_mem_enc,
         use_mask_input_as_output_without_sam=True,
         directly_add_no_mem_embed=True,
         use_high_res_features_in_sam=False,
@@ -153,6 +154,22 @@ def build_reference_video_predictor(config: EfficientTAMConfig) -> torch.nn.Modu
     """The reference ``SAM2VideoPredictor`` as the official video builder configures it."""
     from sam2.sam2_video_predictor import SAM2VideoPredictor
 
-    kwargs = _reference_kwargs(config)
-    kwargs["binarize_mask_from_pts_for_mem_enc"] = config.binarize_mask_from_pts_for_mem_enc
-    return SAM2VideoPredictor(**kwargs).eval()
+    return SAM2VideoPredictor(**_reference_kwargs(config)).eval()
+
+
+def shaped_random_state_dict(config: EfficientTAMConfig, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Seeded random weights in the official layout, shaped so that parity tests mean
+    something: with plain random init the object-score head says "absent" (masks become a
+    constant) and mask logits stay below 1 in magnitude. A positive object-score bias and a
+    larger output hypernetwork make objects present and logits of useful size."""
+    torch.manual_seed(seed)
+    sd = {k: v.clone() for k, v in build_reference_model(config).state_dict().items()}
+    generator = torch.Generator().manual_seed(seed + 1)
+    last = "sam_mask_decoder.pred_obj_score_head.layers.2"
+    sd[f"{last}.bias"] += 4.0
+    for i in range(config.decoder.num_multimask_outputs + 1):
+        key = f"sam_mask_decoder.output_hypernetworks_mlps.{i}.layers.2.weight"
+        sd[key] = sd[key] * 8.0 + 0.05 * torch.randn(sd[key].shape, generator=generator)
+    # Make memory matter: larger temporal embeddings and memory-encoder output.
+    sd["maskmem_tpos_enc"] = sd["maskmem_tpos_enc"] * 10.0
+    return sd

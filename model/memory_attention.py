@@ -1,0 +1,281 @@
+"""Memory attention: conditions the current frame's features on memories of past frames.
+
+Each layer: RoPE self-attention over the frame's tokens, then cross-attention to the memory
+tokens (spatial memories of several frames plus object-pointer tokens), then an MLP.
+
+Why it is organised around :class:`PreparedMemory`: a memory frame's key projection only
+changes with its *age* (a learned temporal embedding added to its position code), and keys
+are linear in that embedding, so ``key = rope(W·(memory + spatial_pos) + b) + rope(W·tpos)``.
+The first term is computed once per memory frame (and pooled once, in the pooled modes);
+the second is a per-age constant. Values need no projection before attention at all:
+attention weights sum to one, so ``softmax(qkᵀ)·(W·x + b) = (softmax(qkᵀ)·x)·Wᵀ + b``, which
+attends over the narrow ``kv_dim`` memory tokens instead of the wide projected values.
+
+Cross-attention modes (``MemoryAttentionConfig.mode``):
+- ``full``: every memory token is a key (paper Eq. 1);
+- ``pooled``: spatial memory keys and values are average-pooled over ``l×l`` windows and
+  ``ln(l·l)`` is added to their logits (Eq. 5; exactly full attention when each window's
+  tokens are equal — the paper's Lemma 1);
+- ``pooled-keys``: the pooled keys themselves get ``+ln(l·l)`` (Eq. 6), as the ``_2``
+  checkpoints were trained.
+As in the trained networks, pooling applies only when more than one spatial memory frame is
+attended; object-pointer tokens are never pooled.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from etam_plugin.model.config import MemoryAttentionConfig
+from etam_plugin.model.layers import attention
+from etam_plugin.model.position import AxialRope, apply_rope, rotate_pairs, sine_position_map
+
+
+@dataclass(frozen=True)
+class PreparedMemory:
+    """One memory frame of a batch of objects, ready to be attended.
+
+    ``tokens`` (B, N, kv_dim): the memory encoder's output (N = h·w, row-major);
+    ``keys``: per layer (B, N', C) rotated key projections without the temporal term, pooled
+    in the pooled modes (then N' = N / l²); ``values`` (B, N', kv_dim) the (pooled) tokens;
+    ``layout``: the (mode, window) the keys were made for.
+    """
+
+    tokens: Tensor
+    keys: tuple[Tensor, ...]
+    values: Tensor
+    layout: tuple[str, int]
+
+    @staticmethod
+    def stack(items: Sequence[PreparedMemory]) -> PreparedMemory:
+        """Concatenates single-object memories of the same layout along the batch axis."""
+        if len(items) == 1:
+            return items[0]
+        return PreparedMemory(
+            tokens=torch.cat([m.tokens for m in items]),
+            keys=tuple(torch.cat(ks) for ks in zip(*(m.keys for m in items), strict=True)),
+            values=torch.cat([m.values for m in items]),
+            layout=items[0].layout,
+        )
+
+    def nbytes(self) -> int:
+        tensors = (self.tokens, self.values, *self.keys)
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass(frozen=True)
+class MemoryInput:
+    """What the current frame attends to: memory frames with their temporal-embedding
+    index (``age`` 0 = most recent previous frame … ``num_maskmem - 1`` = conditioning
+    frame), and object pointers (B, P, C) (or None)."""
+
+    frames: Sequence[tuple[PreparedMemory, int]]
+    pointers: Tensor | None = None
+
+
+class RopeSelfAttention(nn.Module):
+    def __init__(self, dim: int, num_heads: int, rope: AxialRope) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.rope = rope
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(dim, dim)
+        self.v_proj = nn.Linear(dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def _heads(self, x: Tensor) -> Tensor:
+        return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        q = apply_rope(self._heads(self.q_proj(x)), cos, sin)
+        k = apply_rope(self._heads(self.k_proj(x)), cos, sin)
+        out = attention(q, k, self._heads(self.v_proj(x)))
+        return self.out_proj(out.transpose(1, 2).flatten(-2))
+
+
+class MemoryCrossAttention(nn.Module):
+    """Cross-attention from frame tokens (width C) to memory tokens (width ``kv_dim``)."""
+
+    def __init__(self, dim: int, kv_dim: int, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.q_proj = nn.Linear(dim, dim)
+        self.k_proj = nn.Linear(kv_dim, dim)
+        self.v_proj = nn.Linear(kv_dim, dim)
+        self.out_proj = nn.Linear(dim, dim)
+
+    def heads(self, x: Tensor) -> Tensor:
+        """(B, N, H·d) → (B, H, N, d)."""
+        return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
+
+    def forward(self, q: Tensor, keys: Tensor, tokens: Tensor, bias: Tensor | None) -> Tensor:
+        """``q`` (B, H, N, d) rotated queries; ``keys`` (B, H, M, d) final keys;
+        ``tokens`` (B, M, kv_dim) the unprojected values."""
+        weights_x = attention(q, keys, tokens[:, None].expand(-1, self.num_heads, -1, -1), bias)
+        # Value projection after attention, per head: (B, H, N, kv) → (B, N, H·d).
+        w = self.v_proj.weight.unflatten(0, (self.num_heads, -1))  # (H, d, kv)
+        out = torch.einsum("bhnk,hdk->bnhd", weights_x, w).flatten(-2) + self.v_proj.bias
+        return self.out_proj(out)
+
+
+class MemoryAttentionLayer(nn.Module):
+    def __init__(self, config: MemoryAttentionConfig, rope: AxialRope) -> None:
+        super().__init__()
+        d = config.d_model
+        self.self_attn = RopeSelfAttention(d, config.num_heads, rope)
+        self.cross_attn_image = MemoryCrossAttention(d, config.kv_dim, config.num_heads)
+        self.linear1 = nn.Linear(d, config.ffn_dim)
+        self.linear2 = nn.Linear(config.ffn_dim, d)
+        self.norm1 = nn.LayerNorm(d)
+        self.norm2 = nn.LayerNorm(d)
+        self.norm3 = nn.LayerNorm(d)
+
+
+class MemoryAttention(nn.Module):
+    def __init__(self, config: MemoryAttentionConfig) -> None:
+        super().__init__()
+        self.config = config
+        head_dim = config.d_model // config.num_heads
+        self.rope = AxialRope(head_dim, config.rope_theta)
+        self.layers = nn.ModuleList(
+            MemoryAttentionLayer(config, self.rope) for _ in range(config.num_layers)
+        )
+        self.norm = nn.LayerNorm(config.d_model)
+
+    # -- memory preparation -------------------------------------------------------------
+
+    @property
+    def layout(self) -> tuple[str, int]:
+        return (self.config.mode, self.config.pool_window)
+
+    def set_mode(self, mode: str, pool_window: int) -> None:
+        """Switches the cross-attention mode (no parameters change)."""
+        self.config = replace(self.config, mode=mode, pool_window=pool_window)
+
+    def _spatial_keys(self, layer: MemoryAttentionLayer, tokens: Tensor, side: int) -> Tensor:
+        """Rotated key projection of memory tokens plus their spatial position: (B, H, N, d)."""
+        spos = sine_position_map(
+            tokens.shape[-1], side, side, device=tokens.device, dtype=tokens.dtype
+        )
+        keys = layer.cross_attn_image.k_proj(tokens + spos.flatten(1).T)
+        keys = layer.cross_attn_image.heads(keys)
+        cos, sin = self.rope.tables(side, tokens.device, tokens.dtype)
+        return apply_rope(keys, cos, sin)
+
+    def _pool(self, x: Tensor, side: int) -> Tensor:
+        """Average-pools (..., side², d) tokens over l×l windows → (..., side²/l², d)."""
+        win = self.config.pool_window
+        lead = x.shape[:-2]
+        grid = x.reshape(-1, side, side, x.shape[-1]).permute(0, 3, 1, 2)
+        pooled = F.avg_pool2d(grid, win, stride=win)
+        return pooled.permute(0, 2, 3, 1).reshape(*lead, -1, x.shape[-1])
+
+    def prepare(self, memory_bchw: Tensor) -> PreparedMemory:
+        """Precomputes what attention needs from one memory frame (B objects)."""
+        h, w = memory_bchw.shape[-2:]
+        if h != w:
+            raise ValueError(f"memory grid must be square, got {h}×{w}")
+        tokens = memory_bchw.flatten(2).transpose(1, 2)  # (B, N, kv)
+        mode, window = self.layout
+        keys, values = [], tokens
+        for layer in self.layers:
+            k = self._spatial_keys(layer, tokens, h)
+            if mode != "full":
+                k = self._pool(k, h)
+                if mode == "pooled-keys":
+                    k = k + math.log(window * window)
+            keys.append(k)
+        if mode != "full":
+            values = self._pool(tokens, h)
+        return PreparedMemory(tokens, tuple(keys), values, self.layout)
+
+    def _temporal_keys(self, layer: MemoryAttentionLayer, tpos: Tensor, side: int, pooled: bool):
+        """rope(W_k · tpos) on the (pooled) grid: the per-age part of every key, (H, N', d)."""
+        const = tpos @ layer.cross_attn_image.k_proj.weight.T  # (C,)
+        const = const.unflatten(-1, (self.config.num_heads, -1))[:, None, :]  # (H, 1, d)
+        cos, sin = self.rope.tables(side, tpos.device, tpos.dtype)
+        if pooled:
+            cos, sin = self._pool(cos[None], side)[0], self._pool(sin[None], side)[0]
+        return const * cos + rotate_pairs(const) * sin
+
+    # -- attention ----------------------------------------------------------------------
+
+    def forward(
+        self,
+        features: Tensor,
+        pos: Tensor,
+        memory: MemoryInput,
+        temporal_embedding: Tensor,
+    ) -> Tensor:
+        """``features``/``pos`` (B, C, h, w) → memory-conditioned features (B, C, h, w).
+
+        ``temporal_embedding`` (num_maskmem, kv_dim): the learned per-age memory embedding.
+        """
+        b, c, h, w = features.shape
+        frames = memory.frames
+        mode, window = self.layout
+        for prepared, _ in frames:
+            if prepared.layout != self.layout:
+                raise ValueError(
+                    f"memory prepared for {prepared.layout}, attention runs {self.layout}"
+                )
+        pooled = mode != "full" and len(frames) > 1
+        mem_side = math.isqrt(frames[0][0].tokens.shape[1])
+
+        ptr_tokens = None
+        if memory.pointers is not None and memory.pointers.shape[1]:
+            p = memory.pointers  # (B, P, C) → each pointer split into C/kv tokens
+            ptr_tokens = p.reshape(b, -1, self.config.kv_dim)
+
+        values = [m.values if pooled or mode == "full" else m.tokens for m, _ in frames]
+        n_spatial = sum(v.shape[1] for v in values)
+        if ptr_tokens is not None:
+            values.append(ptr_tokens)
+        values = torch.cat(values, dim=1) if len(values) > 1 else values[0]
+
+        bias = None
+        if pooled and mode == "pooled":
+            bias = torch.zeros(1, 1, 1, values.shape[1], device=values.device, dtype=values.dtype)
+            bias[..., :n_spatial] = math.log(window * window)
+
+        cos, sin = self.rope.tables(h, features.device, features.dtype)
+        x = (features + 0.1 * pos).flatten(2).transpose(1, 2)  # (B, N, C)
+        for index, layer in enumerate(self.layers):
+            x = x + layer.self_attn(layer.norm1(x), cos, sin)
+
+            cross = layer.cross_attn_image
+            q = apply_rope(cross.heads(cross.q_proj(layer.norm2(x))), cos, sin)
+            keys = self._keys(index, frames, temporal_embedding, ptr_tokens, pooled, mem_side)
+            x = x + cross(q, keys, values, bias)
+
+            x = x + layer.linear2(F.relu(layer.linear1(layer.norm3(x))))
+        x = self.norm(x)
+        return x.transpose(1, 2).reshape(b, c, h, w)
+
+    def _keys(
+        self,
+        index: int,
+        frames: Sequence[tuple[PreparedMemory, int]],
+        temporal_embedding: Tensor,
+        ptr_tokens: Tensor | None,
+        pooled: bool,
+        side: int,
+    ) -> Tensor:
+        """All keys of layer ``index``: memory frames (with their age term), then pointers."""
+        layer = self.layers[index]
+        parts = []
+        for prepared, age in frames:
+            if pooled or self.config.mode == "full":
+                base = prepared.keys[index]
+            else:  # a pooled mode with a single memory frame attends to it unpooled
+                base = self._spatial_keys(layer, prepared.tokens, side)
+            parts.append(base + self._temporal_keys(layer, temporal_embedding[age], side, pooled))
+        if ptr_tokens is not None:
+            parts.append(layer.cross_attn_image.heads(layer.cross_attn_image.k_proj(ptr_tokens)))
+        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
