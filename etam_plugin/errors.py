@@ -24,6 +24,7 @@ __all__ = [
     "CheckpointError",
     "EtamError",
     "ExportError",
+    "MatteError",
     "MediaError",
     "ModelError",
     "ObsError",
@@ -41,6 +42,19 @@ class MediaError(EtamError):
         super().__init__(message)
         self.path = Path(path) if path is not None else None
         self.frame_index = frame_index
+
+
+class MatteError(EtamError, ValueError):
+    """A matte operation got options or inputs it cannot use (unknown key, bad value, shape).
+
+    ``key``/``value`` name the offending option when it came from a spec string such as
+    ``"feather=2,grow=1"``. Also a ``ValueError`` so plain numeric callers can catch that.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
 
 
 class ExportError(EtamError):
