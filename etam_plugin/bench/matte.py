@@ -43,10 +43,11 @@ def _inputs(w: int, h: int) -> tuple:
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    # Logits: positive inside an ellipse covering ~1/4 of the frame, with a wobbly edge.
-    d = ((xx - w * 0.5) / (w * 0.28)) ** 2 + ((yy - h * 0.55) / (h * 0.38)) ** 2
-    wobble = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 9) * 8
-    logits = ((1.0 - d) * 30 + wobble).astype(np.float32)
+    # Logits: positive inside an ellipse covering ~1/4 of the frame, with a wobbly edge,
+    # rising ~1.5 per px across the edge like the model's upsampled logits (a 2-3 px ramp).
+    d = np.sqrt(((xx - w * 0.5) / (w * 0.28)) ** 2 + ((yy - h * 0.55) / (h * 0.38)) ** 2)
+    wobble = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), 9) * 0.4
+    logits = np.clip((1.0 - d + wobble) * h * 0.38 * 1.5, -40, 40).astype(np.float32)
     for _ in range(12):  # specks and holes for the region ops
         cx, cy, r = rng.integers(0, w), rng.integers(0, h), int(rng.integers(2, 6))
         cv2.circle(logits, (int(cx), int(cy)), r, float(rng.choice([-20.0, 20.0])), -1)
@@ -77,13 +78,13 @@ def run(args: argparse.Namespace) -> int:
 
     w, h = _parse_size(args.size)
     logits, guide = _inputs(w, h)
-    soft = matte.soft_matte(logits, softness=4.0)
+    soft = matte.soft_matte(logits)
     hard = matte.threshold(logits, level=0.0)
     others = {1: soft, 2: np.roll(soft, w // 8, axis=1), 3: np.roll(soft, h // 8, axis=0)}
     seq = [soft] * 7
     smoother = matte.TemporalSmoother(0.75)
     smoother(soft)
-    full = matte.MatteOps.parse("soft=4,fill_holes=64,drop_islands=64,grow=2,refine=8,feather=3")
+    full = matte.MatteOps.parse("soft=1,fill_holes=64,drop_islands=64,grow=2,refine=8,feather=3")
 
     def smooth_one_frame() -> None:
         # steady state of a radius-3 window: one frame in, one frame out
