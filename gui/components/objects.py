@@ -84,6 +84,11 @@ class ObjectList:
     def default_name(self, obj_id: int) -> str:
         return f"Object {obj_id}"
 
+    def new_object(self, name: str | None = None) -> TrackedObject:
+        """The object :meth:`add` would add next (for an undoable add), without adding it."""
+        obj_id = self._next_id
+        return TrackedObject(obj_id, name or self.default_name(obj_id), _palette(obj_id))
+
     # -- edits ---------------------------------------------------------------------------
     def add(
         self,
@@ -101,7 +106,7 @@ class ObjectList:
             raise ValueError(f"object id {obj_id} is already used")
         self._next_id = max(self._next_id, obj_id + 1)
         if color is None:
-            color = PALETTE[(obj_id - 1) % len(PALETTE)]
+            color = _palette(obj_id)
         obj = TrackedObject(obj_id, name or self.default_name(obj_id), color, visible)
         self._objects[obj_id] = obj
         self.changed.emit("added", obj_id)
@@ -153,3 +158,7 @@ class ObjectList:
         if new != old:
             self._objects[obj_id] = new
             self.changed.emit(kind, obj_id)
+
+
+def _palette(obj_id: int) -> Color:
+    return PALETTE[(obj_id - 1) % len(PALETTE)]

@@ -64,7 +64,15 @@ def _result(obj_id: int, mask: np.ndarray) -> ObjectResult:
 class FakeSession:
     """Implements exactly the VideoSession API the panel codes against."""
 
-    def __init__(self, model: object, frames, *, delay_s: float = 0.0, work: str = "sleep"):
+    def __init__(
+        self,
+        model: object,
+        frames,
+        *,
+        delay_s: float = 0.0,
+        work: str = "sleep",
+        prompt_delay_s: float = 0.0,
+    ):
         self.model = model
         self.frames = frames
         self.num_frames = len(frames)
@@ -72,6 +80,7 @@ class FakeSession:
         self.frame_size = (int(first.shape[0]), int(first.shape[1]))
         self.delay_s = delay_s
         self.work = work
+        self.prompt_delay_s = prompt_delay_s
         self._names: dict[int, str] = {}
         self._prompts: dict[tuple[int, int], Prompt] = {}
         self._masks: dict[tuple[int, int], np.ndarray] = {}
@@ -146,6 +155,8 @@ class FakeSession:
     def set_prompt(self, frame_index: int, obj_id: int, prompt: Prompt) -> FrameResult:
         self._log("set_prompt", frame_index, obj_id, prompt)
         self._check(obj_id, frame_index)
+        if self.prompt_delay_s:
+            time.sleep(self.prompt_delay_s)
         key = (frame_index, obj_id)
         status = self._status[obj_id]
         if prompt.is_empty:
@@ -288,9 +299,15 @@ class FakeSession:
 class FakeSessionFactory:
     """The panel's SessionFactory for tests; keeps every session it made."""
 
-    def __init__(self, *, delay_s: float = 0.0, work: str = "sleep", fail: Exception | None = None):
-        self.delay_s = delay_s
-        self.work = work
+    def __init__(
+        self,
+        *,
+        delay_s: float = 0.0,
+        work: str = "sleep",
+        prompt_delay_s: float = 0.0,
+        fail: Exception | None = None,
+    ):
+        self.kwargs = {"delay_s": delay_s, "work": work, "prompt_delay_s": prompt_delay_s}
         self.fail = fail
         self.sessions: list[FakeSession] = []
         self.threads: set[int] = set()
@@ -299,7 +316,7 @@ class FakeSessionFactory:
         self.threads.add(threading.get_ident())
         if self.fail is not None:
             raise self.fail
-        session = FakeSession("fake-model", frames, delay_s=self.delay_s, work=self.work)
+        session = FakeSession("fake-model", frames, **self.kwargs)
         self.sessions.append(session)
         return session
 
@@ -307,9 +324,7 @@ class FakeSessionFactory:
         self.threads.add(threading.get_ident())
         if self.fail is not None:
             raise self.fail
-        session = FakeSession.open(
-            folder, "fake-model", frames, delay_s=self.delay_s, work=self.work
-        )
+        session = FakeSession.open(folder, "fake-model", frames, **self.kwargs)
         self.sessions.append(session)
         return session
 

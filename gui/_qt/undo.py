@@ -1,0 +1,73 @@
+"""Undo/redo commands (QUndoStack): every prompt change, adding and deleting objects.
+
+Each command stores both states and re-applies one through the controller, which updates
+the panel's mirror at once and sends the change to the inference worker (the session
+recomputes that frame).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QUndoCommand
+
+from etam_plugin.gui.components.objects import TrackedObject
+from etam_plugin.gui.components.prompts import describe
+from etam_plugin.model import Prompt
+
+if TYPE_CHECKING:
+    from etam_plugin.gui._qt.controller import EditorController
+
+
+class PromptCommand(QUndoCommand):
+    """One prompt edit of one object on one frame: a click, a box, a clear."""
+
+    def __init__(
+        self,
+        controller: EditorController,
+        frame: int,
+        obj_id: int,
+        before: Prompt | None,
+        after: Prompt | None,
+        text: str,
+    ) -> None:
+        super().__init__(f"{text} (frame {frame}, {describe(after)})")
+        self._c = controller
+        self.frame, self.obj_id = frame, obj_id
+        self.before, self.after = before, after
+
+    def redo(self) -> None:
+        self._c._apply_prompt(self.frame, self.obj_id, self.after)
+
+    def undo(self) -> None:
+        self._c._apply_prompt(self.frame, self.obj_id, self.before)
+
+
+class AddObjectCommand(QUndoCommand):
+    def __init__(self, controller: EditorController, obj: TrackedObject) -> None:
+        super().__init__(f"Add {obj.name}")
+        self._c = controller
+        self.obj = obj
+
+    def redo(self) -> None:
+        self._c._insert_object(self.obj, {})
+
+    def undo(self) -> None:
+        self._c._drop_object(self.obj.obj_id)
+
+
+class RemoveObjectCommand(QUndoCommand):
+    """Deleting keeps the object and its prompts so undo brings them back (its prompted frames
+    are recomputed; tracked frames need tracking again)."""
+
+    def __init__(self, controller: EditorController, obj_id: int) -> None:
+        self._c = controller
+        self.obj = controller.objects.get(obj_id)
+        self.prompts = controller.prompts.of_object(obj_id)
+        super().__init__(f"Delete {self.obj.name}")
+
+    def redo(self) -> None:
+        self._c._drop_object(self.obj.obj_id)
+
+    def undo(self) -> None:
+        self._c._insert_object(self.obj, self.prompts)
