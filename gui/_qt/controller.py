@@ -23,7 +23,7 @@ from etam_plugin.gui.components import messages as m
 from etam_plugin.gui.components.backend import InferenceBackend
 from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
-from etam_plugin.gui.components.finishing import Finishing, finish_alpha
+from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
 from etam_plugin.gui.components.objects import Color, ObjectList, TrackedObject
@@ -32,6 +32,7 @@ from etam_plugin.gui.components.render import Layer
 from etam_plugin.gui.components.session_api import SessionFactory
 from etam_plugin.gui.components.transport import Transport
 from etam_plugin.gui.components.view import ViewOptions
+from etam_plugin.matte import MatteOps
 from etam_plugin.model import FrameStatus, Prompt
 
 
@@ -95,7 +96,7 @@ class EditorController(QObject):
         self.prompts = PromptStore()
         self.masks = MaskStore()
         self.view = ViewOptions()
-        self.finishing = Finishing()
+        self.finishing = MatteOps()
         self.undo_stack = QUndoStack(self)
         self.info: m.SourceInfo | None = None
         self.session_state = SessionState.NONE
@@ -330,7 +331,7 @@ class EditorController(QObject):
         self._follow = False
         self.transport.seek(index)
 
-    def set_finishing(self, finishing: Finishing) -> None:
+    def set_finishing(self, finishing: MatteOps) -> None:
         if finishing != self.finishing:
             self.finishing = finishing
             self.displayChanged.emit()
@@ -338,22 +339,23 @@ class EditorController(QObject):
     def layers(self, frame: int) -> list[Layer]:
         """The visible objects' mattes on ``frame`` (finishing previewed), bottom to top."""
         out = []
-        fin = self.finishing
+        ops = self.finishing
+        guide = self.image if frame == self.displayed_frame else None
         for obj in self.objects:
             if not obj.visible:
                 continue
-            mask = self.masks.get(frame, obj.obj_id)
-            if mask is None:
+            if is_identity(ops):
+                mask = self.masks.get(frame, obj.obj_id)
+                if mask is not None:
+                    out.append(Layer(mask, obj.color))
                 continue
-            if fin.is_identity:
-                out.append(Layer(mask, obj.color))
-                continue
-            neighbours = []
-            if fin.smooth:
-                for f in range(frame - fin.smooth, frame + fin.smooth + 1):
-                    if f != frame and (other := self.masks.get(f, obj.obj_id)) is not None:
-                        neighbours.append(other)
-            out.append(Layer(finish_alpha(mask, fin, neighbours), obj.color))
+
+            def mask_of(i: int, obj_id: int = obj.obj_id) -> np.ndarray | None:
+                return self.masks.get(i, obj_id) if 0 <= i < self.coverage.num_frames else None
+
+            alpha = preview_alpha(ops, frame, mask_of, guide)
+            if alpha is not None:
+                out.append(Layer(alpha, obj.color))
         return out
 
     def request_thumbnails(self, indices: list[int], height: int) -> None:

@@ -1,96 +1,57 @@
-"""Matte finishing settings of the panel and their live preview on the shown frame.
+"""Live preview of the matte finishing on the shown frame, with the export's own ops.
 
-The knobs mirror the export's matte ops (``etam_plugin.matte``), so what is previewed is what
-gets exported. The preview runs on one frame; temporal smoothing uses the neighbouring
-frames' masks that are already known.
-
-Phase 1: ``etam_plugin.matte`` is being written in parallel, so :func:`finish_alpha` carries a
-small OpenCV implementation of the same ops; phase 2 replaces its body with the shared ops.
+The panel edits an ``etam_plugin.matte.MatteOps`` (the same value the export and the CLI's
+``--matte`` take), so what is previewed is what gets exported. Per-frame ops run on the shown
+frame; temporal smoothing averages it with the neighbouring frames whose masks are already
+known (``smooth_sequence`` on that window), as the export will over the whole range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import replace
 
-import cv2
 import numpy as np
 
+from etam_plugin.matte import MatteOps, smooth_sequence
 
-@dataclass(frozen=True)
-class Finishing:
-    """``feather`` blur radius in px; ``grow`` px (negative shrinks); ``smooth`` temporal
-    radius in frames; ``fill_holes`` largest hole area in px to fill (0 = off)."""
-
-    feather: float = 0.0
-    grow: int = 0
-    smooth: int = 0
-    fill_holes: int = 0
-    invert: bool = False
-
-    @property
-    def is_identity(self) -> bool:
-        return self == Finishing()
-
-    def as_spec(self) -> str:
-        """The ``key=value,...`` text the CLI's ``--matte`` option takes (non-defaults only)."""
-        parts = []
-        for key, default in (("feather", 0.0), ("grow", 0), ("smooth", 0), ("fill_holes", 0)):
-            value = getattr(self, key)
-            if value != default:
-                parts.append(f"{key}={value:g}" if isinstance(value, float) else f"{key}={value}")
-        if self.invert:
-            parts.append("invert=1")
-        return ",".join(parts)
+IDENTITY = MatteOps()
 
 
-def _fill_holes(mask: np.ndarray, max_area: int) -> np.ndarray:
-    background = (~mask).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(background, connectivity=4)
-    h, w = mask.shape
-    out = mask.copy()
-    for label in range(1, count):
-        x, y, bw, bh, area = stats[label]
-        touches_border = x == 0 or y == 0 or x + bw == w or y + bh == h
-        if not touches_border and area <= max_area:
-            out[labels == label] = True
-    return out
+def is_identity(ops: MatteOps) -> bool:
+    """True when finishing would hand a bool mask back unchanged (skip the work)."""
+    return ops == IDENTITY
 
 
-def _grow(mask: np.ndarray, px: int) -> np.ndarray:
-    size = 2 * abs(px) + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    op = cv2.dilate if px > 0 else cv2.erode
-    return op(mask.astype(np.uint8), kernel).astype(bool)
+def preview_alpha(
+    ops: MatteOps,
+    frame: int,
+    mask_of: Callable[[int], np.ndarray | None],
+    guide: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Float32 alpha (H, W) of ``frame`` after ``ops``, or None when it has no mask.
 
-
-def finish_alpha(
-    mask: np.ndarray, finishing: Finishing, neighbours: Sequence[np.ndarray] = ()
-) -> np.ndarray:
-    """Float32 alpha (H, W) in [0, 1] of ``mask`` after the finishing ops.
-
-    ``neighbours`` are the raw masks of the frames within ``finishing.smooth`` of this one
-    (those known so far), used for the temporal smoothing preview.
-    Order: fill holes → grow/shrink → temporal smooth → feather → invert.
+    ``mask_of(i)`` gives frame i's bool mask (None when unknown); ``guide`` is the shown
+    frame's picture for edge refinement. Neighbours are refined without their pictures
+    (only the shown one is decoded), so refine + smooth previews slightly softer than export.
     """
-    m = mask.astype(bool, copy=False)
-    if finishing.fill_holes > 0:
-        m = _fill_holes(m, finishing.fill_holes)
-    if finishing.grow:
-        m = _grow(m, finishing.grow)
-    alpha = m.astype(np.float32)
-    if finishing.smooth > 0 and neighbours:
-        stack = [alpha]
-        for other in neighbours:
-            o = other.astype(bool, copy=False)
-            if finishing.fill_holes > 0:
-                o = _fill_holes(o, finishing.fill_holes)
-            if finishing.grow:
-                o = _grow(o, finishing.grow)
-            stack.append(o.astype(np.float32))
-        alpha = np.mean(stack, axis=0, dtype=np.float32)
-    if finishing.feather > 0:
-        alpha = cv2.GaussianBlur(alpha, (0, 0), sigmaX=finishing.feather / 2.0)
-    if finishing.invert:
-        alpha = 1.0 - alpha
-    return np.clip(alpha, 0.0, 1.0)
+    mask = mask_of(frame)
+    if mask is None:
+        return None
+    per_frame = ops if (guide is not None or not ops.refine) else replace(ops, refine=0.0)
+    centre = per_frame.apply(mask, guide=guide)
+    if ops.smooth == 0:
+        return centre
+    plain = replace(ops, refine=0.0)
+    before: list[np.ndarray] = []
+    for i in range(frame - 1, frame - ops.smooth - 1, -1):
+        if (m := mask_of(i)) is None:
+            break
+        before.insert(0, plain.apply(m))
+    after: list[np.ndarray] = []
+    for i in range(frame + 1, frame + ops.smooth + 1):
+        if (m := mask_of(i)) is None:
+            break
+        after.append(plain.apply(m))
+    window = [*before, centre, *after]
+    return list(smooth_sequence(window, ops.smooth))[len(before)]

@@ -16,8 +16,8 @@ from gui_frames import synthetic_clip
 
 from etam_plugin.errors import ModelError
 from etam_plugin.gui._qt.controller import EditorController, SessionState
-from etam_plugin.gui.components.finishing import Finishing
 from etam_plugin.gui.components.prompts import with_point
+from etam_plugin.matte import MatteOps
 from etam_plugin.model import FrameStatus
 
 pytestmark = pytest.mark.gui
@@ -246,7 +246,7 @@ def test_hidden_objects_and_finishing_change_the_layers(qtbot, make, tmp_path) -
     (layer,) = c.layers(0)
     assert layer.alpha.dtype == bool
     with qtbot.waitSignal(c.displayChanged, timeout=WAIT):
-        c.set_finishing(Finishing(grow=2, invert=True))
+        c.set_finishing(MatteOps(grow=2, invert=True))
     (finished,) = c.layers(0)
     assert finished.alpha.dtype == np.float32 and finished.alpha[36, 40] == 0.0
     c.set_object_visible(1, False)

@@ -13,7 +13,7 @@ from etam_plugin.errors import (
     WeightsUnavailableError,
 )
 from etam_plugin.gui.components.errors import describe_error
-from etam_plugin.gui.components.finishing import Finishing, finish_alpha
+from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.gaps import GapRecorder
 from etam_plugin.gui.components.render import (
     CHECKER_DARK,
@@ -23,6 +23,7 @@ from etam_plugin.gui.components.render import (
     compose,
     edge,
 )
+from etam_plugin.matte import MatteOps, smooth_sequence
 
 H, W = 40, 60
 
@@ -84,24 +85,21 @@ def test_compose_rejects_mismatched_sizes() -> None:
         compose(_frame(), [Layer(np.zeros((3, 3), bool), (1, 1, 1))])
 
 
-def test_finishing_ops_do_what_they_say() -> None:
-    ring = _square(5, 35, 10, 50)
-    ring[15:25, 25:35] = False  # a 100 px hole
-    assert finish_alpha(ring, Finishing(fill_holes=100))[20, 30] == 1.0
-    assert finish_alpha(ring, Finishing(fill_holes=99))[20, 30] == 0.0
-    grown = finish_alpha(_square(), Finishing(grow=3)) > 0.5
-    assert grown[10:30, 17:43].all() and not grown[20, 16]  # edge moved 3 px out
-    shrunk = finish_alpha(_square(), Finishing(grow=-3)) > 0.5
-    assert shrunk[20, 23] and not shrunk[20, 22]
-    soft = finish_alpha(_square(), Finishing(feather=4))
-    assert 0.2 < soft[20, 20] < 0.8 and soft[20, 30] > 0.95  # soft edge, solid inside
-    inv = finish_alpha(_square(), Finishing(invert=True))
-    assert inv[20, 30] == 0.0 and inv[0, 0] == 1.0
-    later = _square(10, 30, 22, 42)
-    smooth = finish_alpha(_square(), Finishing(smooth=1), neighbours=[later])
-    assert smooth[20, 21] == 0.5 and smooth[20, 30] == 1.0
-    assert Finishing(feather=2.5, grow=-1, invert=True).as_spec() == "feather=2.5,grow=-1,invert=1"
-    assert Finishing().is_identity
+def test_finishing_preview_uses_the_export_ops_and_neighbours() -> None:
+    masks = {4: _square(), 5: _square(10, 30, 22, 42), 6: _square(10, 30, 24, 44)}
+    ops = MatteOps(grow=2, feather=2, invert=True)
+    alpha = preview_alpha(ops, 5, masks.get)
+    np.testing.assert_array_equal(alpha, ops.apply(masks[5]))  # exactly the export's op
+    assert preview_alpha(ops, 9, masks.get) is None
+    smooth = MatteOps(smooth=1)
+    window = preview_alpha(smooth, 5, masks.get)
+    expected = list(smooth_sequence([masks[4], masks[5], masks[6]], 1))[1]
+    np.testing.assert_array_equal(window, expected)
+    assert window[20, 21] == pytest.approx(1 / 3)  # covered in frame 4 only
+    edge_frame = preview_alpha(smooth, 4, masks.get)  # frame 3 unknown: the window is cut
+    first = next(smooth_sequence([masks[4], masks[5]], 1))
+    np.testing.assert_array_equal(edge_frame, first)
+    assert is_identity(MatteOps()) and not is_identity(ops)
 
 
 def test_error_reports_use_structured_fields() -> None:
