@@ -24,11 +24,14 @@ __all__ = [
     "CheckpointError",
     "EtamError",
     "ExportError",
+    "ExportFrameError",
     "MatteError",
     "MediaError",
     "ModelError",
     "ObsError",
     "TimelineError",
+    "TimelineMediaError",
+    "TimelineRateError",
     "WeightsUnavailableError",
 ]
 
@@ -71,6 +74,54 @@ class TimelineError(EtamError):
     def __init__(self, message: str, *, path: str | Path | None = None) -> None:
         super().__init__(message)
         self.path = Path(path) if path is not None else None
+
+
+class ExportFrameError(ExportError):
+    """A frame or matte handed to a writer does not fit the output (order, size, type)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        frame_index: int | None = None,
+        expected: object = None,
+        found: object = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.frame_index = frame_index
+        self.expected = expected
+        self.found = found
+
+
+class TimelineMediaError(TimelineError):
+    """A clip's media (or a matte) is missing or unusable; ``media_path`` says which."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        media_path: str | Path | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.media_path = Path(media_path) if media_path is not None else None
+
+
+class TimelineRateError(TimelineError):
+    """Two things that must share a frame rate do not (``expected`` vs ``found``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        expected: object = None,
+        found: object = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.expected = expected
+        self.found = found
 
 
 class CaptureError(EtamError):

@@ -1,0 +1,130 @@
+"""PNG sequences: an RGBA cutout (straight alpha) and/or a grey matte, 8 or 16 bit.
+
+Files are named ``NAME.000123.png`` with the *source* frame number, NAME being the output
+folder's name, so a sequence that starts mid-clip still lines up when an NLE or compositor
+imports it by number. The whole folder is staged and renamed into place on commit.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+from etam_plugin.errors import ExportError
+from etam_plugin.export.atomic import StagedDir
+from etam_plugin.export.base import MatteWriter, quantize, register_writer
+
+CONTENTS = ("cutout", "matte", "both")
+
+
+class _PngSequenceWriter(MatteWriter):
+    bits: ClassVar[int]
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        return ("content", "compression", "digits")
+
+    def _configure(
+        self, content: str = "cutout", compression: int = 1, digits: int = 6, **_: Any
+    ) -> None:
+        if content not in CONTENTS:
+            raise ExportError(f"png content must be one of {CONTENTS}, not {content!r}")
+        if not 0 <= int(compression) <= 9:
+            raise ExportError(f"png compression must be 0..9, not {compression}")
+        self._content = content
+        self._compression = int(compression)
+        self._digits = max(int(digits), len(str(self.spec.stop_frame - 1)))
+
+    @property
+    def needs_rgb(self) -> bool:
+        return self._content != "matte"
+
+    def file_names(self, frame_index: int) -> dict[str, str]:
+        """Which files a frame produces: {"cutout": ..., "matte": ...} (by content)."""
+        name, n = self.path.name, f"{frame_index:0{self._digits}d}"
+        out = {}
+        if self._content in ("cutout", "both"):
+            out["cutout"] = f"{name}.{n}.png"
+        if self._content in ("matte", "both"):
+            out["matte"] = f"{name}_matte.{n}.png"
+        return out
+
+    def _open(self) -> None:
+        if self.path.suffix.lower() == ".png":
+            raise ExportError(
+                f"a PNG sequence is written into a folder; give a folder name, not {self.path}",
+                path=self.path,
+            )
+        self._staged = StagedDir(self.path)
+        # Encoding releases the GIL in OpenCV, so two workers keep two cores busy; at most
+        # a few frames are in flight, and their errors surface on the next write/commit.
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="png")
+        self._pending: list[Future[None]] = []
+
+    def _encode_save(self, path: Path, image: np.ndarray) -> None:
+        ok, buf = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, self._compression])
+        if not ok:
+            raise ExportError(f"PNG encoding failed for {path.name}", path=self.path)
+        with open(path, "wb") as f:
+            f.write(buf.tobytes())
+
+    def _drain(self, keep: int) -> None:
+        while len(self._pending) > keep:
+            self._pending.pop(0).result()
+
+    def _write(self, frame_index: int, rgb: np.ndarray | None, matte: np.ndarray) -> None:
+        maximum, dtype = (255, np.uint8) if self.bits == 8 else (65535, np.uint16)
+        alpha = quantize(matte, maximum, dtype)
+        names = self.file_names(frame_index)
+        jobs: list[tuple[str, np.ndarray]] = []
+        if "cutout" in names:
+            assert rgb is not None
+            bgra = np.empty((*alpha.shape, 4), dtype)
+            if self.bits == 8:
+                bgra[..., :3] = rgb[..., ::-1]
+            else:  # 8 → 16 bit by ×257: 0 → 0, 255 → 65535, exactly
+                bgra[..., :3] = rgb[..., ::-1].astype(np.uint16) * np.uint16(257)
+            bgra[..., 3] = alpha
+            jobs.append((names["cutout"], bgra))
+        if "matte" in names:
+            jobs.append((names["matte"], alpha))
+        self._drain(keep=4)
+        for name, image in jobs:
+            self._pending.append(
+                self._pool.submit(self._encode_save, self._staged.tmp / name, image)
+            )
+
+    def _finish(self) -> Path:
+        self._drain(keep=0)
+        self._pool.shutdown(wait=True)
+        return self._staged.commit()
+
+    def _discard(self) -> None:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        staged = getattr(self, "_staged", None)
+        if staged is not None:
+            staged.discard()
+
+
+@register_writer
+class Png8Writer(_PngSequenceWriter):
+    """8-bit PNGs (RGBA cutout and/or grey matte)."""
+
+    format_name = "png"
+    description = "PNG sequence, 8-bit: RGBA cutout (straight) and/or grey matte (a folder)"
+    bits = 8
+
+
+@register_writer
+class Png16Writer(_PngSequenceWriter):
+    """16-bit PNGs (RGBA cutout and/or grey matte); the matte keeps 16-bit precision."""
+
+    format_name = "png16"
+    description = "PNG sequence, 16-bit: RGBA cutout (straight) and/or grey matte (a folder)"
+    bits = 16
