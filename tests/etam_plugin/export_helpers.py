@@ -90,9 +90,9 @@ def load_clip(path: Path) -> Clip:
     with av.open(str(path)) as c:
         s = c.streams.video[0]
         rate = Fraction(s.guessed_rate or s.average_rate)
-        tc = s.metadata.get("timecode")
-        for other in c.streams:
-            tc = tc or other.metadata.get("timecode")
+        tc = None
+        for other in (s, *c.streams):  # MOV: "timecode" (also on tmcd); Matroska: TIMECODE
+            tc = tc or next((v for k, v in other.metadata.items() if k.lower() == "timecode"), None)
         frames, rotation = [], 0
         cc = s.codec_context
         sar = Fraction(cc.sample_aspect_ratio or 1) or Fraction(1)
@@ -169,3 +169,33 @@ def ffmpeg_raw(
         frames = data.reshape(n, -1)
         return frames[:, : height * width].reshape(n, 1, height, width)
     return data.reshape(-1, planes[pix_fmt], height, width)
+
+
+def make_vfr_clip(out: Path, *, frames: int = 16, size: tuple[int, int] = (160, 96)) -> Path:
+    """A variable-frame-rate clip (PyAV, FFV1 in Matroska, 1 ms time base): frame gaps of
+    33, 17, 50 … ms, about 30 fps on average; each frame shows its index as a grey level."""
+    w, h = size
+    gaps = [33, 17, 50, 33, 33, 67, 17, 33]
+    with av.open(str(out), "w") as c:
+        s = c.add_stream("ffv1", rate=30)
+        s.width, s.height, s.pix_fmt = w, h, "yuv444p"
+        s.time_base = s.codec_context.time_base = Fraction(1, 1000)
+        pts = 0
+        for i in range(frames):
+            rgb = np.full((h, w, 3), 10 + 14 * i, np.uint8)
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts, f.time_base = pts, Fraction(1, 1000)
+            c.mux(s.encode(f))
+            pts += gaps[i % len(gaps)]
+        c.mux(s.encode(None))
+    return out
+
+
+def make_rotated_clip(out: Path, *, frames: int = 8, rotate: int = 90) -> Path:
+    """A 160×96 coded clip whose display-matrix says rotate by ``rotate`` degrees (a phone
+    shot held upright): it displays 96×160."""
+    plain = out.with_name(out.stem + "_plain.mp4")
+    make_clip(None, plain, frames=frames, size=(160, 96))
+    run([need("ffmpeg"), "-v", "error", "-y", "-i", str(plain), "-c", "copy",
+         "-metadata:s:v:0", f"rotate={rotate}", str(out)])  # fmt: skip
+    return out
