@@ -27,8 +27,13 @@ class Prompt:
     """The user's input for one object on one frame.
 
     ``points_xy`` (N, 2) float source pixels with ``labels`` (N,) 1 = positive,
-    0 = negative; ``box_xyxy`` a box in source pixels; ``mask`` a bool (H, W) mask at
-    source resolution (a painted correction), which replaces points and box.
+    0 = negative, in the order they were clicked; ``box_xyxy`` a box in source pixels;
+    ``mask`` a bool (H, W) mask at source resolution (a painted correction).
+
+    A prompt is applied as the user built it, one step at a time, each step refining the
+    previous step's mask: the mask (if any), then the box (if any), then each click. The
+    result is therefore a function of the prompt alone, so undo/redo and reopening a
+    session reproduce it exactly.
     """
 
     points_xy: tuple[tuple[float, float], ...] = ()

@@ -1,0 +1,165 @@
+"""Bounded storage of one object's per-frame records for long clips.
+
+RAM holds every frame's small metadata (pointer, scores, flags: about 1 KB) but the large
+parts — low-res logits and the encoded memory — only for the most recently used frames.
+Evicted logits go to disk (float16, the session folder); evicted memories are dropped and
+rebuilt from features and logits when a later re-propagation needs them. Final masks are
+kept on disk as 1-bit PNGs at source resolution. So RAM stays flat whether the clip has 300
+or 30,000 frames.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from etam_plugin.model.tracking import FrameRecord
+
+
+@dataclass
+class _Meta:
+    obj_ptr: torch.Tensor
+    object_score: float
+    score: float
+    interacted: bool
+    reverse: bool
+
+
+class RecordStore:
+    """Records of one object by frame index: a RAM window plus a disk spill folder."""
+
+    def __init__(self, folder: Path, ram_frames: int = 48) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.ram_frames = max(1, ram_frames)
+        self._meta: dict[int, _Meta] = {}
+        self._hot: OrderedDict[int, FrameRecord] = OrderedDict()
+
+    def __contains__(self, frame: int) -> bool:
+        return frame in self._meta
+
+    def __len__(self) -> int:
+        return len(self._meta)
+
+    def frames(self) -> Iterator[int]:
+        return iter(sorted(self._meta))
+
+    def put(self, frame: int, record: FrameRecord) -> None:
+        self._meta[frame] = _Meta(
+            record.obj_ptr, record.object_score, record.score, record.interacted, record.reverse
+        )
+        self._hot[frame] = record
+        self._hot.move_to_end(frame)
+        while len(self._hot) > self.ram_frames:
+            old, evicted = self._hot.popitem(last=False)
+            self._spill(old, evicted.logits)
+
+    def get(self, frame: int) -> FrameRecord | None:
+        """The record (logits reloaded from disk if evicted; memory then None)."""
+        if frame not in self._meta:
+            return None
+        record = self._hot.get(frame)
+        if record is not None:
+            self._hot.move_to_end(frame)
+            return record
+        meta = self._meta[frame]
+        logits = torch.from_numpy(np.load(self._path(frame)).astype(np.float32))
+        record = FrameRecord(
+            logits=logits,
+            obj_ptr=meta.obj_ptr,
+            object_score=meta.object_score,
+            score=meta.score,
+            interacted=meta.interacted,
+            reverse=meta.reverse,
+        )
+        self.put(frame, record)
+        return record
+
+    def is_hot(self, frame: int) -> bool:
+        return frame in self._hot
+
+    def save_mask(self, frame: int, mask: np.ndarray) -> None:
+        """Keeps the final source-resolution mask as a 1-bit PNG (lossless, ~5 KB at 1080p)."""
+        path = self.folder / f"{frame:07d}.png"
+        tmp = path.with_suffix(".tmp.png")
+        Image.fromarray(np.ascontiguousarray(mask, dtype=bool)).save(tmp, compress_level=1)
+        os.replace(tmp, path)
+
+    def load_mask(self, frame: int) -> np.ndarray | None:
+        path = self.folder / f"{frame:07d}.png"
+        if not path.exists():
+            return None
+        with Image.open(path) as image:
+            return np.asarray(image).astype(bool)
+
+    def pointer(self, frame: int) -> torch.Tensor:
+        """The object pointer of a frame, without touching its logits."""
+        return self._meta[frame].obj_ptr
+
+    def scores(self, frame: int) -> tuple[float, float]:
+        meta = self._meta[frame]
+        return meta.score, meta.object_score
+
+    def pop(self, frame: int) -> None:
+        self._meta.pop(frame, None)
+        self._hot.pop(frame, None)
+        for path in (self._path(frame), self.folder / f"{frame:07d}.png"):
+            if path.exists():
+                path.unlink()
+
+    def clear(self) -> None:
+        for frame in list(self._meta):
+            self.pop(frame)
+
+    def flush(self) -> None:
+        """Writes every RAM-only record's logits to disk (for saving a session)."""
+        for frame, record in self._hot.items():
+            if not self._path(frame).exists():
+                self._spill(frame, record.logits)
+
+    def ram_bytes(self) -> int:
+        return sum(r.nbytes() for r in self._hot.values())
+
+    def _path(self, frame: int) -> Path:
+        return self.folder / f"{frame:07d}.npy"
+
+    def _spill(self, frame: int, logits: torch.Tensor) -> None:
+        path = self._path(frame)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            np.save(fh, logits.numpy().astype(np.float16))
+        os.replace(tmp, path)
+
+    # -- persistence of the small metadata ------------------------------------------------
+
+    def metadata(self) -> dict[str, np.ndarray]:
+        frames = sorted(self._meta)
+        if not frames:
+            return {"frames": np.zeros(0, np.int64)}
+        metas = [self._meta[f] for f in frames]
+        return {
+            "frames": np.array(frames, np.int64),
+            "obj_ptr": torch.cat([m.obj_ptr for m in metas]).numpy(),
+            "object_score": np.array([m.object_score for m in metas], np.float32),
+            "score": np.array([m.score for m in metas], np.float32),
+            "interacted": np.array([m.interacted for m in metas], bool),
+            "reverse": np.array([m.reverse for m in metas], bool),
+        }
+
+    def load_metadata(self, arrays: dict[str, np.ndarray]) -> None:
+        frames = arrays["frames"]
+        for i, frame in enumerate(frames.tolist()):
+            self._meta[frame] = _Meta(
+                obj_ptr=torch.from_numpy(arrays["obj_ptr"][i : i + 1].copy()),
+                object_score=float(arrays["object_score"][i]),
+                score=float(arrays["score"][i]),
+                interacted=bool(arrays["interacted"][i]),
+                reverse=bool(arrays["reverse"][i]),
+            )

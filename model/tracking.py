@@ -1,0 +1,330 @@
+"""Tracking machinery shared by :class:`VideoSession` and :class:`LiveTracker`.
+
+- :class:`FrameRecord`: one object's state on one frame (what later frames need of it).
+- :func:`plan_memory`: which earlier frames a frame attends to (conditioning frames, the
+  last ``num_maskmem - 1`` frames, object pointers of the last ``max_obj_ptrs - 1`` frames).
+- :class:`Engine`: runs the network stages for prompts and tracking steps on one device.
+
+Semantics follow the official EfficientTAM video predictor: objects are tracked
+independently, a prompt on a frame the object was never tracked on makes it a conditioning
+frame (no memory), a prompt on a tracked frame is a correction (memory-conditioned, then
+kept as a prompted frame), clicks after the first refine the previous mask, a box is two
+corner points before the clicks, memories of prompted frames come from the binarised mask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from etam_plugin.model.efficienttam import EfficientTAM, MaskPrediction
+from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
+from etam_plugin.model.preprocess import scale_points, to_model_input, to_source_resolution
+from etam_plugin.model.types import ObjectResult, Prompt
+
+PREV_MASK_CLAMP = 32.0
+"""Previous-mask logits fed back as a prompt are clamped, as the official predictor does."""
+
+
+@dataclass
+class FrameRecord:
+    """One object on one frame.
+
+    ``logits`` (1, 1, 4h, 4w) float32 low-res mask logits (model-input aligned);
+    ``obj_ptr`` (1, C); ``memory`` (1, mem_dim, h, w) bfloat16, or None until encoded
+    (it is derived from the frame's features and ``logits``, so it can be dropped and
+    rebuilt); ``interacted`` marks frames decided by the user (their memory binarises the
+    mask); ``reverse`` the direction the frame was tracked in.
+    """
+
+    logits: torch.Tensor
+    obj_ptr: torch.Tensor
+    object_score: float
+    score: float
+    interacted: bool
+    reverse: bool = False
+    memory: torch.Tensor | None = None
+
+    def nbytes(self) -> int:
+        tensors = [self.logits, self.obj_ptr] + ([self.memory] if self.memory is not None else [])
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Frames attended by one tracking step.
+
+    ``spatial``: (frame index, temporal-embedding index) of each memory frame;
+    ``pointers``: frame indexes whose object pointers are attended.
+    """
+
+    spatial: tuple[tuple[int, int], ...]
+    pointers: tuple[int, ...]
+
+
+def plan_memory(
+    frame: int,
+    cond_frames: Iterable[int],
+    has_record: Callable[[int], bool],
+    *,
+    num_maskmem: int,
+    max_obj_ptrs: int,
+    num_frames: int | None,
+    reverse: bool,
+    stride: int = 1,
+    max_cond_frames: int = -1,
+) -> MemoryPlan:
+    """Which frames ``frame`` attends to (pure bookkeeping, no tensors).
+
+    ``cond_frames``: the object's conditioning frames; ``has_record(t)``: whether a
+    non-conditioning frame ``t`` has a record. ``num_frames`` None means unbounded (live).
+    """
+    cond = sorted(cond_frames)
+    selected = _closest_cond_frames(frame, cond, max_cond_frames)
+    unselected = set(cond) - set(selected)
+
+    def usable(t: int) -> bool:
+        return t in unselected or has_record(t)
+
+    spatial = [(t, num_maskmem - 1) for t in selected]
+    step = -1 if reverse else 1
+    for distance in range(num_maskmem - 1, 0, -1):  # oldest first, as trained
+        if distance == 1 or stride == 1:
+            t = frame - step * distance
+        else:  # every stride-th frame, plus the previous frame
+            base = (
+                ((frame - 2) // stride) * stride
+                if not reverse
+                else -(-(frame + 2) // stride) * stride
+            )
+            t = base - step * (distance - 2) * stride
+        if usable(t):
+            spatial.append((t, distance - 1))
+
+    limit = max_obj_ptrs if num_frames is None else min(num_frames, max_obj_ptrs)
+    pointers = [t for t in selected if (t >= frame if reverse else t <= frame)]
+    for distance in range(1, limit):
+        t = frame - step * distance
+        if t < 0 or (num_frames is not None and t >= num_frames):
+            break
+        if usable(t):
+            pointers.append(t)
+    return MemoryPlan(tuple(spatial), tuple(pointers))
+
+
+def _closest_cond_frames(frame: int, cond: list[int], limit: int) -> list[int]:
+    """All conditioning frames, or the ``limit`` temporally closest (one before and one
+    at/after the frame first) when a limit is set."""
+    if limit == -1 or len(cond) <= limit:
+        return cond
+    chosen = []
+    before = [t for t in cond if t < frame]
+    after = [t for t in cond if t >= frame]
+    if before:
+        chosen.append(before[-1])
+    if after:
+        chosen.append(after[0])
+    rest = sorted((t for t in cond if t not in chosen), key=lambda t: abs(t - frame))
+    chosen += rest[: limit - len(chosen)]
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class PromptStep:
+    """One step of applying a prompt: model-input points/labels (None: none) or a mask."""
+
+    points: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+
+def prompt_steps(prompt: Prompt, height: int, width: int, size: int) -> list[PromptStep]:
+    """The steps a user took to build ``prompt``: mask, then box, then one click at a time."""
+    steps: list[PromptStep] = []
+    if prompt.mask is not None:
+        if prompt.mask.shape != (height, width):
+            raise ValueError(
+                f"mask prompt is {prompt.mask.shape[1]}×{prompt.mask.shape[0]}, "
+                f"the frames are {width}×{height}"
+            )
+        steps.append(PromptStep(mask=prompt.mask.astype(bool)))
+    corners = np.zeros((0, 2), np.float32)
+    corner_labels = np.zeros(0, np.int32)
+    if prompt.box_xyxy is not None:
+        x0, y0, x1, y1 = prompt.box_xyxy
+        corners = scale_points(np.array([[x0, y0], [x1, y1]]), height, width, size)
+        corner_labels = np.array([2, 3], np.int32)
+        steps.append(PromptStep(corners, corner_labels))
+    clicks = scale_points(np.array(prompt.points_xy, np.float32), height, width, size)
+    for n in range(1, len(prompt.labels) + 1):
+        points = np.concatenate([corners, clicks[:n]])
+        labels = np.concatenate([corner_labels, np.array(prompt.labels[:n], np.int32)])
+        steps.append(PromptStep(points, labels))
+    return steps
+
+
+class Engine:
+    """Runs the network for tracking on one device and precision.
+
+    ``dtype`` float32 runs plainly; bfloat16/float16 run under autocast (GPU), keeping
+    weights and stored state in float32 (memories in bfloat16, as the official predictor).
+    """
+
+    def __init__(
+        self,
+        model: EfficientTAM,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        self.model = model
+        self.device = torch.device(device) if device is not None else model.device
+        if self.device != model.device:
+            model.to(self.device)
+        self.dtype = dtype
+        self.config = model.config
+
+    @property
+    def image_size(self) -> int:
+        return self.config.image_size
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.dtype)
+
+    # -- stages ------------------------------------------------------------------------
+
+    def encode_frame(self, frame_rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 RGB frame → (features, position map), each (1, C, h, w) float32."""
+        x = to_model_input(frame_rgb, self.image_size, self.device)[None]
+        with torch.inference_mode(), self.autocast():
+            feats, pos = self.model.encode_image(x)
+        return feats.float(), pos.float()
+
+    def apply_prompt(
+        self,
+        feats: torch.Tensor,
+        steps: Sequence[PromptStep],
+        *,
+        memory: MemoryInput | None,
+        pos: torch.Tensor,
+        base_logits: torch.Tensor | None,
+    ) -> MaskPrediction:
+        """Runs a prompt's steps on one frame; each step refines the previous mask.
+
+        ``memory`` None: a conditioning frame (no memory); else a correction on a tracked
+        frame, whose ``base_logits`` (the tracked mask) seed the first step.
+        """
+        with torch.inference_mode(), self.autocast():
+            conditioned = self.model.condition_on_memory(feats, pos, memory)
+            previous = base_logits
+            prediction = None
+            for step in steps:
+                if step.mask is not None:
+                    mask = torch.from_numpy(step.mask).to(self.device, torch.float32)[None, None]
+                    prediction = self.model.mask_as_output(feats, self._mask_to_input(mask))
+                else:
+                    points = torch.from_numpy(step.points).to(self.device)[None]
+                    labels = torch.from_numpy(step.labels).to(self.device)[None]
+                    prev = (
+                        None
+                        if previous is None
+                        else previous.clamp(-PREV_MASK_CLAMP, PREV_MASK_CLAMP)
+                    )
+                    multimask = len(step.labels) <= self.config.multimask_max_pt_num
+                    prediction = self.model.predict_masks(
+                        conditioned, points, labels, mask_logits=prev, multimask=multimask
+                    )
+                previous = prediction.masks.float()
+        if prediction is None:
+            raise ValueError("empty prompt: give points, a box or a mask")
+        return prediction
+
+    def _mask_to_input(self, mask_b1hw: torch.Tensor) -> torch.Tensor:
+        """A source-resolution mask → the model's square input (bilinear, antialiased,
+        re-thresholded at 0.5)."""
+        s = self.image_size
+        if mask_b1hw.shape[-2:] == (s, s):
+            return mask_b1hw
+        resized = torch.nn.functional.interpolate(
+            mask_b1hw, (s, s), mode="bilinear", align_corners=False, antialias=True
+        )
+        return (resized >= 0.5).float()
+
+    def track(self, feats: torch.Tensor, pos: torch.Tensor, memory: MemoryInput) -> MaskPrediction:
+        """One tracking step for B objects sharing a memory plan (features expanded)."""
+        b = memory.frames[0][0].tokens.shape[0]
+        with torch.inference_mode(), self.autocast():
+            conditioned = self.model.condition_on_memory(
+                feats.expand(b, -1, -1, -1), pos.expand(b, -1, -1, -1), memory
+            )
+            return self.model.predict_masks(conditioned, multimask=True)
+
+    def encode_memory(
+        self, feats: torch.Tensor, logits: torch.Tensor, interacted: Sequence[bool] | bool
+    ) -> torch.Tensor:
+        """Memories (B, mem_dim, h, w) in bfloat16 from low-res logits (B, 1, 4h, 4w)."""
+        b = logits.shape[0]
+        flags = [interacted] * b if isinstance(interacted, bool) else list(interacted)
+        with torch.inference_mode(), self.autocast():
+            high = self.model.upscale(logits.to(self.device))
+            out = torch.empty(0)
+            if all(flags) or not any(flags):
+                out = self.model.encode_memory(
+                    feats.expand(b, -1, -1, -1), high, from_points=flags[0]
+                )
+            else:  # mixed batch: binarise per object
+                parts = [
+                    self.model.encode_memory(feats, high[i : i + 1], from_points=flags[i])
+                    for i in range(b)
+                ]
+                out = torch.cat(parts)
+        return out.to(torch.bfloat16)
+
+    def prepare(self, memory_bf16: torch.Tensor) -> PreparedMemory:
+        """Per-memory-frame precomputation (keys, pooled tokens) in float32."""
+        with torch.inference_mode():
+            return self.model.prepare_memory(memory_bf16.to(self.device, torch.float32))
+
+    # -- results -----------------------------------------------------------------------
+
+    def to_result(
+        self,
+        obj_id: int,
+        logits: torch.Tensor,
+        score: float,
+        object_score: float,
+        height: int,
+        width: int,
+        *,
+        keep_logits: bool = False,
+    ) -> ObjectResult:
+        """Low-res logits of one object → its result at source resolution."""
+        with torch.inference_mode():
+            full = to_source_resolution(logits.to(self.device), height, width)[0, 0]
+            full_np = full.float().cpu().numpy()
+        return ObjectResult(
+            obj_id=obj_id,
+            mask=full_np > 0,
+            score=float(score),
+            object_score=float(object_score),
+            logits=full_np if keep_logits else None,
+        )
+
+
+def record_from_prediction(
+    prediction: MaskPrediction, index: int, *, interacted: bool, reverse: bool
+) -> FrameRecord:
+    """Extracts object ``index`` of a batched prediction as a stored record (on CPU)."""
+    return FrameRecord(
+        logits=prediction.masks[index : index + 1].float().cpu(),
+        obj_ptr=prediction.obj_ptr[index : index + 1].float().cpu(),
+        object_score=float(prediction.object_score[index, 0]),
+        score=float(prediction.score[index]),
+        interacted=interacted,
+        reverse=reverse,
+    )

@@ -1,0 +1,635 @@
+"""Interactive multi-object tracking over a whole clip (the panel's and the CLI's engine).
+
+Frames are decoded on demand from a :class:`FrameSource`; only bounded caches of decoded
+frames' features, prepared memories and records live in RAM (see ``record_store``), so a
+10-minute clip costs disk, not memory. One session wraps one network; a network can serve
+many sessions. Use a session from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from etam_plugin.model.efficienttam import EfficientTAM
+from etam_plugin.model.errors import ModelError
+from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
+from etam_plugin.model.record_store import RecordStore
+from etam_plugin.model.tracking import (
+    Engine,
+    FrameRecord,
+    MemoryPlan,
+    plan_memory,
+    prompt_steps,
+    record_from_prediction,
+)
+from etam_plugin.model.types import (
+    FrameResult,
+    FrameSource,
+    FrameStatus,
+    ObjectResult,
+    Progress,
+    Prompt,
+)
+
+SESSION_FILE = "session.json"
+SESSION_VERSION = 1
+DIRECTIONS = ("forward", "backward", "both")
+
+
+@dataclass
+class _PromptEntry:
+    prompt: Prompt
+    base: FrameRecord | None = None  # the tracked record a correction started from
+
+
+@dataclass
+class _Object:
+    obj_id: int
+    name: str
+    store: RecordStore  # non-conditioning frames: tracked frames and corrections
+    cond: dict[int, FrameRecord] = field(default_factory=dict)  # conditioning frames
+    prompts: dict[int, _PromptEntry] = field(default_factory=dict)
+    tracked: dict[int, bool] = field(default_factory=dict)  # frame → tracked in reverse
+    stale: set[int] = field(default_factory=set)
+
+    def record(self, frame: int) -> FrameRecord | None:
+        return self.cond.get(frame) or self.store.get(frame)
+
+    def has(self, frame: int) -> bool:
+        return frame in self.cond or frame in self.store
+
+
+class VideoSession:
+    """Tracks objects through a clip from prompts on any frames.
+
+    ``model``: a loaded :class:`EfficientTAM`; ``frames``: random-access RGB uint8 frames;
+    ``folder``: where records and masks are kept (a temporary folder if None);
+    ``device``/``dtype``: where and in what precision the network runs.
+    """
+
+    def __init__(
+        self,
+        model: EfficientTAM,
+        frames: FrameSource,
+        *,
+        folder: str | Path | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float32,
+        feature_cache: int = 8,
+        ram_frames: int = 48,
+        result_cache: int = 16,
+    ) -> None:
+        self.frames = frames
+        self.num_frames = len(frames)
+        if self.num_frames == 0:
+            raise ModelError("the clip has no frames")
+        first = frames[0]
+        self.frame_size: tuple[int, int] = (int(first.shape[0]), int(first.shape[1]))
+        self.engine = Engine(model, device, dtype)
+        self.config = model.config
+        if folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="etam-session-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, True)
+        else:
+            self.folder = Path(folder)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._cleanup = None
+        self._ram_frames = ram_frames
+        self._objects: OrderedDict[int, _Object] = OrderedDict()
+        self._features: OrderedDict[int, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._feature_cache = max(1, feature_cache)
+        self._prepared: OrderedDict[tuple[int, int], PreparedMemory] = OrderedDict()
+        self._prepared_cache = 4 * self.config.num_maskmem
+        self._results: OrderedDict[tuple[int, int], ObjectResult] = OrderedDict()
+        self._result_cache = max(1, result_cache)
+        self._lock = threading.RLock()
+
+    # -- objects -----------------------------------------------------------------------
+
+    @property
+    def object_ids(self) -> list[int]:
+        return list(self._objects)
+
+    def add_object(self, obj_id: int | None = None, name: str | None = None) -> int:
+        """Adds an object (ids are positive integers; the next free one by default)."""
+        with self._lock:
+            if obj_id is None:
+                obj_id = max(self._objects, default=0) + 1
+            if obj_id in self._objects:
+                raise ModelError(f"object {obj_id} already exists")
+            if obj_id <= 0:
+                raise ModelError(f"object ids must be positive, got {obj_id}")
+            store = RecordStore(self.folder / "objects" / str(obj_id), self._ram_frames)
+            self._objects[obj_id] = _Object(obj_id, name or f"Object {obj_id}", store)
+            return obj_id
+
+    def remove_object(self, obj_id: int) -> None:
+        with self._lock:
+            obj = self._object(obj_id)
+            obj.store.clear()
+            del self._objects[obj_id]
+            self._forget(obj_id)
+
+    def rename_object(self, obj_id: int, name: str) -> None:
+        self._object(obj_id).name = name
+
+    def object_name(self, obj_id: int) -> str:
+        return self._object(obj_id).name
+
+    def _object(self, obj_id: int) -> _Object:
+        try:
+            return self._objects[obj_id]
+        except KeyError:
+            raise ModelError(f"no object {obj_id}; objects: {self.object_ids}") from None
+
+    # -- prompts -----------------------------------------------------------------------
+
+    def prompt(self, frame_index: int, obj_id: int) -> Prompt | None:
+        entry = self._object(obj_id).prompts.get(frame_index)
+        return entry.prompt if entry else None
+
+    def prompted_frames(self, obj_id: int) -> list[int]:
+        return sorted(self._object(obj_id).prompts)
+
+    def set_prompt(self, frame_index: int, obj_id: int, prompt: Prompt) -> FrameResult:
+        """Replaces ``obj_id``'s prompt on a frame and recomputes that frame at once.
+
+        On a frame the object was never tracked on, the prompt makes it a conditioning
+        frame (every tracked frame of the object becomes stale); on a tracked frame it is a
+        correction (the frames after it, in the direction it was tracked, become stale).
+        An empty prompt removes the frame's prompt.
+        """
+        with self._lock:
+            self._check_frame(frame_index)
+            obj = self._object(obj_id)
+            if prompt.is_empty:
+                self._clear_prompt(obj, frame_index)
+                return self.frame_result(frame_index)
+            h, w = self.frame_size
+            steps = prompt_steps(prompt, h, w, self.engine.image_size)
+            feats, pos = self._frame_features(frame_index)
+            is_cond = frame_index in obj.cond or not obj.has(frame_index)
+            if is_cond:
+                prediction = self.engine.apply_prompt(
+                    feats, steps, memory=None, pos=pos, base_logits=None
+                )
+                record = record_from_prediction(prediction, 0, interacted=True, reverse=False)
+                obj.cond[frame_index] = record
+                obj.prompts[frame_index] = _PromptEntry(prompt)
+                obj.stale.update(f for f in obj.tracked if f not in obj.prompts)
+            else:
+                entry = obj.prompts.get(frame_index)
+                base = entry.base if entry else obj.store.get(frame_index)
+                memory = self._memory_input(
+                    obj, self._plan(obj, frame_index, base.reverse), exclude=frame_index
+                )
+                prediction = self.engine.apply_prompt(
+                    feats, steps, memory=memory, pos=pos, base_logits=base.logits
+                )
+                record = record_from_prediction(
+                    prediction, 0, interacted=True, reverse=base.reverse
+                )
+                obj.store.put(frame_index, record)
+                obj.prompts[frame_index] = _PromptEntry(prompt, base)
+                self._mark_after_stale(obj, frame_index, base.reverse)
+            obj.stale.discard(frame_index)
+            self._invalidate(obj_id, frame_index)
+            obj.store.save_mask(frame_index, self._result(obj, frame_index, False).mask)
+            return self.frame_result(frame_index)
+
+    def _clear_prompt(self, obj: _Object, frame: int) -> None:
+        entry = obj.prompts.pop(frame, None)
+        if entry is None:
+            return
+        if frame in obj.cond:
+            del obj.cond[frame]
+            obj.tracked.pop(frame, None)
+            obj.stale.update(f for f in obj.tracked if f not in obj.prompts)
+            if not obj.cond:  # nothing left to track from
+                obj.store.clear()
+                obj.tracked.clear()
+                obj.stale.clear()
+                obj.prompts.clear()
+        elif entry.base is not None:
+            obj.store.put(frame, entry.base)
+            self._mark_after_stale(obj, frame, entry.base.reverse)
+        self._invalidate(obj.obj_id, frame)
+
+    def _mark_after_stale(self, obj: _Object, frame: int, reverse: bool) -> None:
+        later = (lambda f: f < frame) if reverse else (lambda f: f > frame)
+        obj.stale.update(f for f in obj.tracked if later(f) and f not in obj.prompts)
+
+    # -- propagation -------------------------------------------------------------------
+
+    def propagate(
+        self,
+        direction: str = "forward",
+        start: int | None = None,
+        end: int | None = None,
+        *,
+        obj_ids: list[int] | None = None,
+        cancel: threading.Event | None = None,
+        keep_logits: bool = False,
+        back_to: int | None = None,
+    ) -> Iterator[tuple[FrameResult, Progress]]:
+        """Tracks the objects frame by frame, yielding each frame's results as it goes.
+
+        ``direction``: forward, backward, or both (forward from ``start``, then backward
+        from ``start - 1``). ``start`` (the origin) defaults to the earliest conditioning
+        frame; ``end`` is the last frame processed in the direction of travel (inclusive;
+        default: the clip's end), and with ``both`` bounds the forward pass while
+        ``back_to`` bounds the backward one. Prompted frames keep their prompted results;
+        every other frame in the range is recomputed. Setting ``cancel`` stops between
+        frames; results so far are kept.
+        """
+        if direction not in DIRECTIONS:
+            raise ModelError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        objs = [self._object(i) for i in (obj_ids or self.object_ids)]
+        objs = [o for o in objs if o.cond]
+        if not objs:
+            raise ModelError("nothing to track: prompt an object on some frame first")
+        if start is None:
+            start = min(min(o.cond) for o in objs)
+        for f in (start, end, back_to):
+            if f is not None:
+                self._check_frame(f)
+        passes = []
+        if direction in ("forward", "both"):
+            last = self.num_frames - 1 if end is None else end
+            passes.append((range(start, last + 1), False))
+        if direction == "backward":
+            first = 0 if end is None else end
+            passes.append((range(start, first - 1, -1) if start > 0 else range(0), True))
+        if direction == "both":  # the origin was yielded by the forward pass
+            first = 0 if back_to is None else back_to
+            passes.append((range(start - 1, first - 1, -1), True))
+        total = sum(len(order) for order, _ in passes)
+        done, t0 = 0, time.perf_counter()
+        for order, reverse in passes:
+            for frame in order:
+                if cancel is not None and cancel.is_set():
+                    return
+                with self._lock:
+                    result = self._track_frame(frame, objs, reverse, keep_logits)
+                done += 1
+                elapsed = time.perf_counter() - t0
+                fps = done / elapsed if elapsed > 0 else 0.0
+                eta = (total - done) / fps if fps > 0 else float("inf")
+                yield result, Progress(done, total, frame, fps, eta)
+
+    def _track_frame(
+        self, frame: int, objs: list[_Object], reverse: bool, keep_logits: bool
+    ) -> FrameResult:
+        groups: dict[MemoryPlan, list[_Object]] = {}
+        for obj in objs:
+            if frame in obj.prompts or frame in obj.cond:
+                continue  # prompted frames keep their prompted result
+            groups.setdefault(self._plan(obj, frame, reverse), []).append(obj)
+        if groups:
+            feats, pos = self._frame_features(frame)
+            for plan, members in groups.items():
+                inputs = [self._memory_input(o, plan) for o in members]
+                memory = MemoryInput(
+                    frames=[
+                        (PreparedMemory.stack([m.frames[i][0] for m in inputs]), age)
+                        for i, (_, age) in enumerate(inputs[0].frames)
+                    ],
+                    pointers=(
+                        torch.cat([m.pointers for m in inputs])
+                        if inputs[0].pointers is not None
+                        else None
+                    ),
+                )
+                prediction = self.engine.track(feats, pos, memory)
+                memories = self.engine.encode_memory(feats, prediction.masks, False)
+                for i, obj in enumerate(members):
+                    record = record_from_prediction(
+                        prediction, i, interacted=False, reverse=reverse
+                    )
+                    record.memory = memories[i : i + 1].cpu()
+                    obj.store.put(frame, record)
+                    self._invalidate(obj.obj_id, frame)
+        results = {}
+        for obj in objs:
+            obj.tracked[frame] = reverse
+            obj.stale.discard(frame)
+            results[obj.obj_id] = result = self._result(obj, frame, keep_logits)
+            if obj in (m for ms in groups.values() for m in ms):
+                obj.store.save_mask(frame, result.mask)
+        return FrameResult(frame, results)
+
+    # -- results -----------------------------------------------------------------------
+
+    def result(
+        self, frame_index: int, obj_id: int, *, with_logits: bool = False
+    ) -> ObjectResult | None:
+        """An object's result on a frame (None if never computed); ``with_logits`` also
+        returns the mask logits at source resolution."""
+        with self._lock:
+            obj = self._object(obj_id)
+            if not obj.has(frame_index):
+                return None
+            return self._result(obj, frame_index, with_logits)
+
+    def frame_result(self, frame_index: int, *, with_logits: bool = False) -> FrameResult:
+        """All objects' current results on a frame (objects never computed there omitted)."""
+        with self._lock:
+            results = {
+                obj.obj_id: self._result(obj, frame_index, with_logits)
+                for obj in self._objects.values()
+                if obj.has(frame_index)
+            }
+            return FrameResult(frame_index, results)
+
+    def statuses(self, obj_id: int) -> list[FrameStatus]:
+        """One status per frame, for coverage bars."""
+        obj = self._object(obj_id)
+        out = [FrameStatus.EMPTY] * self.num_frames
+        for f in obj.store.frames():
+            out[f] = FrameStatus.TRACKED
+        for f in obj.cond:
+            out[f] = FrameStatus.TRACKED
+        for f in obj.stale:
+            out[f] = FrameStatus.STALE
+        for f in obj.prompts:
+            out[f] = FrameStatus.PROMPTED
+        return out
+
+    def _result(self, obj: _Object, frame: int, keep_logits: bool) -> ObjectResult:
+        key = (obj.obj_id, frame)
+        cached = self._results.get(key)
+        if cached is not None and (cached.logits is not None or not keep_logits):
+            self._results.move_to_end(key)
+            return cached
+        h, w = self.frame_size
+        mask = None
+        if not keep_logits and frame not in obj.cond and not obj.store.is_hot(frame):
+            mask = obj.store.load_mask(frame)  # evicted: the stored mask is exact
+        if mask is not None:
+            score, object_score = obj.store.scores(frame)
+            result = ObjectResult(obj.obj_id, mask, score, object_score)
+        else:
+            record = obj.record(frame)
+            result = self.engine.to_result(
+                obj.obj_id,
+                record.logits,
+                record.score,
+                record.object_score,
+                h,
+                w,
+                keep_logits=keep_logits,
+            )
+        self._results[key] = result
+        while len(self._results) > self._result_cache:
+            self._results.popitem(last=False)
+        return result
+
+    # -- memory ------------------------------------------------------------------------
+
+    def _plan(self, obj: _Object, frame: int, reverse: bool) -> MemoryPlan:
+        return plan_memory(
+            frame,
+            obj.cond,
+            lambda t: t in obj.store,
+            num_maskmem=self.config.num_maskmem,
+            max_obj_ptrs=self.config.max_obj_ptrs_in_encoder,
+            num_frames=self.num_frames,
+            reverse=reverse,
+            stride=self.config.memory_temporal_stride,
+            max_cond_frames=self.config.max_cond_frames_in_attn,
+        )
+
+    def _memory_input(
+        self, obj: _Object, plan: MemoryPlan, exclude: int | None = None
+    ) -> MemoryInput | None:
+        spatial = [(t, age) for t, age in plan.spatial if t != exclude]
+        if not spatial:
+            return None
+        frames = [(self._prepared_memory(obj, t), age) for t, age in spatial]
+        ptrs = [self._pointer(obj, t) for t in plan.pointers if t != exclude]
+        pointers = torch.cat(ptrs)[None].to(self.engine.device) if ptrs else None
+        return MemoryInput(frames=frames, pointers=pointers)
+
+    def _pointer(self, obj: _Object, frame: int) -> torch.Tensor:
+        if frame in obj.cond:
+            return obj.cond[frame].obj_ptr
+        return obj.store.pointer(frame)
+
+    def _prepared_memory(self, obj: _Object, frame: int) -> PreparedMemory:
+        key = (obj.obj_id, frame)
+        prepared = self._prepared.get(key)
+        if prepared is not None and prepared.layout == self.engine.model.memory_attention.layout:
+            self._prepared.move_to_end(key)
+            return prepared
+        record = obj.record(frame)
+        if record.memory is None:
+            feats, _ = self._frame_features(frame)
+            record.memory = self.engine.encode_memory(feats, record.logits, record.interacted).cpu()
+        prepared = self.engine.prepare(record.memory)
+        self._prepared[key] = prepared
+        while len(self._prepared) > self._prepared_cache:
+            self._prepared.popitem(last=False)
+        return prepared
+
+    def _invalidate(self, obj_id: int, frame: int) -> None:
+        self._prepared.pop((obj_id, frame), None)
+        self._results.pop((obj_id, frame), None)
+
+    def _forget(self, obj_id: int) -> None:
+        for cache in (self._prepared, self._results):
+            for key in [k for k in cache if k[0] == obj_id]:
+                del cache[key]
+
+    def _frame_features(self, frame: int) -> tuple[torch.Tensor, torch.Tensor]:
+        cached = self._features.get(frame)
+        if cached is not None:
+            self._features.move_to_end(frame)
+            return cached
+        feats = self.engine.encode_frame(self.frames[frame])
+        self._features[frame] = feats
+        while len(self._features) > self._feature_cache:
+            self._features.popitem(last=False)
+        return feats
+
+    def _check_frame(self, frame: int) -> None:
+        if not 0 <= frame < self.num_frames:
+            raise ModelError(f"frame {frame} is outside the clip (0..{self.num_frames - 1})")
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, folder: str | Path | None = None) -> Path:
+        """Writes the session (objects, prompts, records) to ``folder`` (default: the
+        session's own folder) so that :meth:`open` restores it; returns the folder."""
+        with self._lock:
+            target = Path(folder) if folder is not None else self.folder
+            target.mkdir(parents=True, exist_ok=True)
+            if target.resolve() != self.folder.resolve():
+                shutil.copytree(self.folder, target, dirs_exist_ok=True)
+                self._move_to(target)
+            objects = []
+            for obj in self._objects.values():
+                obj.store.flush()
+                odir = target / "objects" / str(obj.obj_id)
+                np.savez(odir / "store.npz", **obj.store.metadata())
+                cond = {f"{f}": r for f, r in obj.cond.items()}
+                _save_records(odir / "cond.npz", cond)
+                bases = {f"{f}": e.base for f, e in obj.prompts.items() if e.base is not None}
+                _save_records(odir / "bases.npz", bases)
+                prompts = []
+                for f, entry in sorted(obj.prompts.items()):
+                    item = {
+                        "frame": f,
+                        "points": [list(p) for p in entry.prompt.points_xy],
+                        "labels": list(entry.prompt.labels),
+                        "box": list(entry.prompt.box_xyxy) if entry.prompt.box_xyxy else None,
+                        "mask": None,
+                    }
+                    if entry.prompt.mask is not None:
+                        name = f"prompt_mask_{f:07d}.png"
+                        Image.fromarray(entry.prompt.mask.astype(bool)).save(odir / name)
+                        item["mask"] = name
+                    prompts.append(item)
+                objects.append(
+                    {
+                        "id": obj.obj_id,
+                        "name": obj.name,
+                        "prompts": prompts,
+                        "tracked": [[f, r] for f, r in sorted(obj.tracked.items())],
+                        "stale": sorted(obj.stale),
+                    }
+                )
+            meta = {
+                "version": SESSION_VERSION,
+                "num_frames": self.num_frames,
+                "frame_size": list(self.frame_size),
+                "model": {
+                    "name": self.config.name,
+                    "image_size": self.config.image_size,
+                    "attention": self.config.memory_attention.mode,
+                    "pool_window": self.config.memory_attention.pool_window,
+                },
+                "objects": objects,
+            }
+            tmp = target / (SESSION_FILE + ".tmp")
+            tmp.write_text(json.dumps(meta, indent=1))
+            os.replace(tmp, target / SESSION_FILE)
+            return target
+
+    def _move_to(self, target: Path) -> None:
+        old = self.folder
+        self.folder = target
+        for obj in self._objects.values():
+            obj.store.folder = target / "objects" / str(obj.obj_id)
+        if self._cleanup is not None:
+            self._cleanup()  # the temporary folder is no longer needed
+            self._cleanup = None
+        elif old != target:
+            pass  # a user folder stays where it was
+
+    @classmethod
+    def open(
+        cls,
+        folder: str | Path,
+        model: EfficientTAM,
+        frames: FrameSource,
+        **kwargs,
+    ) -> VideoSession:
+        """Reopens a saved session on the same clip (checked by frame count and size)."""
+        folder = Path(folder)
+        path = folder / SESSION_FILE
+        if not path.is_file():
+            raise ModelError(f"{folder} is not a saved session (no {SESSION_FILE})")
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read {path}: {exc}") from exc
+        if meta.get("version") != SESSION_VERSION:
+            raise ModelError(f"{path} has session version {meta.get('version')}, expected 1")
+        session = cls(model, frames, folder=folder, **kwargs)
+        if meta["num_frames"] != session.num_frames or list(meta["frame_size"]) != list(
+            session.frame_size
+        ):
+            raise ModelError(
+                f"the session was made on a clip of {meta['num_frames']} frames of "
+                f"{meta['frame_size'][1]}×{meta['frame_size'][0]}; this clip has "
+                f"{session.num_frames} frames of {session.frame_size[1]}×{session.frame_size[0]}"
+            )
+        if meta["model"]["image_size"] != model.config.image_size:
+            raise ModelError(
+                f"the session was tracked at {meta['model']['image_size']}² but this model "
+                f"runs at {model.config.image_size}²"
+            )
+        for item in meta["objects"]:
+            obj_id = session.add_object(item["id"], item["name"])
+            obj = session._objects[obj_id]
+            odir = folder / "objects" / str(obj_id)
+            with np.load(odir / "store.npz") as arrays:
+                obj.store.load_metadata(dict(arrays))
+            obj.cond = _load_records(odir / "cond.npz")
+            bases = _load_records(odir / "bases.npz")
+            for p in item["prompts"]:
+                mask = None
+                if p["mask"]:
+                    mask = np.asarray(Image.open(odir / p["mask"])).astype(bool)
+                prompt = Prompt(
+                    points_xy=tuple(tuple(xy) for xy in p["points"]),
+                    labels=tuple(p["labels"]),
+                    box_xyxy=tuple(p["box"]) if p["box"] else None,
+                    mask=mask,
+                )
+                obj.prompts[p["frame"]] = _PromptEntry(prompt, bases.get(p["frame"]))
+            obj.tracked = {int(f): bool(r) for f, r in item["tracked"]}
+            obj.stale = set(item["stale"])
+        return session
+
+    def close(self) -> None:
+        """Releases caches (and the temporary folder, if the session made one)."""
+        self._features.clear()
+        self._prepared.clear()
+        self._results.clear()
+        if self._cleanup is not None:
+            self._cleanup()
+
+
+def _save_records(path: Path, records: dict[str, FrameRecord]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for key, r in records.items():
+        arrays[f"{key}/logits"] = r.logits.numpy()
+        arrays[f"{key}/obj_ptr"] = r.obj_ptr.numpy()
+        arrays[f"{key}/scalars"] = np.array(
+            [r.object_score, r.score, float(r.interacted), float(r.reverse)], np.float64
+        )
+    np.savez(path, **arrays)
+
+
+def _load_records(path: Path) -> dict[int, FrameRecord]:
+    out: dict[int, FrameRecord] = {}
+    if not path.exists():
+        return out
+    with np.load(path) as arrays:
+        keys = {k.split("/")[0] for k in arrays.files}
+        for key in keys:
+            s = arrays[f"{key}/scalars"]
+            out[int(key)] = FrameRecord(
+                logits=torch.from_numpy(arrays[f"{key}/logits"].copy()),
+                obj_ptr=torch.from_numpy(arrays[f"{key}/obj_ptr"].copy()),
+                object_score=float(s[0]),
+                score=float(s[1]),
+                interacted=bool(s[2]),
+                reverse=bool(s[3]),
+            )
+    return out

@@ -1,0 +1,174 @@
+"""VideoSession against the reference video predictor (efficient-track-anything 1.0).
+
+Same seeded random weights, the same JPEG frames (cut from real footage), matched
+post-processing (no hole filling). Max |logit difference| ≤ 1e-3 at source resolution on
+every frame. Clicks are given to the reference one at a time (``clear_old_points=False``),
+which is how our prompts are applied (each click refines the previous mask); a box is the
+two corner points (labels 2, 3) placed before the clicks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from etam_plugin.model.config import get_config
+from etam_plugin.model.efficienttam import build_model
+from etam_plugin.model.types import Prompt
+from etam_plugin.model.video_session import VideoSession
+from tests.reference import build_reference_video_predictor, shaped_random_state_dict
+
+pytestmark = [pytest.mark.parity, pytest.mark.slow]
+TOL = 1e-3
+NUM_FRAMES = 24
+SIZE = (320, 180)  # width, height of the cut frames
+
+
+@pytest.fixture(scope="module")
+def jpeg_clip(tmp_path_factory, media_dir: Path) -> tuple[Path, list[np.ndarray]]:
+    """24 frames of juggle.mp4 at 320×180 as <index>.jpg (the reference's input format)
+    and the same pixels decoded by Pillow for our session."""
+    av = pytest.importorskip("av")
+    folder = tmp_path_factory.mktemp("jpeg_clip")
+    with av.open(str(media_dir / "juggle.mp4")) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == NUM_FRAMES:
+                break
+            image = frame.to_image().resize(SIZE, Image.Resampling.BILINEAR)
+            image.save(folder / f"{i}.jpg", quality=95)
+    frames = [np.asarray(Image.open(folder / f"{i}.jpg").convert("RGB")) for i in range(NUM_FRAMES)]
+    return folder, frames
+
+
+def _models(mode: str):
+    config = get_config("ti_512x512", attention=mode)
+    sd = shaped_random_state_dict(config, seed=11)
+    ours = build_model(config)
+    ours.load_state_dict(sd, strict=True)
+    ref = build_reference_video_predictor(config)
+    ref.load_state_dict(sd)
+    return ours, ref
+
+
+def _check(ours_logits: np.ndarray, ref_logits: torch.Tensor, what: str) -> None:
+    ref_np = ref_logits.float().cpu().numpy()
+    assert ours_logits.shape == ref_np.shape, what
+    diff = float(np.abs(ours_logits - ref_np).max())
+    assert diff <= TOL, f"{what}: max |logit diff| {diff:.2e}"
+
+
+def _nontrivial(logits: np.ndarray, what: str) -> None:
+    inside = float((logits > 0).mean())
+    assert 0.005 < inside < 0.995, f"{what}: degenerate mask ({inside:.3f} inside)"
+
+
+def _ref_clicks(ref, state, frame, obj_id, points, labels, box=None):
+    """Feeds a prompt to the reference the way a user builds it, step by step."""
+    out = None
+    first = True
+    if box is not None:
+        corners = [[box[0], box[1]], [box[2], box[3]]]
+        out = ref.add_new_points(state, frame, obj_id, corners, [2, 3])
+        first = False
+    for p, label in zip(points, labels, strict=True):
+        out = ref.add_new_points(state, frame, obj_id, [p], [label], clear_old_points=first)
+        first = False
+    return out
+
+
+@pytest.mark.parametrize("mode", ["full", "pooled", "pooled-keys"])
+@torch.inference_mode()
+def test_clicks_box_forward_correction_and_retrack(jpeg_clip, mode: str) -> None:
+    folder, frames = jpeg_clip
+    ours, ref = _models(mode)
+    session = VideoSession(ours, frames)
+    state = ref.init_state(video_path=str(folder))
+
+    # Frame 0: a box around the juggler, then a positive and a negative click.
+    box, points, labels = (90.0, 20.0, 230.0, 175.0), [(160.0, 90.0), (120.0, 40.0)], [1, 0]
+    session.add_object(1)
+    mine = session.set_prompt(
+        0, 1, Prompt(points_xy=tuple(points), labels=tuple(labels), box_xyxy=box)
+    )
+    _, _, ref_masks = _ref_clicks(ref, state, 0, 1, points, labels, box)
+    logits0 = session.result(0, 1, with_logits=True).logits
+    _check(logits0, ref_masks[0, 0], f"{mode}: prompted frame 0")
+    _nontrivial(logits0, "frame 0")
+    assert mine.objects[1].mask.shape == (SIZE[1], SIZE[0])
+
+    ref_out = {f: m for f, _, m in ref.propagate_in_video(state)}
+    ours_out = {r.frame_index: r.objects[1].logits for r, _ in session.propagate(keep_logits=True)}
+    assert sorted(ours_out) == sorted(ref_out) == list(range(NUM_FRAMES))
+    for f in range(NUM_FRAMES):
+        _check(ours_out[f], ref_out[f][0, 0], f"{mode}: forward frame {f}")
+    _nontrivial(ours_out[NUM_FRAMES - 1], "last frame")
+
+    # A correction click on a tracked frame, then re-tracking from there.
+    fix = 14
+    _, _, ref_fixed = ref.add_new_points(state, fix, 1, [[150.0, 120.0]], [1])
+    session.set_prompt(fix, 1, Prompt(points_xy=((150.0, 120.0),), labels=(1,)))
+    _check(session.result(fix, 1, with_logits=True).logits, ref_fixed[0, 0], f"{mode}: correction")
+    statuses = session.statuses(1)
+    assert statuses[fix].value == "prompted"
+    assert all(s.value == "stale" for s in statuses[fix + 1 :])
+    assert all(s.value == "tracked" for s in statuses[1:fix])
+
+    ref_again = {f: m for f, _, m in ref.propagate_in_video(state, start_frame_idx=fix)}
+    ours_again = {
+        r.frame_index: r.objects[1].logits
+        for r, _ in session.propagate(start=fix, keep_logits=True)
+    }
+    assert sorted(ours_again) == sorted(ref_again) == list(range(fix, NUM_FRAMES))
+    for f in range(fix, NUM_FRAMES):
+        _check(ours_again[f], ref_again[f][0, 0], f"{mode}: re-tracked frame {f}")
+    assert all(s.value == "tracked" for s in session.statuses(1)[fix + 1 :])
+
+
+@torch.inference_mode()
+def test_backward_propagation(jpeg_clip) -> None:
+    folder, frames = jpeg_clip
+    ours, ref = _models("full")
+    session = VideoSession(ours, frames)
+    state = ref.init_state(video_path=str(folder))
+    last = NUM_FRAMES - 1
+    session.add_object(3)
+    session.set_prompt(last, 3, Prompt(points_xy=((170.0, 100.0),), labels=(1,)))
+    _ref_clicks(ref, state, last, 3, [(170.0, 100.0)], [1])
+
+    ref_out = {f: m for f, _, m in ref.propagate_in_video(state, reverse=True)}
+    ours_out = {
+        r.frame_index: r.objects[3].logits
+        for r, _ in session.propagate("backward", keep_logits=True)
+    }
+    assert sorted(ours_out) == sorted(ref_out) == list(range(NUM_FRAMES))
+    for f in range(NUM_FRAMES):
+        _check(ours_out[f], ref_out[f][0, 0], f"backward frame {f}")
+    _nontrivial(ours_out[0], "first frame")
+
+
+@torch.inference_mode()
+def test_two_objects_prompted_on_the_same_frame(jpeg_clip) -> None:
+    """The 1.0 oracle batches objects; with all objects prompted on the same frame its
+    semantics equal independent tracking, so the comparison is exact."""
+    folder, frames = jpeg_clip
+    ours, ref = _models("full")
+    session = VideoSession(ours, frames)
+    state = ref.init_state(video_path=str(folder))
+    session.add_object(1)
+    session.add_object(2)
+    session.set_prompt(0, 1, Prompt(points_xy=((160.0, 90.0),), labels=(1,)))
+    session.set_prompt(0, 2, Prompt(box_xyxy=(20.0, 100.0, 110.0, 178.0)))
+    _ref_clicks(ref, state, 0, 1, [(160.0, 90.0)], [1])
+    _ref_clicks(ref, state, 0, 2, [], [], box=(20.0, 100.0, 110.0, 178.0))
+
+    ref_out = {f: m for f, _, m in ref.propagate_in_video(state)}
+    for result, _ in session.propagate(keep_logits=True):
+        f = result.frame_index
+        for i, obj_id in enumerate((1, 2)):
+            _check(result.objects[obj_id].logits, ref_out[f][i, 0], f"object {obj_id} frame {f}")
+    _nontrivial(session.result(NUM_FRAMES - 1, 1, with_logits=True).logits, "object 1")
+    _nontrivial(session.result(NUM_FRAMES - 1, 2, with_logits=True).logits, "object 2")
