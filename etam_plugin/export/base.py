@@ -27,7 +27,8 @@ class OutputSpec:
     """What an output must match: the source's frames ``first_frame`` ..
     ``first_frame + frame_count - 1`` as displayed (rotation applied), at the exact rate.
 
-    ``start_timecode`` is the timecode of ``first_frame`` (not of the source's frame 0).
+    ``start_timecode`` is the timecode of ``first_frame`` (not of the source's frame 0); for
+    a source without timecode it counts from 00:00:00:00.
     Colour tags use FFmpeg's names ("bt709", "tv"); None means untagged.
     """
 
@@ -76,11 +77,9 @@ class OutputSpec:
         width, height, sar = info.width, info.height, Fraction(info.sample_aspect_ratio or 1)
         if info.rotation % 180 == 90:
             width, height, sar = height, width, 1 / sar
-        tc = (
-            offset_timecode(info.start_timecode, start, info.frame_rate)
-            if (info.start_timecode)
-            else None
-        )
+        # A source without timecode counts from 00:00:00:00 (as NLEs show it); stamping the
+        # output anyway lets a timeline place a matte that starts mid-clip by timecode.
+        tc = offset_timecode(info.start_timecode or "00:00:00:00", start, info.frame_rate)
         return cls(
             width=width,
             height=height,

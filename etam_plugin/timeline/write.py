@@ -125,11 +125,9 @@ def plan_matte_timeline(
     origin = clip.available_start
     assert origin is not None
     if matte_first_frame is None:
-        matte_first_frame = (
-            matte.start_frame - media.start_frame
-            if matte.start_timecode and media.start_timecode
-            else 0
-        )
+        # our writers stamp the matte with the timecode of its first frame (counting from
+        # 00:00:00:00 when the clip has none, as start_frame does)
+        matte_first_frame = matte.start_frame - media.start_frame if matte.start_timecode else 0
     matte_start = origin + matte_first_frame
     if not (
         matte_start <= clip.source_start and clip.source_end <= matte_start + matte.frame_count
@@ -267,7 +265,8 @@ def write_matte_timeline(
     ``kind`` is "cutout" (ProRes 4444 with alpha: composites as is) or "luma" (a luma
     matte; the timeline carries a note on using it as a track matte). ``matte_first_frame``
     is the 0-based media frame that the matte's frame 0 shows; by default it comes from
-    the two files' start timecodes (as our writers stamp them), else 0.
+    the matte's start timecode (our writers stamp it; a clip without timecode counts from
+    00:00:00:00), else 0.
 
     Raises :class:`TimelineMediaError` (missing clip media or matte),
     :class:`TimelineRateError` (rates differ) or :class:`TimelineError` (the matte does not
