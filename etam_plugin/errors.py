@@ -22,16 +22,24 @@ __all__ = [
     "CancelledError",
     "CaptureError",
     "CheckpointError",
+    "CorruptFrameError",
     "EtamError",
     "ExportError",
     "ExportFrameError",
     "MatteError",
     "MediaError",
+    "MediaNotFoundError",
     "ModelError",
+    "NoVideoStreamError",
     "ObsError",
+    "SequenceGapError",
     "TimelineError",
     "TimelineMediaError",
     "TimelineRateError",
+    "TruncatedMediaError",
+    "UndecodableMediaError",
+    "UnsupportedMediaError",
+    "VfrPolicyError",
     "WeightsUnavailableError",
 ]
 
@@ -45,6 +53,98 @@ class MediaError(EtamError):
         super().__init__(message)
         self.path = Path(path) if path is not None else None
         self.frame_index = frame_index
+
+
+class MediaNotFoundError(MediaError):
+    """The file, folder or sequence pattern does not exist."""
+
+
+class UnsupportedMediaError(MediaError):
+    """Not something FFmpeg can read as video (unknown format, empty or damaged header)."""
+
+
+class NoVideoStreamError(UnsupportedMediaError):
+    """The file holds no video stream (e.g. audio only); ``streams`` lists what it has."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        streams: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(message, path=path)
+        self.streams = tuple(streams)
+
+
+class UndecodableMediaError(MediaError):
+    """The video stream's codec cannot be decoded by this build; ``codec`` names it."""
+
+    def __init__(
+        self, message: str, *, path: str | Path | None = None, codec: str | None = None
+    ) -> None:
+        super().__init__(message, path=path)
+        self.codec = codec
+
+
+class TruncatedMediaError(MediaError):
+    """The file ends early: ``found_frames`` of ``expected_frames`` (None: unknown) remain.
+
+    ``frame_index`` is the first missing frame when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        expected_frames: int | None = None,
+        found_frames: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path, frame_index=found_frames)
+        self.expected_frames = expected_frames
+        self.found_frames = found_frames
+
+
+class CorruptFrameError(MediaError):
+    """Frame ``frame_index`` cannot be decoded (damaged data); other frames may still be."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        frame_index: int | None = None,
+        reason: str = "corrupt",
+    ) -> None:
+        super().__init__(message, path=path, frame_index=frame_index)
+        self.reason = reason
+
+
+class VfrPolicyError(MediaError):
+    """The file has a variable frame rate: open it again with one of ``policies``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        policies: tuple[str, ...] = ("conform", "keep"),
+        detail: str = "",
+    ) -> None:
+        super().__init__(message, path=path)
+        self.policies = tuple(policies)
+        self.detail = detail
+
+
+class SequenceGapError(MediaError):
+    """An image sequence has numbers missing; ``missing`` lists them (ascending)."""
+
+    def __init__(
+        self, message: str, *, path: str | Path | None = None, missing: tuple[int, ...] = ()
+    ) -> None:
+        super().__init__(message, path=path)
+        self.missing = tuple(missing)
 
 
 class MatteError(EtamError, ValueError):
