@@ -23,6 +23,7 @@ __all__ = [
     "CaptureError",
     "CheckpointError",
     "CorruptFrameError",
+    "EffectError",
     "EtamError",
     "ExportError",
     "ExportFrameError",
@@ -31,8 +32,11 @@ __all__ = [
     "MediaNotFoundError",
     "ModelError",
     "NoVideoStreamError",
+    "ObsAuthError",
+    "ObsCredentialsError",
     "ObsError",
     "SequenceGapError",
+    "StreamError",
     "TimelineError",
     "TimelineMediaError",
     "TimelineRateError",
@@ -239,3 +243,30 @@ class ObsError(EtamError):
         super().__init__(message)
         self.host = host
         self.port = port
+
+
+class ObsAuthError(ObsError):
+    """OBS refused the password (or wants one and none was given); retrying will not help
+    until the password is fixed. The text never contains the password."""
+
+
+class ObsCredentialsError(ObsError):
+    """The OBS password cannot be read safely: ``path`` is the config file at fault
+    (readable by other users, unreadable, or malformed)."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None) -> None:
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+
+
+class StreamError(EtamError):
+    """The live output (loopback stream to OBS, virtual camera) cannot be served."""
+
+    def __init__(self, message: str, *, port: int | None = None) -> None:
+        super().__init__(message)
+        self.port = port
+
+
+class EffectError(EtamError, ValueError):
+    """A live effect spec or option cannot be used (unknown name, bad colour, unreadable
+    background image). Also a ``ValueError`` for plain callers."""

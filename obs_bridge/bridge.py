@@ -1,0 +1,389 @@
+"""The bridge as a library: ``Bridge(BridgeConfig(...), tracker)``, ``start()``, ``stop()``.
+
+It wires the three stages (capture → track → composite/output) with size-1 slots, starts
+the stream server process and, unless disabled, the OBS controller; everything a command
+line or a window needs is here — selection, stats, a headless ``run(frames=N)`` — so the
+``etam-plugin live`` command is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from etam_plugin.errors import CancelledError
+from etam_plugin.matte import MatteOps
+from etam_plugin.model import Prompt
+from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
+from etam_plugin.obs_bridge.compositor import Composited, CompositeThread, FrameSink
+from etam_plugin.obs_bridge.credentials import Secret, load_password
+from etam_plugin.obs_bridge.effects import Effect, parse_effect
+from etam_plugin.obs_bridge.flow import FlowWarper
+from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
+from etam_plugin.obs_bridge.presence import PresenceMixer, PresencePolicy
+from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
+from etam_plugin.obs_bridge.slots import LatestSlot
+from etam_plugin.obs_bridge.stats import StageStats
+from etam_plugin.obs_bridge.stream_server import StreamServer
+from etam_plugin.obs_bridge.tracking import MaskSnapshot, TrackThread
+
+log = logging.getLogger(__name__)
+
+LIVE_MATTE = MatteOps(soft=1.0, feather=2.0)
+"""Finishing for live use: soft edges from the logits and a 2 px feather. Temporal
+smoothing (``smooth=N``) is off by default: it steadies a jittery edge but leaves a trail
+behind fast motion, worse the slower the tracker runs."""
+
+
+@dataclass
+class BridgeConfig:
+    """Everything the bridge needs; the ``live`` command fills it from its arguments.
+
+    ``source``: camera index, device path, file (looped when ``loop``) or URL.
+    ``width``/``height``/``fps``: requested capture format (frames are resized to
+    ``width``×``height`` when the source delivers another size).
+    ``effect``: an :class:`Effect` or a spec (``remove``, ``blur``, ``replace:bg.png``, …).
+    ``prompts``: objects to select once the first frame is in, one object per prompt.
+    ``obs``: where OBS is (None: do not control OBS, ``--no-obs``); ``password`` None
+    reads ``ETAM_OBS_PASSWORD`` or the config file (``password_file`` or the default).
+    ``stream``: serve the TCP stream (``stream_port`` 0 picks a free port).
+    ``pause_when_hidden``: stop inference while OBS shows the source nowhere.
+    """
+
+    source: SourceSpec = 0
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    loop: bool = True
+    effect: Effect | str = "remove"
+    matte: MatteOps = LIVE_MATTE
+    presence: PresencePolicy = field(default_factory=PresencePolicy)
+    flow_warp: bool = True
+    prompts: tuple[Prompt, ...] = ()
+    obs: ObsSettings | None = field(default_factory=ObsSettings)
+    password: Secret | None = None
+    password_file: str | Path | None = None
+    stream: bool = True
+    stream_host: str = "127.0.0.1"
+    stream_port: int = 0
+    virtual_camera: bool = False
+    pause_when_hidden: bool = True
+    status_log_s: float = 10.0
+
+
+class Bridge:
+    """Live object masking from a camera into OBS. Use as a context manager or start/stop.
+
+    ``tracker`` is anything that satisfies :class:`MaskTracker`; it is only ever called
+    from the bridge's track thread.
+    """
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        tracker: MaskTracker,
+        *,
+        sinks: tuple[FrameSink, ...] = (),
+    ) -> None:
+        self.config = config
+        self.tracker = tracker
+        self.effect = (
+            parse_effect(config.effect) if isinstance(config.effect, str) else config.effect
+        )
+        self._extra_sinks = sinks
+        self._ids = itertools.count(1)
+        self._process = psutil.Process()
+        self._rss_start: int | None = None
+        self._t_start: float | None = None
+        self._visible: bool | None = None
+        self._started = False
+        self._status_stop = threading.Event()
+        # stages
+        self.capture_stats = StageStats("capture")
+        self.track_stats = StageStats("track")
+        self.composite_stats = StageStats("composite")
+        self.output_age = StageStats("output_age")
+        self.mask_age = StageStats("mask_age")
+        self._to_track: LatestSlot[Frame] = LatestSlot("capture→track")
+        self._to_composite: LatestSlot[Frame] = LatestSlot("capture→composite")
+        self._masks: LatestSlot[MaskSnapshot] = LatestSlot("track→composite")
+        self._preview: LatestSlot[Composited] = LatestSlot("preview")
+        self.capture: CaptureThread | None = None
+        self.track: TrackThread | None = None
+        self.composite: CompositeThread | None = None
+        self.stream: StreamServer | None = None
+        self.obs: ObsController | None = None
+        self.virtual_camera: Any = None
+        self.size: tuple[int, int] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> None:
+        """Open the source, start the stages, the stream server and the OBS controller.
+
+        Raises :class:`CaptureError` when the source cannot be opened, :class:`StreamError`
+        when the stream cannot be served, :class:`ObsCredentialsError` for an unsafe
+        password file — before anything is left running.
+        """
+        if self._started:
+            raise RuntimeError("the bridge is already started")
+        cfg = self.config
+        self._rss_start = self._process.memory_info().rss
+        self._t_start = time.monotonic()
+        password = cfg.password
+        if cfg.obs is not None and password is None:
+            password = load_password(config_path=cfg.password_file)
+        source = VideoSource(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps)
+        source.open()  # CaptureError here, with nothing started yet
+        first = source.read()
+        assert first is not None
+        source.close()
+        h, w = first.shape[:2]
+        self.size = (cfg.width, cfg.height) if cfg.width and cfg.height else (w, h)
+        fps = source.fps
+        sinks: list[FrameSink] = list(self._extra_sinks)
+        try:
+            if cfg.stream:
+                self.stream = StreamServer(
+                    *self.size, fps, port=cfg.stream_port, host=cfg.stream_host
+                )
+                self.stream.start()
+                sinks.append(self.stream)
+            if cfg.virtual_camera:
+                from etam_plugin.obs_bridge.virtualcam import VirtualCameraSink
+
+                self.virtual_camera = VirtualCameraSink(*self.size, fps)
+                sinks.append(self.virtual_camera)
+        except Exception:
+            self._stop_outputs()
+            raise
+        self.track = TrackThread(self.tracker, self._to_track, self._masks, stats=self.track_stats)
+        for prompt in cfg.prompts:
+            self.track.submit("select", next(self._ids), prompt)
+        self.composite = CompositeThread(
+            self._to_composite,
+            self._masks,
+            self.effect,
+            sinks,
+            mixer=PresenceMixer(cfg.presence, cfg.matte),
+            warper=FlowWarper() if cfg.flow_warp else None,
+            is_paused=lambda: self.track is not None and self.track.paused,
+            stats=self.composite_stats,
+            age=self.output_age,
+            mask_age=self.mask_age,
+            preview=self._preview,
+        )
+        self.capture = CaptureThread(
+            source,
+            [self._to_track, self._to_composite],
+            size=self.size,
+            loop=cfg.loop,
+            stats=self.capture_stats,
+        )
+        self.track.start()
+        self.composite.start()
+        self.capture.start()
+        if cfg.obs is not None and self.stream is not None:
+            self.obs = ObsController(
+                cfg.obs, password, self.stream.url, on_visibility=self._on_visibility
+            )
+            self.obs.start()
+        if cfg.status_log_s > 0:
+            threading.Thread(target=self._log_status, name="etam-status", daemon=True).start()
+        self._started = True
+        log.info(
+            "bridge: %s → %s, %dx%d @ %.2f fps, effect %s, device %s",
+            source.describe(),
+            self.stream.url if self.stream else "no stream",
+            *self.size,
+            fps,
+            self.effect.name,
+            tracker_device(self.tracker),
+        )
+
+    def stop(self) -> None:
+        """Stop every thread and the stream process; safe to call twice."""
+        self._status_stop.set()
+        if self.obs is not None:
+            self.obs.stop()
+        for stage in (self.capture, self.track, self.composite):
+            if stage is not None:
+                stage.stop()
+        for slot in (self._to_track, self._to_composite, self._masks, self._preview):
+            slot.close()
+        for stage in (self.capture, self.track, self.composite):
+            if stage is not None and stage.is_alive():
+                stage.join(5.0)
+        self._stop_outputs()
+        self._started = False
+
+    def _stop_outputs(self) -> None:
+        if self.stream is not None:
+            self.stream.stop()
+        if self.virtual_camera is not None:
+            self.virtual_camera.close()
+
+    def __enter__(self) -> Bridge:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- selection ----------------------------------------------------------------------------
+    def select(self, prompt: Prompt, obj_id: int | None = None) -> Future:
+        """Select a new object (``obj_id`` None) or re-select one, on the newest tracked frame.
+
+        Returns a future that resolves to the object's id once the tracker has applied it.
+        """
+        if self.track is None:
+            raise RuntimeError("start the bridge before selecting")
+        return self.track.submit("select", next(self._ids) if obj_id is None else obj_id, prompt)
+
+    def remove(self, obj_id: int) -> Future:
+        if self.track is None:
+            raise RuntimeError("start the bridge before removing objects")
+        return self.track.submit("remove", obj_id)
+
+    def clear(self) -> Future:
+        if self.track is None:
+            raise RuntimeError("start the bridge before clearing")
+        return self.track.submit("clear")
+
+    def set_effect(self, effect: Effect | str) -> None:
+        """Switch the effect while running (takes effect from the next composited frame)."""
+        self.effect = parse_effect(effect) if isinstance(effect, str) else effect
+        if self.composite is not None:
+            self.composite.effect = self.effect
+
+    # -- inference pause (OBS visibility) -----------------------------------------------------
+    def _on_visibility(self, visible: bool | None) -> None:
+        self._visible = visible
+        if self.track is None or not self.config.pause_when_hidden:
+            return
+        if visible is False:
+            self.track.pause()
+            log.info("bridge: source hidden in OBS, inference paused")
+        elif self.track.paused:
+            self.track.resume()
+            log.info("bridge: inference resumed")
+
+    @property
+    def inference_paused(self) -> bool:
+        return self.track is not None and self.track.paused
+
+    # -- results ------------------------------------------------------------------------------
+    def latest(self) -> Composited | None:
+        """The newest composited frame (for a preview); None before the first."""
+        return self._preview.peek()[1]
+
+    def run(
+        self,
+        frames: int | None = None,
+        *,
+        duration_s: float | None = None,
+        cancel: threading.Event | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> dict:
+        """Block until ``frames`` more frames were output (or ``duration_s`` passed, or
+        ``cancel`` is set — then :class:`CancelledError`); returns :meth:`stats`."""
+        if not self._started:
+            self.start()
+        start = self.composite_stats.count
+        deadline = None if duration_s is None else time.monotonic() + duration_s
+        while True:
+            done = self.composite_stats.count - start
+            if progress is not None:
+                progress(done)
+            if frames is not None and done >= frames:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            if cancel is not None and cancel.wait(0.05):
+                raise CancelledError("live run cancelled")
+            if cancel is None:
+                time.sleep(0.05)
+        return self.stats()
+
+    def stats(self) -> dict:
+        """Numbers for the status line and ``--stats``: per-stage fps and latency
+        percentiles (ms), dropped frames, output, OBS, objects, device, RSS."""
+        rss = self._process.memory_info().rss
+        stream = self.stream.status().as_dict() if self.stream else None
+        stream_rss = None
+        if self.stream is not None and self.stream.pid is not None:
+            with contextlib.suppress(psutil.Error):
+                stream_rss = round(psutil.Process(self.stream.pid).memory_info().rss / 2**20, 1)
+        objects = self.composite.objects if self.composite else ()
+        return {
+            "device": tracker_device(self.tracker),
+            "size": list(self.size) if self.size else None,
+            "effect": self.effect.name,
+            "uptime_s": round(time.monotonic() - self._t_start, 2) if self._t_start else 0.0,
+            "inference_paused": self.inference_paused,
+            "obs_visible": self._visible,
+            "stages": {
+                "capture": self.capture_stats.snapshot(self._to_composite.dropped).as_dict(),
+                "track": self.track_stats.snapshot(self._to_track.dropped).as_dict(),
+                "composite": self.composite_stats.snapshot().as_dict(),
+            },
+            "latency_ms": {
+                "output_age": self.output_age.snapshot().as_dict(),
+                "mask_age": self.mask_age.snapshot().as_dict(),
+            },
+            "dropped": {
+                "before_composite": self._to_composite.dropped,
+                "skipped_by_tracker": self._to_track.dropped,
+                "stream": stream["skipped"] if stream else 0,
+            },
+            "capture": self.capture.status().__dict__ if self.capture else None,
+            "tracker_error": self.track.last_error if self.track else None,
+            "stream": stream,
+            "obs": self.obs.status().as_dict() if self.obs else None,
+            "objects": [o.__dict__ for o in objects],
+            "rss_mb": {
+                "start": round((self._rss_start or rss) / 2**20, 1),
+                "now": round(rss / 2**20, 1),
+                "stream_process": stream_rss,
+            },
+        }
+
+    def _log_status(self) -> None:
+        while not self._status_stop.wait(self.config.status_log_s):
+            log.info("bridge: %s", status_line(self.stats()))
+
+
+def status_line(stats: dict) -> str:
+    """One line for the window and the log: OBS state, rates, latency, drops, device."""
+    obs = stats.get("obs")
+    if obs is None:
+        obs_part = "OBS: off"
+    elif obs["connected"]:
+        shown = {True: "visible", False: "hidden", None: "?"}[obs["visible"]]
+        obs_part = f"OBS: connected, source {shown}"
+    else:
+        obs_part = f"OBS: {obs['state']}" + (f" ({obs['last_error']})" if obs["last_error"] else "")
+    st = stats["stages"]
+    cap = stats.get("capture") or {}
+    cam = (
+        "camera lost"
+        if cap.get("state") == "reconnecting"
+        else f"{st['capture']['fps']:.1f} fps in"
+    )
+    paused = " (paused)" if stats["inference_paused"] else ""
+    dropped = stats["dropped"]["before_composite"] + stats["dropped"]["stream"]
+    return (
+        f"{obs_part} · {cam} · {st['composite']['fps']:.1f} fps out · "
+        f"track {st['track']['fps']:.1f} fps{paused} · "
+        f"latency p50 {stats['latency_ms']['output_age']['p50_ms']:.0f} ms · "
+        f"dropped {dropped} · {stats['device']}"
+    )

@@ -1,0 +1,161 @@
+"""Stage 3: every camera frame, composited with the latest mask, out to OBS.
+
+This stage runs at the camera's rate whatever the tracker's speed: each frame takes the
+newest mask snapshot (finished and temporally smoothed per object as it arrives, see
+:mod:`presence`), holds or fades lost objects, optionally moves the matte to the current
+frame with optical flow (:mod:`flow`), applies the effect and hands the RGBA frame to the
+outputs. Timings of its own work, the age of
+each output frame (capture → output) and the age of the mask it used are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from etam_plugin.obs_bridge.capture import Frame
+from etam_plugin.obs_bridge.effects import Effect
+from etam_plugin.obs_bridge.flow import FlowWarper
+from etam_plugin.obs_bridge.presence import ObjectState, PresenceMixer
+from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
+from etam_plugin.obs_bridge.stats import StageStats
+from etam_plugin.obs_bridge.tracking import MaskSnapshot
+
+log = logging.getLogger(__name__)
+
+
+class FrameSink(Protocol):
+    """Where composited frames go: the TCP stream to OBS, a virtual camera, a test."""
+
+    def put(self, rgba: np.ndarray, stamp: float = 0.0) -> None: ...
+
+
+@dataclass(frozen=True)
+class Composited:
+    """One output frame with what made it, for the control window's preview."""
+
+    frame: Frame
+    matte: np.ndarray  # float32 (H, W) as composited
+    rgba: np.ndarray  # uint8 (H, W, 4) as sent
+    mask_seq: int  # the frame the mask came from (0: none yet)
+    objects: tuple[ObjectState, ...]
+
+
+class CompositeThread(threading.Thread):
+    """Composites each frame from ``frames`` with the newest snapshot in ``masks``.
+
+    ``is_paused()`` tells whether inference is paused: then the presence clock stands
+    still, so a pause never fades an object out.
+    """
+
+    def __init__(
+        self,
+        frames: LatestSlot[Frame],
+        masks: LatestSlot[MaskSnapshot],
+        effect: Effect,
+        sinks: Sequence[FrameSink],
+        *,
+        mixer: PresenceMixer,
+        warper: FlowWarper | None = None,
+        is_paused: Callable[[], bool] = lambda: False,
+        stats: StageStats | None = None,
+        age: StageStats | None = None,
+        mask_age: StageStats | None = None,
+        preview: LatestSlot[Composited] | None = None,
+    ) -> None:
+        super().__init__(name="etam-composite", daemon=True)
+        self.frames, self.masks = frames, masks
+        self.effect = effect
+        self.sinks = list(sinks)
+        self.mixer = mixer
+        self.warper = warper
+        self.is_paused = is_paused
+        self.stats = stats or StageStats("composite")
+        self.age = age or StageStats("output_age")
+        self.mask_age = mask_age or StageStats("mask_age")
+        self.preview = preview
+        self._stop_event = threading.Event()
+        self._sink_failed: set[int] = set()
+        self._objects: tuple[ObjectState, ...] = ()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    @property
+    def objects(self) -> tuple[ObjectState, ...]:
+        """Each selected object's presence as of the last composited frame."""
+        return self._objects
+
+    def run(self) -> None:
+        last_seq = mask_seq = 0
+        generation = -1
+        clock = 0.0  # presence time: advances only while inference runs
+        last_real = time.monotonic()
+        try:
+            while not self._stop_event.is_set():
+                got = self.frames.get(after=last_seq, timeout=0.1)
+                now = time.monotonic()
+                if not self.is_paused():
+                    clock += now - last_real
+                last_real = now
+                if got is None:
+                    continue
+                last_seq, frame = got
+                t0 = time.perf_counter()
+                snap_seq, snap = self.masks.peek()
+                if snap is not None and snap_seq != mask_seq:
+                    mask_seq = snap_seq
+                    if snap.generation != generation:
+                        self.mixer.restart_smoothing()
+                        generation = snap.generation
+                    self.mixer.update(snap.objects, clock, guide=snap.frame_rgb)
+                try:
+                    rgba, matte = self._composite(frame, snap, clock)
+                except Exception:
+                    self.stats.error()
+                    log.exception("composite: frame %d failed", frame.seq)
+                    continue
+                for i, sink in enumerate(self.sinks):
+                    self._put(i, sink, rgba, frame.t_capture)
+                done = time.monotonic()
+                self.stats.record((time.perf_counter() - t0) * 1000.0, done)
+                self.age.record((done - frame.t_capture) * 1000.0, done)
+                if snap is not None:
+                    self.mask_age.record((frame.t_capture - snap.t_capture) * 1000.0, done)
+                self._objects = tuple(self.mixer.states(clock))
+                if self.preview is not None:
+                    self.preview.put(
+                        Composited(frame, matte, rgba, snap.frame_seq if snap else 0, self._objects)
+                    )
+        except SlotClosed:
+            pass
+
+    def _composite(
+        self, frame: Frame, snap: MaskSnapshot | None, clock: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        h, w = frame.rgb.shape[:2]
+        effect = self.effect  # read once: set_effect may swap it meanwhile
+        if self.warper is not None:
+            self.warper.remember(frame.seq, frame.rgb)
+        selected = bool(self.mixer.object_ids)
+        matte = self.mixer.mix(clock, (h, w), effect.passthrough_level, selected=selected)
+        if selected and self.warper is not None and snap is not None:
+            matte = self.warper.warp(matte, snap.frame_seq, frame.seq)
+        return effect.apply(frame.rgb, matte), matte
+
+    def _put(self, index: int, sink: FrameSink, rgba: np.ndarray, stamp: float) -> None:
+        try:
+            sink.put(rgba, stamp)
+        except Exception as exc:  # an output going away must not stop the others
+            self.stats.error()
+            if index not in self._sink_failed:
+                log.warning("output %s failed: %s", type(sink).__name__, exc)
+                self._sink_failed.add(index)
+        else:
+            self._sink_failed.discard(index)

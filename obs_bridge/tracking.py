@@ -1,0 +1,198 @@
+"""Stage 2: the tracker on the newest frame, plus selection commands, in one thread.
+
+Only this thread touches the tracker, so selection, removal and clearing arrive as small
+commands that it applies between frames (after a step, so ``select`` prompts the frame just
+stepped, as the tracker protocol says). When the tracker is slower than the camera it simply
+takes the newest frame each time; the frames in between are composited with the latest
+mask by stage 3. Inference can be paused (the source is hidden in OBS) without stopping
+the thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from etam_plugin.model import FrameResult, ObjectResult, Prompt
+from etam_plugin.obs_bridge.capture import Frame
+from etam_plugin.obs_bridge.protocol import MaskTracker
+from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
+from etam_plugin.obs_bridge.stats import StageStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MaskSnapshot:
+    """The tracker's latest answer: every object's result on the frame ``frame_seq``.
+
+    ``generation`` changes whenever the set of selected objects changes (select, remove,
+    clear), so the compositor knows to restart its temporal smoothing. ``frame_rgb`` is the
+    frame the masks belong to (edge refinement uses it as its guide).
+    """
+
+    frame_seq: int
+    t_capture: float
+    t_done: float
+    objects: dict[int, ObjectResult]
+    generation: int
+    frame_rgb: np.ndarray | None = None
+
+
+@dataclass
+class _Command:
+    kind: Literal["select", "remove", "clear"]
+    future: Future
+    obj_id: int | None = None
+    prompt: Prompt | None = None
+
+
+class TrackThread(threading.Thread):
+    """Runs ``tracker.step`` on the newest frame from ``frames`` and publishes to ``masks``."""
+
+    def __init__(
+        self,
+        tracker: MaskTracker,
+        frames: LatestSlot[Frame],
+        masks: LatestSlot[MaskSnapshot],
+        *,
+        stats: StageStats | None = None,
+        paused: bool = False,
+    ) -> None:
+        super().__init__(name="etam-track", daemon=True)
+        self.tracker = tracker
+        self.frames = frames
+        self.masks = masks
+        self.stats = stats or StageStats("track")
+        self._commands: deque[_Command] = deque(maxlen=256)
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop_event = threading.Event()
+        self._resumed = threading.Event()
+        if not paused:
+            self._resumed.set()
+        self._last: tuple[Frame, FrameResult] | None = None
+        self._generation = 0
+        self.last_error: str | None = None
+
+    # -- requests from other threads ------------------------------------------------------
+    def submit(
+        self,
+        kind: Literal["select", "remove", "clear"],
+        obj_id: int | None = None,
+        prompt: Prompt | None = None,
+    ) -> Future:
+        """Queue a command for the tracker; the future resolves once it has been applied."""
+        cmd = _Command(kind, Future(), obj_id, prompt)
+        with self._lock:
+            self._commands.append(cmd)
+        self._wake.set()
+        return cmd.future
+
+    def pause(self) -> None:
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self._resumed.set()
+        self._wake.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._resumed.is_set()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self._resumed.set()
+        self._wake.set()
+
+    # -- loop ----------------------------------------------------------------------------
+    def run(self) -> None:
+        last_seq = 0
+        try:
+            while not self._stop_event.is_set():
+                pending = bool(self._commands)
+                if self.paused and not pending:
+                    self._wake.wait(0.2)
+                    self._wake.clear()
+                    continue
+                got = self.frames.get(after=last_seq, timeout=0.1)
+                if got is None:
+                    if pending and self._last is not None:
+                        self._apply_commands()
+                    continue
+                last_seq, frame = got
+                if self._step(frame):
+                    self._apply_commands()
+        except SlotClosed:
+            pass
+        finally:
+            self._fail_pending(RuntimeError("the bridge stopped before the command ran"))
+
+    def _step(self, frame: Frame) -> bool:
+        t0 = time.perf_counter()
+        try:
+            result = self.tracker.step(frame.rgb)
+        except Exception as exc:  # a tracker bug must not take the stream down
+            self.stats.error()
+            self.last_error = f"tracker failed: {exc}"
+            log.exception("track: tracker.step failed on frame %d", frame.seq)
+            return False
+        self.stats.record((time.perf_counter() - t0) * 1000.0)
+        self._last = (frame, result)
+        self._publish(frame, result.objects)
+        return True
+
+    def _publish(self, frame: Frame, objects: dict[int, ObjectResult]) -> None:
+        snap = MaskSnapshot(
+            frame.seq, frame.t_capture, time.monotonic(), dict(objects), self._generation, frame.rgb
+        )
+        self.masks.put(snap)
+
+    def _apply_commands(self) -> None:
+        with self._lock:
+            commands = list(self._commands)
+            self._commands.clear()
+        if not commands or self._last is None:
+            with self._lock:
+                self._commands.extendleft(reversed(commands))
+            return
+        frame, result = self._last
+        objects = dict(result.objects)
+        for cmd in commands:
+            try:
+                if cmd.kind == "select":
+                    assert cmd.obj_id is not None and cmd.prompt is not None
+                    selected = self.tracker.select(cmd.obj_id, cmd.prompt)
+                    objects.update(selected.objects)
+                    cmd.future.set_result(cmd.obj_id)
+                elif cmd.kind == "remove":
+                    assert cmd.obj_id is not None
+                    self.tracker.remove(cmd.obj_id)
+                    objects.pop(cmd.obj_id, None)
+                    cmd.future.set_result(cmd.obj_id)
+                else:
+                    self.tracker.clear()
+                    objects.clear()
+                    cmd.future.set_result(None)
+            except Exception as exc:
+                log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)
+                self.last_error = f"{cmd.kind} failed: {exc}"
+                cmd.future.set_exception(exc)
+        self._generation += 1
+        self._last = (frame, FrameResult(result.frame_index, objects))
+        self._publish(frame, objects)
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        with self._lock:
+            commands = list(self._commands)
+            self._commands.clear()
+        for cmd in commands:
+            if not cmd.future.done():
+                cmd.future.set_exception(exc)

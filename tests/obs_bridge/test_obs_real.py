@@ -1,0 +1,284 @@
+"""The bridge against a real OBS Studio 29 (obs-websocket 5.1) under Xvfb.
+
+What OBS shows is read back with ``GetSourceScreenshot`` and compared pixel by pixel with
+the synthetic clip's ground truth.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import psutil
+import pytest
+
+from etam_plugin.model import Prompt
+from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
+from etam_plugin.obs_bridge.credentials import Secret
+from etam_plugin.obs_bridge.effects import Highlight
+from etam_plugin.obs_bridge.obs_control import ObsSettings
+from etam_plugin.obs_bridge.testpattern import TestPattern, counter_box, read_counter
+from tests.obs_bridge.doubles import ColourTracker
+from tests.obs_bridge.obs_studio import ObsStudio, call, free_port, screenshot
+
+pytestmark = [pytest.mark.obs, pytest.mark.realtool, pytest.mark.slow]
+
+SOURCE = "etam-test"
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value is not None and value is not False:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def disc_prompt(pattern: TestPattern, index: int = 0) -> Prompt:
+    x, y = pattern.discs[0].position(index, pattern.width, pattern.height)
+    return Prompt(points_xy=((x, y),), labels=(1,))
+
+
+def bridge_for(
+    obs: ObsStudio,
+    clip: Path,
+    pattern: TestPattern,
+    tracker: ColourTracker,
+    *,
+    effect: Any = "remove",
+    password: str | None = None,
+    port: int | None = None,
+) -> Bridge:
+    config = BridgeConfig(
+        source=str(clip),
+        effect=effect,
+        prompts=(disc_prompt(pattern),),
+        obs=ObsSettings(port=port or obs.port, scene="Scene", source_name=SOURCE, poll_s=0.3),
+        password=Secret(obs.password if password is None else password),
+        status_log_s=0,
+    )
+    return Bridge(config, tracker)
+
+
+def connected(bridge: Bridge) -> bool:
+    st = bridge.obs.status() if bridge.obs else None
+    return bool(st and st.connected and st.source_ready)
+
+
+def shows_stream(client: Any) -> np.ndarray | None:
+    """The scene's screenshot once our stream is on it (anything opaque), else None."""
+    shot = screenshot(client, "Scene")
+    return shot if (shot[..., 3] > 0).mean() > 0.02 else None
+
+
+def best_frame(alpha: np.ndarray, pattern: TestPattern) -> tuple[int, float]:
+    """The clip frame whose disc best matches the screenshot's opaque area (index, IoU)."""
+    seen = alpha > 127
+    best = (-1, 0.0)
+    for i in range(pattern.frames):
+        truth = pattern.truth(i)[0]
+        iou = (seen & truth).sum() / max(1, (seen | truth).sum())
+        best = max(best, (i, float(iou)), key=lambda t: t[1])
+    return best
+
+
+def grow(mask: np.ndarray, px: int) -> np.ndarray:
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * px + 1, 2 * px + 1))
+    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)
+
+
+def shrink(mask: np.ndarray, px: int) -> np.ndarray:
+    return ~grow(~mask, px)
+
+
+def test_remove_and_highlight_reach_obs_with_alpha(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """Password connect, source created, and OBS shows transparency outside the object and
+    the clip inside it (remove); then dimmed clip outside, clip inside (highlight)."""
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    client = obs.client()
+    try:
+        bridge.start()
+        wait_for(lambda: connected(bridge), 20, "the bridge to connect to OBS")
+        inputs = {i["inputName"]: i["inputKind"] for i in call(client, "GetInputList")["inputs"]}
+        assert inputs.get(SOURCE) == "ffmpeg_source"
+        settings = call(client, "GetInputSettings", inputName=SOURCE)["inputSettings"]
+        assert settings["input"] == bridge.stream.url
+        assert settings["buffering_mb"] == 0 and settings["close_when_inactive"] is False
+
+        # remove: alpha 0 outside the disc, the disc's own colour inside.
+        shot = wait_for(lambda: shows_stream(client), 20, "OBS to show the stream")
+        time.sleep(0.5)  # past the first frames (and the tracker's first step)
+        shot = screenshot(client, "Scene")
+        index, iou = best_frame(shot[..., 3], pattern)
+        assert iou > 0.85, f"the opaque area is not the disc (best IoU {iou:.2f})"
+        truth = pattern.truth(index)[0]
+        inside, outside = shrink(truth, 4), ~grow(truth, 10)
+        assert (shot[..., 3][outside] == 0).mean() > 0.995
+        assert (shot[..., 3][inside] == 255).mean() > 0.99
+        colour_err = np.abs(shot[..., :3][inside].astype(int) - pattern.discs[0].colour).max(axis=1)
+        assert np.median(colour_err) <= 6
+
+        # highlight: opaque, disc untouched, background dimmed + desaturated texture.
+        effect = Highlight()
+        bridge.set_effect(effect)
+
+        def highlighted() -> np.ndarray | None:
+            s = screenshot(client, "Scene")
+            return s if (s[..., 3] == 255).mean() > 0.99 else None
+
+        shot = wait_for(highlighted, 10, "OBS to show the highlight effect")
+        index = read_counter(shot)
+        assert index is not None, "the frame counter is not readable in OBS's picture"
+        frame = pattern.render(index)
+        truth = pattern.truth(index)[0]
+        inside = shrink(truth, 4)
+        _, _, x1, y1 = counter_box(pattern.cell)
+        outside = ~grow(truth, 16)
+        outside[: y1 + 4, : x1 + 4] = False
+        expected_bg = effect.apply(frame, np.zeros(truth.shape, np.float32))[..., :3]
+        bg_err = np.abs(shot[..., :3][outside].astype(int) - expected_bg[outside]).max(axis=1)
+        in_err = np.abs(shot[..., :3][inside].astype(int) - frame[inside]).max(axis=1)
+        assert np.median(bg_err) <= 6 and (bg_err <= 12).mean() > 0.98
+        assert np.median(in_err) <= 6
+        # the outline: outline-coloured pixels around the disc's edge, and nowhere else
+        near = np.abs(shot[..., :3].astype(int) - effect.outline).max(axis=2) < 40
+        band = grow(truth, 10) & ~shrink(truth, 6)
+        perimeter = 2 * np.pi * pattern.discs[0].radius * pattern.height
+        assert near[band].sum() > 2 * perimeter, "no outline around the object"
+        assert near[~band].sum() < 0.02 * near[band].sum()
+    finally:
+        client.disconnect()
+        bridge.stop()
+
+
+def test_wrong_password_is_reported_and_retried_without_leaking(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "wrong-" + obs.password[::-1]
+    caplog.set_level(logging.DEBUG)
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker(), password=wrong)
+    try:
+        bridge.start()
+        wait_for(lambda: bridge.obs.status().attempts >= 2, 15, "two connection attempts")
+        status = bridge.obs.status()
+        assert status.state == "auth_failed" and not status.connected
+        assert "refused the password" in status.last_error
+        assert status.retry_in_s and status.retry_in_s > 0
+        # frames keep flowing while OBS refuses us
+        count = bridge.composite_stats.count
+        wait_for(lambda: bridge.composite_stats.count > count + 10, 5, "frames during the outage")
+        text = json.dumps(bridge.stats()) + caplog.text + repr(bridge.config)
+        for secret in (wrong, obs.password):
+            assert secret not in text
+        assert bridge.obs.is_alive()
+    finally:
+        bridge.stop()
+    # reported once, not once per retry
+    assert sum("refused the password" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_obs_not_running_is_retried_with_backoff(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker(), port=free_port())
+    try:
+        bridge.start()
+        wait_for(lambda: bridge.obs.status().attempts >= 3, 15, "three connection attempts")
+        status = bridge.obs.status()
+        assert status.state == "unreachable"
+        assert "not reachable" in status.last_error and "running" in status.last_error
+        assert bridge.obs.backoff.attempts >= 3  # delays grow: 0.5, 1, 2, …
+        assert bridge.composite_stats.count > 0 and bridge.capture.is_alive()
+    finally:
+        bridge.stop()
+
+
+def test_obs_killed_and_restarted_picture_comes_back(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    try:
+        bridge.start()
+        wait_for(lambda: connected(bridge), 20, "the first connection")
+        client = obs.client()
+        wait_for(lambda: shows_stream(client), 20, "the first picture")
+        client.disconnect()
+
+        obs.kill()
+        wait_for(lambda: not bridge.obs.status().connected, 10, "the bridge to notice")
+        count = bridge.composite_stats.count
+        time.sleep(1.0)
+        assert bridge.composite_stats.count > count + 15, "frames stalled while OBS was down"
+
+        obs.start()
+        ready = time.monotonic()
+        wait_for(lambda: connected(bridge), 15, "the bridge to reconnect")
+        client = obs.client()
+        try:
+            shot = wait_for(lambda: shows_stream(client), 15, "the picture to come back")
+            back_after = time.monotonic() - ready
+            _, iou = best_frame(shot[..., 3], pattern)
+            assert iou > 0.8
+            print(f"picture back {back_after:.1f} s after OBS's websocket was up")
+            assert back_after < 10
+            assert bridge.obs.status().connections == 2
+        finally:
+            client.disconnect()
+    finally:
+        bridge.stop()
+
+
+def _cpu_and_steps(tracker: ColourTracker, seconds: float) -> tuple[float, int]:
+    proc = psutil.Process()
+    t0, s0 = proc.cpu_times(), tracker.steps
+    time.sleep(seconds)
+    t1 = proc.cpu_times()
+    return (t1.user + t1.system - t0.user - t0.system) / seconds, tracker.steps - s0
+
+
+def test_hiding_the_source_pauses_inference(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    tracker = ColourTracker(cost_s=0.08)  # a tracker that costs CPU, like a model
+    bridge = bridge_for(obs, pattern_clip, pattern, tracker)
+    client = obs.client()
+    try:
+        bridge.start()
+        wait_for(lambda: connected(bridge) and bridge.obs.status().visible, 20, "visible")
+        cpu_on, steps_on = _cpu_and_steps(tracker, 2.0)
+        item = call(client, "GetSceneItemId", sceneName="Scene", sourceName=SOURCE)["sceneItemId"]
+
+        call(client, "SetSceneItemEnabled", sceneName="Scene", sceneItemId=item,
+             sceneItemEnabled=False)  # fmt: skip
+        wait_for(lambda: bridge.inference_paused, 5, "inference to pause")
+        time.sleep(0.3)
+        cpu_off, steps_off = _cpu_and_steps(tracker, 2.0)
+        print(f"CPU visible {cpu_on:.2f} cores ({steps_on} steps), hidden {cpu_off:.2f} cores")
+        assert steps_on >= 8 and steps_off == 0
+        assert cpu_off < 0.6 * cpu_on
+
+        call(client, "SetSceneItemEnabled", sceneName="Scene", sceneItemId=item,
+             sceneItemEnabled=True)  # fmt: skip
+        wait_for(lambda: not bridge.inference_paused, 5, "inference to resume")
+        steps = tracker.steps
+        wait_for(lambda: tracker.steps > steps + 3, 5, "steps after resuming")
+
+        # switching the program scene away hides it too
+        call(client, "CreateScene", sceneName="Other")
+        call(client, "SetCurrentProgramScene", sceneName="Other")
+        wait_for(lambda: bridge.inference_paused, 5, "pause on a scene switch")
+        call(client, "SetCurrentProgramScene", sceneName="Scene")
+        wait_for(lambda: not bridge.inference_paused, 5, "resume on switching back")
+    finally:
+        client.disconnect()
+        bridge.stop()
