@@ -101,6 +101,18 @@ def test_prores4444(clips: dict[str, Clip], name: str, tmp_path: Path) -> None:
     assert np.abs(rgb[clear] - src[clear]).mean() < 2.0
 
 
+def test_prores4444_fast_encoder(clips: dict[str, Clip], tmp_path: Path) -> None:
+    """The optional prores_aw encoder: same container facts, alpha within one code."""
+    clip = clips["dog2997"]
+    out = _write(clip, "prores4444", tmp_path / "cut.mov", encoder="prores_aw")
+    probe = ffprobe(out)
+    assert (probe["codec_name"], probe["profile"]) == ("prores", "4444")
+    _check_stream(probe, clip)
+    h, w = clip.frames[0].shape[:2]
+    alpha = ffmpeg_raw(out, "yuva444p10le", w, h)[:, 3].astype(int)
+    assert np.abs(alpha - np.rint(_expected_mattes(clip) * 1023)).max() <= 1
+
+
 @pytest.mark.parametrize("name", SOURCES)
 def test_luma_prores_422_hq(clips: dict[str, Clip], name: str, tmp_path: Path) -> None:
     clip = clips[name]
