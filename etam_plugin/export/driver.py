@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +13,14 @@ from etam_plugin.errors import CancelledError, ExportFrameError
 from etam_plugin.export.base import OutputSpec, ProgressCallback, writer_class
 from etam_plugin.media.info import VideoInfo
 
-#: Per-frame data: random access by source frame index, a mapping index → array, or an
-#: iterable of ``(frame_index, array)`` pairs in order (extra leading frames are skipped).
+#: Per-frame data, looked up by *source* frame index: a callable, a mapping, anything
+#: indexable with ``len`` (a media ``FrameSource``, a list, an array: ``feed[i]``), or an
+#: iterator of ``(frame_index, array)`` pairs in order (extra leading frames are skipped).
 FrameFeed = (
-    Callable[[int], np.ndarray] | Mapping[int, np.ndarray] | Iterable[tuple[int, np.ndarray]]
+    Callable[[int], np.ndarray]
+    | Mapping[int, np.ndarray]
+    | Sequence[np.ndarray]
+    | Iterable[tuple[int, np.ndarray]]
 )
 
 
@@ -62,6 +66,20 @@ def _accessor(feed: FrameFeed, what: str) -> Callable[[int], np.ndarray]:
         return get
     if callable(feed):
         return feed
+    if hasattr(feed, "__getitem__") and hasattr(feed, "__len__"):
+        indexable = feed
+
+        def item(index: int) -> np.ndarray:
+            value = indexable[index]  # type: ignore[index]
+            if isinstance(value, tuple):
+                raise ExportFrameError(
+                    f"{what} sequences are indexed by frame number; for (index, array) pairs "
+                    "pass an iterator (iter(pairs))",
+                    frame_index=index,
+                )
+            return value
+
+        return item
     return _Sequential(feed, what)
 
 
@@ -80,11 +98,13 @@ def export_mattes(
     """Write source frames ``frame_range`` (``[start, stop)``, default all) of the clip
     described by ``info`` with their mattes as format ``fmt``; return the final path.
 
-    ``frames`` gives the clip's RGB uint8 (H, W, 3) in display orientation (it is not read
-    at all for matte-only formats, and may then be None); ``mattes`` gives finished float32
-    (H, W) mattes in [0, 1]. ``progress(done, total)`` is called after each frame.
-    Setting ``cancel`` stops at the next frame with :class:`CancelledError`; on that or any
-    error nothing is left at ``out_path`` (an older file there is kept).
+    ``frames`` gives the clip's RGB uint8 (H, W, 3) in display orientation — typically the
+    media ``FrameSource`` itself (``open_source(path)``, with ``info=source.info``); it is
+    not read at all for matte-only formats, and may then be None. ``mattes`` gives finished
+    float32 (H, W) mattes in [0, 1] (see :data:`FrameFeed` for the accepted shapes).
+    ``progress(done, total)`` is called after each frame. Setting ``cancel`` stops at the
+    next frame with :class:`CancelledError`; on that or any error nothing is left at
+    ``out_path`` (an older file there is kept).
     """
     spec = OutputSpec.from_video_info(info, frame_range)
     cls = writer_class(fmt)

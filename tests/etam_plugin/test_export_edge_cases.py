@@ -129,3 +129,43 @@ def test_non_square_pixels_survive_rotation(tmp_path: Path) -> None:
     )
     spec = OutputSpec.from_video_info(info)
     assert (spec.width, spec.height, spec.sample_aspect_ratio) == (96, 160, Fraction(3, 4))
+
+
+def test_webcam_rate_without_timecode(tmp_path: Path) -> None:
+    """15 fps (webcams, phones) has no SMPTE timecode in OpenTimelineIO's list; the output
+    still gets a start timecode counted from 00:00:00:00, in 15-frame seconds."""
+    src = tmp_path / "cam.mkv"
+    run([need("ffmpeg"), "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=15",
+         "-frames:v", "20", "-c:v", "ffv1", str(src)])  # fmt: skip
+    clip = load_clip(src)
+    assert clip.info.frame_rate == 15 and clip.info.start_timecode is None
+    out = export_mattes(clip.frame, clip.info, lambda i: disc_matte(i, 64, 96), "prores4444",
+                        tmp_path / "cam.mov", frame_range=(17, 20))  # fmt: skip
+    probe = ffprobe(out)
+    assert probe["r_frame_rate"] == "15/1"
+    assert timecode_of(probe) == "00:00:01:02"
+
+
+def test_through_the_media_frame_source(tmp_path: Path) -> None:
+    """The way the CLI and panel call it: the media layer's FrameSource and its VideoInfo,
+    here for a rotated phone clip and a VFR clip conformed to its nominal rate."""
+    from etam_plugin.media import open_source
+
+    rotated = make_rotated_clip(tmp_path / "rot.mp4")
+    with_pyav = load_clip(rotated)
+    src = open_source(rotated)
+    h, w = src[0].shape[:2]
+    out = export_mattes(src, src.info, lambda i: disc_matte(i, h, w), "png", tmp_path / "p")
+    for i in range(len(src)):
+        img = cv2.imread(str(out / f"p.{i:06d}.png"), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(img[..., 2::-1], with_pyav.frames[i])  # same upright pixels
+    vfr = open_source(make_vfr_clip(tmp_path / "vfr.mkv"), vfr="conform")
+    h, w = vfr[0].shape[:2]
+    out = export_mattes(vfr, vfr.info, lambda i: disc_matte(i, h, w), "luma-ffv1",
+                        tmp_path / "v.mkv")  # fmt: skip
+    probe = ffprobe(out)
+    assert int(probe["nb_read_frames"]) == len(vfr)
+    assert (
+        probe["r_frame_rate"]
+        == f"{vfr.info.frame_rate.numerator}/{vfr.info.frame_rate.denominator}"
+    )
