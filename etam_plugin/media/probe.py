@@ -250,8 +250,11 @@ def _scan(container: av.container.InputContainer, path: Path) -> tuple[VideoInfo
         declared = container.duration / 1_000_000
         start = float(container.start_time or 0) / 1_000_000
         video_end = float(end_pts * time_base)
-        reached = max(video_end, other_end_s) - start
+        reached = max(video_end, other_end_s)  # an end time on the stream clock
+        # Containers disagree on whether "duration" counts from 0 or from the start
+        # time; a file is short only if it is short either way.
         if reached < declared - max(0.5, 2 * float(1 / timing.rate)):
+            reached -= start
             truncated = f"it stops at {reached:.2f} s of the {declared:.2f} s its header declares"
     if truncated:
         # A cut-off file loses its last GOP ragged: frames decoded late but shown early

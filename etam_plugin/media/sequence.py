@@ -213,7 +213,7 @@ class ImageSequenceSource:
         first_img = self._read(0)
         h, w = first_img.shape[:2]
         self.frame_size = (h, w)
-        ext = Path(self.pattern.suffix).suffix.lower()
+        ext = Path("frame" + self.pattern.suffix).suffix.lower()
         self.info = VideoInfo(
             path=self.pattern.printf,
             width=w,

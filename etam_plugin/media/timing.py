@@ -62,6 +62,23 @@ def _snap(rate: Fraction, within: Fraction = Fraction(2, 1000)) -> Fraction:
     return rate.limit_denominator(1001)
 
 
+def _typical_step(steps: np.ndarray, k: int = 10) -> float:
+    """The usual frame step in ticks: the median over runs of ``k`` ordinary steps, which
+    averages away a clock that rounds each step (33, 34, 33 ms at 29.97) while ignoring
+    gaps (a step far from the median single step breaks a run)."""
+    if not len(steps):
+        return 0.0
+    median = float(np.median(steps))
+    k = min(k, len(steps))
+    odd = np.abs(steps - median) > 0.5 * median
+    bad_before = np.concatenate([[0], np.cumsum(odd)])
+    sums = np.concatenate([[0], np.cumsum(steps)])
+    runs = np.flatnonzero(bad_before[k:] - bad_before[:-k] == 0)
+    if not len(runs):
+        return median
+    return float(np.median(sums[runs + k] - sums[runs])) / k
+
+
 def fits_grid(
     pts: np.ndarray, time_base: Fraction, rate: Fraction
 ) -> tuple[bool, np.ndarray, float]:
@@ -89,16 +106,13 @@ def analyse(pts: np.ndarray, time_base: Fraction, hints: Iterable[Fraction | Non
             candidates.append(Fraction(hint))
     steps = np.diff(pts)
     measured = None
-    if len(steps):
-        # median over 10-frame spans: robust to gaps and to clocks that round each step
-        k = min(10, len(steps))
-        span = float(np.median(pts[k:] - pts[:-k])) / k
-        if span > 0:
-            exact = 1 / (Fraction(span).limit_denominator(1_000_000) * time_base)
-            measured = _snap(exact)
-            for r in (measured, exact):
-                if r not in candidates:
-                    candidates.append(r)
+    span = _typical_step(steps)
+    if span > 0:
+        exact = 1 / (Fraction(span).limit_denominator(1_000_000) * time_base)
+        measured = _snap(exact)
+        for r in (measured, exact):
+            if r not in candidates:
+                candidates.append(r)
     if len(pts) < 2:
         return Timing(candidates[0] if candidates else Fraction(25), False)
     for rate in candidates:
