@@ -8,6 +8,7 @@ file's missing tail. :func:`probe` returns just the :class:`VideoInfo`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,6 +17,7 @@ import av
 import numpy as np
 
 from etam_plugin.errors import (
+    CancelledError,
     MediaError,
     MediaNotFoundError,
     NoVideoStreamError,
@@ -43,6 +45,8 @@ COLOR_SPACES = {
     13: "chroma-derived-c", 14: "ictcp",
 }  # fmt: skip
 _ATTACHED_PIC = 1024  # AV_DISPOSITION_ATTACHED_PIC: cover art, not video
+
+Progress = Callable[[int, int], "bool | None"]
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,12 @@ def _rotation(frame: av.VideoFrame) -> int:
     return round(angle / 90.0) * 90 % 360
 
 
-def scan(path: str | Path) -> tuple[VideoInfo, FrameIndex]:
+def scan(path: str | Path, *, progress: Progress | None = None) -> tuple[VideoInfo, FrameIndex]:
     """Demux ``path`` once and describe its video stream; see the module docstring.
+
+    ``progress(done_bytes, total_bytes)`` is called as the file is read (a long file takes
+    a while: every packet is read, none decoded); returning False cancels with
+    :class:`CancelledError`.
 
     Raises :class:`MediaNotFoundError`, :class:`UnsupportedMediaError`,
     :class:`NoVideoStreamError`, :class:`UndecodableMediaError`, or
@@ -159,12 +167,14 @@ def scan(path: str | Path) -> tuple[VideoInfo, FrameIndex]:
     path = Path(path)
     container = open_container(path)
     try:
-        return _scan(container, path)
+        return _scan(container, path, progress)
     finally:
         container.close()
 
 
-def _scan(container: av.container.InputContainer, path: Path) -> tuple[VideoInfo, FrameIndex]:
+def _scan(
+    container: av.container.InputContainer, path: Path, progress: Progress | None
+) -> tuple[VideoInfo, FrameIndex]:
     stream = video_stream(container, path)
     codec = stream.codec_context.codec.canonical_name
     time_base = stream.time_base
@@ -179,7 +189,12 @@ def _scan(container: av.container.InputContainer, path: Path) -> tuple[VideoInfo
     decode_error: Exception | None = None
     demux_failed = False
     try:
-        for packet in container.demux():
+        total = path.stat().st_size
+        for count, packet in enumerate(container.demux()):
+            if progress is not None and count % 256 == 0 and packet.pos is not None:
+                done = min(int(packet.pos), total)
+                if progress(done, total) is False:
+                    raise CancelledError(f"reading {path} was cancelled")
             if packet.stream is not stream:
                 if packet.pts is not None and packet.stream.time_base is not None:
                     end = packet.pts + (packet.duration or 0)
@@ -364,13 +379,15 @@ def _decode_first(packet: av.Packet) -> av.VideoFrame | None:
     return frames[0] if frames else None
 
 
-def probe(path: str | Path, *, allow_truncated: bool = False) -> VideoInfo:
+def probe(
+    path: str | Path, *, allow_truncated: bool = False, progress: Progress | None = None
+) -> VideoInfo:
     """The :class:`VideoInfo` of a video file (see :func:`scan` for what it checks).
 
     A cut-off file raises :class:`TruncatedMediaError` unless ``allow_truncated``, which
     describes the frames that are there.
     """
-    info, index = scan(path)
+    info, index = scan(path, progress=progress)
     if not allow_truncated:
         check_complete(info, index)
     return info

@@ -40,7 +40,7 @@ import numpy as np
 
 from etam_plugin.errors import CorruptFrameError, MediaError, VfrPolicyError
 from etam_plugin.media.info import VideoInfo
-from etam_plugin.media.probe import FrameIndex, check_complete, scan, video_stream
+from etam_plugin.media.probe import FrameIndex, Progress, check_complete, scan, video_stream
 from etam_plugin.media.timecode import as_rate, seconds_to_frame
 from etam_plugin.media.timing import ConformReport, conform_map
 
@@ -64,6 +64,8 @@ class VideoFileSource:
     ``conform_rate`` resamples it too (e.g. 60p to a 30p timeline).
     ``allow_truncated``: open a cut-off file and read the frames that are complete.
     ``cache_frames``/``cache_bytes``: bounds of the decoded-frame cache.
+    ``progress``: see :func:`~etam_plugin.media.probe.scan` (opening reads the whole file
+    once; returning False from it cancels).
     """
 
     def __init__(
@@ -78,6 +80,7 @@ class VideoFileSource:
         on_corrupt: Literal["raise", "conceal"] = "raise",
         allow_truncated: bool = False,
         threads: int = 0,
+        progress: Progress | None = None,
         _scanned: tuple[VideoInfo, FrameIndex] | None = None,
     ) -> None:
         path = Path(path)
@@ -87,7 +90,7 @@ class VideoFileSource:
             raise MediaError(f"orientation must be 'display' or 'coded', got {orientation!r}")
         if on_corrupt not in ("raise", "conceal"):
             raise MediaError(f"on_corrupt must be 'raise' or 'conceal', got {on_corrupt!r}")
-        file_info, index = _scanned if _scanned is not None else scan(path)
+        file_info, index = _scanned if _scanned is not None else scan(path, progress=progress)
         if not allow_truncated:
             check_complete(file_info, index)
         self._options: dict = dict(

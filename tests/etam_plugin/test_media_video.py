@@ -347,3 +347,16 @@ def test_bad_options_are_errors(h264: Path) -> None:
         VideoFileSource(h264, vfr="stretch")  # type: ignore[arg-type]
     with pytest.raises(MediaError, match="orientation"):
         VideoFileSource(h264, orientation="sideways")  # type: ignore[arg-type]
+
+
+def test_opening_reports_progress_and_can_be_cancelled(clips: Path) -> None:
+    from etam_plugin.errors import CancelledError
+
+    path = write_pyav(clips / "long.mp4", 600, size=(64, 48), gop=30)
+    seen: list[tuple[int, int]] = []
+    VideoFileSource(path, progress=lambda done, total: seen.append((done, total)))
+    assert len(seen) >= 2
+    assert all(total == path.stat().st_size for _, total in seen)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    with pytest.raises(CancelledError):
+        VideoFileSource(path, progress=lambda done, total: done < total // 3)
