@@ -163,12 +163,16 @@ def build_otio(plan: MatteTimeline) -> otio.schema.Timeline:
         tr.append(item)
         return tr
 
+    # FCP 7 XML prints the media's start timecode; tell it when that is drop-frame
+    drop = bool(plan.media.start_timecode) and is_drop_frame(plan.media.start_timecode or "")
+    tc_meta = {"fcp_xml": {"timecode": {"displayformat": "DF"}}} if drop else {}
     used = TimeRange(rt(clip.source_start), rt(clip.duration))
     source = otio.schema.Clip(
         name=clip.name or plan.media.path.stem,
         media_reference=otio.schema.ExternalReference(
             target_url=plan.media.path.as_uri(),
             available_range=TimeRange(rt(clip.available_start), rt(clip.available_duration)),
+            metadata=tc_meta,
         ),
         source_range=used,
     )
@@ -177,6 +181,7 @@ def build_otio(plan: MatteTimeline) -> otio.schema.Timeline:
         media_reference=otio.schema.ExternalReference(
             target_url=plan.matte.path.as_uri(),
             available_range=TimeRange(rt(plan.matte_start), rt(plan.matte.frame_count)),
+            metadata=tc_meta,
         ),
         source_range=used,
         metadata={"etam_plugin": {"kind": plan.kind, "note": plan.note}},

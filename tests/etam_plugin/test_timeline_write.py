@@ -190,3 +190,14 @@ def test_read_only_output_folder(clips: dict[str, Clip], tmp_path: Path) -> None
             write_matte_timeline(ro / "t.fcpxml", tclip, matte)
         assert exc.value.path == ro / "t.fcpxml"
         assert listing(ro) == []
+
+
+def test_fcp7_xml_keeps_drop_frame_timecode(clips: dict[str, Clip], tmp_path: Path) -> None:
+    """Premiere shows the <timecode> of each file: a drop-frame source stays drop-frame
+    (the adapter alone would print the NDF label of the same frame count)."""
+    clip = clips["29.97"]  # starts at 00:59:59;20
+    matte = _cutout(clip, tmp_path / "m.mov", 2, 18)  # starts at 00:59:59;22
+    xml = write_matte_timeline(tmp_path / "t.xml", clip_for_media(clip.path, frame_range=(4, 12)),
+                               matte)  # fmt: skip
+    strings = [tc.findtext("string") for tc in ET.parse(xml).getroot().iter("timecode")]
+    assert "00:59:59;20" in strings and "00:59:59;22" in strings
