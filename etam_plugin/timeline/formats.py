@@ -23,7 +23,7 @@ _ADAPTERS = {
     ".edl": ("cmx_3600", "otio-cmx3600-adapter"),
     ".kdenlive": ("kdenlive", "otio-kdenlive-adapter"),
 }
-READ_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".edl", ".kdenlive")
+READ_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".edl", ".kdenlive")
 WRITE_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".kdenlive")
 
 
@@ -52,10 +52,12 @@ def read_otio(path: Path, rate: Fraction | None = None) -> otio.schema.Timeline:
             f"supported: {', '.join(READ_EXTENSIONS)}",
             path=path,
         )
+    if ext == ".fcpxmld":  # Final Cut 10.6+ exports a bundle folder
+        path = path / "Info.fcpxml"
     if not path.is_file():
         raise TimelineError(f"timeline not found: {path}", path=path)
     try:
-        if ext == ".fcpxml":
+        if ext in (".fcpxml", ".fcpxmld"):
             from etam_plugin.timeline import fcpxml
 
             result: object = fcpxml.read_fcpxml(path)

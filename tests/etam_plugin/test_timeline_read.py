@@ -143,6 +143,10 @@ def test_final_cut_fcpxml_is_frame_exact_at_2997(tmp_path: Path) -> None:
     on_dog = by[(2, 36)]  # connected 6 frames after dog's first frame
     assert (on_dog.source_start, on_dog.duration) == (2, 30)
     assert on_dog.media_path == tmp_path / "ovl.mov"
+    bundle = tmp_path / "P.fcpxmld"  # the bundle Final Cut 10.6+ exports
+    bundle.mkdir()
+    (bundle / "Info.fcpxml").write_text(path.read_text())
+    assert [c.source_start for c in read_timeline(bundle)] == [c.source_start for c in clips]
 
 
 def test_fcpx_adapter_canary(tmp_path: Path) -> None:
