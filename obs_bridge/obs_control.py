@@ -192,7 +192,7 @@ class ObsController(threading.Thread):
             finally:
                 self._drop_client()
                 if not self._stop_event.is_set():
-                    self._set(state="connecting", connected=False, visible=None, source_ready=False)
+                    self._set(state="connecting", connected=False, source_ready=False)
                     self._report_visibility(None)
 
     def _connect_failed(self, exc: ObsError) -> None:

@@ -1,0 +1,261 @@
+"""The whole pipeline without OBS: a real clip in, the real NUT stream out (read back with
+ffmpeg), the colour test double as the tracker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from etam_plugin.errors import CaptureError, StreamError
+from etam_plugin.model import FrameResult, Prompt
+from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig, status_line
+from etam_plugin.obs_bridge.presence import PresencePolicy
+from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
+from tests.obs_bridge.doubles import ColourTracker
+
+RED, BLUE = (220, 30, 30), (40, 60, 220)
+
+
+def wait_for(check, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value is not None and value is not False:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def point(pattern: TestPattern, disc: int = 0, index: int = 0) -> Prompt:
+    x, y = pattern.discs[disc].position(index, pattern.width, pattern.height)
+    return Prompt(points_xy=((x, y),), labels=(1,))
+
+
+def config(clip: Path, **kw: Any) -> BridgeConfig:
+    return BridgeConfig(source=str(clip), obs=None, status_log_s=0, **kw)
+
+
+def read_stream(url: str, frames: int, width: int, height: int) -> np.ndarray:
+    """``frames`` RGBA frames from the bridge's TCP stream, decoded by the ffmpeg CLI."""
+    cmd = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-f",
+        "nut",
+        "-i",
+        url,
+        "-frames:v",
+        str(frames),
+        "-fps_mode",
+        "passthrough",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgba",
+        "-",
+    ]
+    for _ in range(20):  # the server may be between two listens: retry like OBS does
+        out = subprocess.run(cmd, capture_output=True, timeout=30)
+        if out.returncode == 0:
+            return np.frombuffer(out.stdout, np.uint8).reshape(frames, height, width, 4)
+        time.sleep(0.2)
+    raise AssertionError(out.stderr.decode())
+
+
+def best_match(alpha: np.ndarray, pattern: TestPattern, disc: int = 0) -> float:
+    seen = alpha > 127
+    return max(
+        float((seen & t).sum() / max(1, (seen | t).sum()))
+        for t in (pattern.truth(i)[disc] for i in range(pattern.frames))
+    )
+
+
+@pytest.mark.realtool
+def test_stream_carries_the_clip_with_the_objects_alpha(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    with Bridge(config(pattern_clip, prompts=(point(pattern),)), ColourTracker()) as bridge:
+        wait_for(lambda: bridge.composite and bridge.composite.objects, 5, "the selection")
+        frames = read_stream(bridge.stream.url, 20, 320, 240)
+        status = bridge.stream.status()
+    assert status.connections >= 1 and status.sent >= 20
+    for rgba in frames[5:]:
+        assert best_match(rgba[..., 3], pattern) > 0.85
+        opaque = rgba[..., 3] == 255
+        assert np.abs(rgba[..., :3][opaque].astype(int) - RED).max(axis=1).mean() < 8
+        assert (rgba[..., 3] == 0).mean() > 0.85  # the textured background is keyed out
+
+
+def test_output_keeps_the_camera_rate_when_the_tracker_is_slow(pattern_clip: Path, pattern) -> None:
+    tracker = ColourTracker(cost_s=0.2)  # a 5 fps "model" behind a 30 fps camera
+    with Bridge(config(pattern_clip, prompts=(point(pattern),)), tracker) as bridge:
+        time.sleep(3.0)
+        stats = bridge.stats()
+    st = stats["stages"]
+    assert st["composite"]["fps"] == pytest.approx(30, rel=0.15)
+    assert st["track"]["fps"] < 6
+    assert stats["dropped"]["skipped_by_tracker"] > 40  # stale frames skipped, not queued
+    assert stats["dropped"]["before_composite"] <= 3
+    assert stats["latency_ms"]["mask_age"]["p50_ms"] > 100  # masks are older than frames,
+    assert stats["latency_ms"]["output_age"]["p90_ms"] < 60  # but output is not delayed
+    assert tracker.threads == {"etam-track"}  # only the track thread touches the model
+
+
+def test_objects_added_and_removed_mid_stream(tmp_path: Path) -> None:
+    pattern = TestPattern(
+        frames=60,
+        discs=(
+            Disc(RED, 0.12, centre=(0.3, 0.6), amplitude=(0.05, 0.05)),
+            Disc(BLUE, 0.12, centre=(0.72, 0.6), amplitude=(0.05, 0.05)),
+        ),
+    )
+    clip = pattern.write(tmp_path / "two.mkv")
+    tracker = ColourTracker()
+    with Bridge(config(clip, prompts=(point(pattern, 0),)), tracker) as bridge:
+
+        def present_ids() -> list[int]:
+            return [o.obj_id for o in bridge.composite.objects if o.present]
+
+        wait_for(lambda: present_ids() == [1], 5, "object 1")
+        blue = bridge.select(point(pattern, 1, index=tracker.steps % 60)).result(5)
+        assert blue == 2
+        wait_for(lambda: present_ids() == [1, 2], 5, "both objects")
+        alpha = bridge.latest().rgba[..., 3]
+        assert best_match(alpha, pattern, 0) < 0.7  # the union, not one disc
+        assert (alpha[:, :160] > 127).sum() > 1000 and (alpha[:, 160:] > 127).sum() > 1000
+        bridge.remove(1).result(5)
+        wait_for(lambda: present_ids() == [2], 5, "only object 2")
+        time.sleep(0.2)
+        alpha = bridge.latest().rgba[..., 3]
+        assert (alpha[:, :140] > 127).sum() == 0 and best_match(alpha, pattern, 1) > 0.85
+        bridge.clear().result(5)
+        wait_for(lambda: not bridge.composite.objects, 5, "no objects")
+        time.sleep(0.2)
+        assert (bridge.latest().rgba[..., 3] == 255).all()  # nothing selected: camera as is
+    assert tracker.selects == 2  # never re-created: one tracker throughout
+
+
+def test_an_object_that_leaves_and_returns_is_picked_up_again(tmp_path: Path) -> None:
+    pattern = TestPattern(
+        frames=60, discs=(Disc(RED, 0.12, centre=(0.5, 0.6), amplitude=(0.75, 0.0), period=60),)
+    )  # leaves the frame on both sides, 30 frames per trip
+    clip = pattern.write(tmp_path / "leaves.mkv")
+    seen: list[bool] = []
+    policy = PresencePolicy(hold_s=0.1, fade_s=0.1)
+    with Bridge(
+        config(clip, prompts=(point(pattern),), presence=policy), ColourTracker()
+    ) as bridge:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            objs = bridge.composite.objects
+            if objs:
+                seen.append(objs[0].present)
+            time.sleep(0.02)
+        assert bridge.composite.objects[0].obj_id == 1
+    first_lost = seen.index(False)
+    assert True in seen[first_lost:], "the object never came back"
+
+
+def test_the_camera_file_disappears_and_comes_back(tmp_path: Path) -> None:
+    clip = TestPattern(frames=10).write(tmp_path / "cam.mkv")
+    backup = tmp_path / "backup.mkv"
+    shutil.copy(clip, backup)
+    with Bridge(config(clip), ColourTracker()) as bridge:
+        bridge.capture.backoff.maximum = 0.2
+        wait_for(lambda: bridge.composite_stats.count > 5, 5, "frames")
+        clip.unlink()
+        wait_for(lambda: bridge.stats()["capture"]["state"] == "reconnecting", 3, "the loss")
+        stats = bridge.stats()
+        assert "does not exist" in stats["capture"]["last_error"]
+        assert "camera lost" in status_line(stats)
+        shutil.copy(backup, clip)
+        count = bridge.composite_stats.count
+        wait_for(lambda: bridge.composite_stats.count > count + 10, 5, "frames after recovery")
+        assert bridge.stats()["capture"]["state"] == "running"
+        assert bridge.stats()["capture"]["reopen_count"] == 1
+
+
+class FlakyTracker(ColourTracker):
+    def step(self, frame_rgb: np.ndarray) -> FrameResult:
+        if self.steps % 2:
+            self.steps += 1
+            raise RuntimeError("CUDA hiccup")
+        return super().step(frame_rgb)
+
+
+def test_a_failing_tracker_does_not_stop_the_stream(pattern_clip: Path, pattern) -> None:
+    with Bridge(config(pattern_clip, prompts=(point(pattern),)), FlakyTracker()) as bridge:
+        time.sleep(1.0)
+        stats = bridge.stats()
+    assert stats["stages"]["track"]["errors"] > 5
+    assert "CUDA hiccup" in stats["tracker_error"]
+    assert stats["stages"]["composite"]["fps"] == pytest.approx(30, rel=0.2)
+
+
+def test_pausing_inference_stops_the_tracker_and_freezes_presence(
+    pattern_clip: Path, pattern
+) -> None:
+    tracker = ColourTracker()
+    policy = PresencePolicy(hold_s=0.2, fade_s=0.2)
+    with Bridge(config(pattern_clip, prompts=(point(pattern),), presence=policy), tracker) as b:
+        wait_for(lambda: b.composite.objects and b.composite.objects[0].present, 5, "object")
+        b._on_visibility(False)  # what the OBS controller calls when the source is hidden
+        time.sleep(0.2)
+        steps = tracker.steps
+        time.sleep(0.8)  # longer than hold + fade
+        assert tracker.steps == steps and b.inference_paused
+        assert b.composite.objects[0].weight == 1.0  # nothing faded while paused
+        count = b.composite_stats.count
+        time.sleep(0.3)
+        assert b.composite_stats.count > count  # frames still flow to OBS
+        b._on_visibility(None)  # connection lost: unknown, so run
+        wait_for(lambda: tracker.steps > steps + 3, 3, "inference to resume")
+
+
+def test_headless_run_returns_json_stats(pattern_clip: Path, pattern) -> None:
+    bridge = Bridge(config(pattern_clip, prompts=(point(pattern),)), ColourTracker())
+    progress: list[int] = []
+    try:
+        stats = bridge.run(frames=30, progress=progress.append)
+    finally:
+        bridge.stop()
+    json.dumps(stats)  # --stats writes this
+    assert progress[-1] >= 30 and stats["stages"]["composite"]["count"] >= 30
+    assert {"p50_ms", "p90_ms", "p99_ms"} <= stats["latency_ms"]["output_age"].keys()
+    assert stats["rss_mb"]["start"] > 0 and stats["rss_mb"]["now"] > 0
+    assert stats["device"] == ColourTracker.device and stats["size"] == [320, 240]
+    assert bridge.stream.pid is None  # the server process is gone
+    cancel = threading.Event()
+    cancel.set()
+    bridge2 = Bridge(config(pattern_clip), ColourTracker())
+    try:
+        with pytest.raises(Exception, match="cancelled"):
+            bridge2.run(frames=10_000, cancel=cancel)
+    finally:
+        bridge2.stop()
+
+
+def test_start_errors_are_clear_and_leave_nothing_running(
+    tmp_path: Path, pattern_clip: Path
+) -> None:
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(CaptureError, match="does not exist"):
+        Bridge(config(tmp_path / "none.mkv"), ColourTracker()).start()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        bridge = Bridge(config(pattern_clip, stream_port=port), ColourTracker())
+        with pytest.raises(StreamError, match=str(port)):
+            bridge.start()
+    assert {t.name for t in threading.enumerate()} <= before

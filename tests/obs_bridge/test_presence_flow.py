@@ -1,0 +1,134 @@
+"""Lost objects: hold, fade, fallback and return; matte finishing per object; flow warp."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from etam_plugin.matte import MatteOps
+from etam_plugin.model import ObjectResult
+from etam_plugin.obs_bridge.flow import FlowWarper
+from etam_plugin.obs_bridge.presence import PresenceMixer, PresencePolicy
+
+SHAPE = (40, 60)
+
+
+def obj(obj_id: int, present: bool, x0: int = 10, logits: bool = False) -> ObjectResult:
+    mask = np.zeros(SHAPE, bool)
+    mask[10:30, x0 : x0 + 20] = True
+    lg = np.where(mask, 8.0, -8.0).astype(np.float32) if logits else None
+    return ObjectResult(obj_id, mask, 0.9, 5.0 if present else -5.0, lg)
+
+
+def mixer(**policy) -> PresenceMixer:
+    return PresenceMixer(PresencePolicy(**policy), MatteOps())
+
+
+def test_nothing_selected_shows_the_camera_untouched() -> None:
+    m = mixer()
+    assert (m.mix(0.0, SHAPE, 1.0, selected=False) == 1).all()  # background effects
+    assert (m.mix(0.0, SHAPE, 0.0, selected=False) == 0).all()  # privacy
+
+
+def test_lost_object_is_held_then_fades_to_passthrough() -> None:
+    m = mixer(hold_s=0.5, fade_s=1.0, fallback="passthrough")
+    m.update({1: obj(1, True)}, now=0.0)
+    shown = m.mix(0.1, SHAPE, 1.0, selected=True)
+    assert shown[20, 20] == 1 and shown[0, 0] == 0
+    m.update({1: obj(1, False)}, now=0.2)  # lost
+    held = m.mix(0.45, SHAPE, 1.0, selected=True)  # hold counts from when last seen
+    assert np.array_equal(held, shown)
+    half = m.mix(1.0, SHAPE, 1.0, selected=True)  # halfway through the fade
+    assert half[20, 20] == pytest.approx(1.0) and half[0, 0] == pytest.approx(0.5)
+    gone = m.mix(2.0, SHAPE, 1.0, selected=True)
+    assert (gone == 1).all()  # pass-through: the whole camera picture
+    assert m.states(2.0)[0].weight == 0 and not m.states(2.0)[0].present
+
+
+def test_keyed_fallback_fades_to_fully_keyed() -> None:
+    m = mixer(hold_s=0.0, fade_s=1.0, fallback="keyed")
+    m.update({1: obj(1, True)}, now=0.0)
+    m.update({1: obj(1, False)}, now=0.0)
+    assert m.mix(0.5, SHAPE, 1.0, selected=True)[20, 20] == pytest.approx(0.5)
+    assert (m.mix(1.5, SHAPE, 1.0, selected=True) == 0).all()
+
+
+def test_privacy_defaults_to_hiding_everything_when_its_object_is_lost() -> None:
+    m = mixer(hold_s=0.0, fade_s=0.0)  # fallback None: the effect's choice
+    m.update({1: obj(1, True)}, now=0.0)
+    m.update({1: obj(1, False)}, now=0.0)
+    assert (m.mix(0.1, SHAPE, 0.0, selected=True) == 1).all()  # all pixelated, nothing leaks
+
+
+def test_object_that_returns_is_shown_again_at_once() -> None:
+    m = mixer(hold_s=0.1, fade_s=0.1)
+    m.update({1: obj(1, True, x0=5)}, now=0.0)
+    m.update({1: obj(1, False)}, now=0.0)
+    assert (m.mix(1.0, SHAPE, 1.0, selected=True) == 1).all()
+    m.update({1: obj(1, True, x0=30)}, now=1.0)  # back, somewhere else
+    back = m.mix(1.0, SHAPE, 1.0, selected=True)
+    assert back[20, 35] == 1 and back[20, 10] == 0
+
+
+def test_two_objects_union_and_one_lost_does_not_trigger_the_fallback() -> None:
+    m = mixer(hold_s=0.0, fade_s=0.0)
+    m.update({1: obj(1, True, x0=0), 2: obj(2, True, x0=35)}, now=0.0)
+    both = m.mix(0.0, SHAPE, 1.0, selected=True)
+    assert both[20, 5] == 1 and both[20, 40] == 1 and both[20, 25] == 0
+    m.update({1: obj(1, False), 2: obj(2, True, x0=35)}, now=0.0)
+    one = m.mix(0.1, SHAPE, 1.0, selected=True)
+    assert one[20, 5] == 0 and one[20, 40] == 1  # object 1 faded, no pass-through
+    m.update({2: obj(2, True, x0=35)}, now=0.2)  # object 1 removed by the user
+    assert m.object_ids == [2]
+
+
+def test_finishing_ops_are_the_panels_and_run_from_logits() -> None:
+    m = PresenceMixer(PresencePolicy(), MatteOps(soft=1.0, feather=3.0))
+    m.update({1: obj(1, True, logits=True)}, now=0.0)
+    out = m.mix(0.0, SHAPE, 1.0, selected=True)
+    assert 0.0 < out[20, 9] < 1.0 and 0.0 < out[20, 10] < 1.0  # feathered edge
+    assert out[20, 20] == pytest.approx(1.0, abs=1e-3) and out[20, 50] == pytest.approx(0, abs=1e-3)
+
+
+def test_temporal_smoothing_runs_per_tracker_result_and_restarts() -> None:
+    m = PresenceMixer(PresencePolicy(), MatteOps(smooth=1))  # EMA strength 0.5
+    m.update({1: obj(1, True, x0=10)}, now=0.0)
+    m.update({1: obj(1, True, x0=30)}, now=0.1)
+    out = m.mix(0.1, SHAPE, 1.0, selected=True)
+    assert out[20, 15] == pytest.approx(0.5) and out[20, 45] == pytest.approx(0.5)
+    # repeated compositing of the same result does not smooth further
+    assert np.array_equal(m.mix(0.2, SHAPE, 1.0, selected=True), out)
+    m.restart_smoothing()
+    m.update({1: obj(1, True, x0=30)}, now=0.3)
+    assert m.mix(0.3, SHAPE, 1.0, selected=True)[20, 15] == 0
+
+
+def test_flow_warp_moves_a_lagging_mask_onto_the_moving_object() -> None:
+    """A textured disc slides 4 px per frame over textured ground; the mask from 3 frames
+    ago, warped by the flow, lands on the disc's current position."""
+    rng = np.random.default_rng(5)
+    h, w, r = 240, 320, 40
+    ground = rng.integers(40, 120, (h // 4, w // 4), np.uint8).repeat(4, 0).repeat(4, 1)
+    skin = rng.integers(140, 255, (h // 4, w // 4), np.uint8).repeat(4, 0).repeat(4, 1)
+    yy, xx = np.mgrid[:h, :w]
+
+    def at(t: int) -> tuple[np.ndarray, np.ndarray]:
+        cx = 80 + 4 * t
+        disc = (xx - cx) ** 2 + (yy - 120) ** 2 <= r * r
+        frame = ground.copy()
+        frame[disc] = np.roll(skin, 4 * t, axis=1)[disc]  # the texture moves with the disc
+        return np.repeat(frame[..., None], 3, axis=2), disc
+
+    def iou(m: np.ndarray, target: np.ndarray) -> float:
+        return float(((m > 0.5) & target).sum() / ((m > 0.5) | target).sum())
+
+    warper = FlowWarper()
+    old_frame, old_mask = at(10)
+    new_frame, new_mask = at(13)
+    warper.remember(10, old_frame)
+    warper.remember(13, new_frame)
+    lagging = old_mask.astype(np.float32)
+    warped = warper.warp(lagging, 10, 13)
+    before, after = iou(lagging, new_mask), iou(warped, new_mask)
+    assert before < 0.75 and after > 0.9, (before, after)
+    assert warper.warp(lagging, 999, 13) is lagging  # a forgotten frame: unchanged
