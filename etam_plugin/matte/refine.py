@@ -11,6 +11,8 @@ Filter", 2015), which keeps 1080p and 4K fast.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -137,6 +139,17 @@ def _vote_weights(p: np.ndarray, band: float) -> np.ndarray | None:
     return votes
 
 
+FIT_SIZE = 640  # the fit runs at about this many pixels on the long side, or finer
+
+
+def _default_subsample(radius: float, long_side: int) -> int:
+    """He and Sun's ``radius / 4``, coarser still for big frames (the fit sees edges at
+    the model's mask resolution anyway; the full-resolution guide restores the detail),
+    but never coarser than the radius itself."""
+    s = max(1, round(radius / 4), math.ceil(long_side / FIT_SIZE))
+    return min(s, max(1, math.floor(radius)))
+
+
 def refine_edges(
     matte: np.ndarray,
     guide_rgb_uint8: np.ndarray,
@@ -157,8 +170,9 @@ def refine_edges(
     and windows whose voters span more colours count more in the final average, so a mask
     that stops short of the subject's outline is pulled onto it instead of being averaged
     with it. Edges off by more than ``band`` are only partly fixed. ``band=0`` is He et
-    al.'s plain filter (every pixel votes, plain averages). ``subsample`` (default
-    ``radius / 4``, as He and Sun suggest) is the factor the fit is computed at.
+    al.'s plain filter (every pixel votes, plain averages). ``subsample`` is the factor
+    the fit is computed at: by default ``radius / 4`` (He and Sun), and at least enough
+    to bring the frame to about 640 px (1080p: 3, 4K: 6), capped at the radius.
     """
     p_full = as_matte(matte)
     guide = np.asarray(guide_rgb_uint8)
@@ -180,7 +194,8 @@ def refine_edges(
         raise MatteError(f"refine eps must be > 0, got {eps}", key="refine_eps", value=eps)
     if band < 0:
         raise MatteError(f"refine band must be >= 0, got {band}", key="band", value=band)
-    s = max(1, round(radius / 4)) if subsample is None else int(subsample)
+    auto = _default_subsample(radius, max(p_full.shape))
+    s = auto if subsample is None else int(subsample)
     if s < 1:
         raise MatteError(f"subsample must be >= 1, got {subsample}", value=subsample)
 
