@@ -58,6 +58,9 @@ class BridgeConfig:
     reads ``ETAM_OBS_PASSWORD`` or the config file (``password_file`` or the default).
     ``stream``: serve the TCP stream (``stream_port`` 0 picks a free port).
     ``pause_when_hidden``: stop inference while OBS shows the source nowhere.
+    ``mask_wait_ms``: how long a frame may wait for its own mask when the tracker's median
+    step is shorter than that (a fast GPU model: exact masks; a slow one: never waited for).
+    ``flow_warp``: move older masks onto newer frames with optical flow.
     """
 
     source: SourceSpec = 0
@@ -69,6 +72,7 @@ class BridgeConfig:
     matte: MatteOps = LIVE_MATTE
     presence: PresencePolicy = field(default_factory=PresencePolicy)
     flow_warp: bool = True
+    mask_wait_ms: float = 20.0
     prompts: tuple[Prompt, ...] = ()
     obs: ObsSettings | None = field(default_factory=ObsSettings)
     password: Secret | None = None
@@ -181,6 +185,8 @@ class Bridge:
             age=self.output_age,
             mask_age=self.mask_age,
             preview=self._preview,
+            mask_wait_s=cfg.mask_wait_ms / 1000.0,
+            track_stats=self.track_stats,
         )
         self.capture = CaptureThread(
             source,

@@ -68,6 +68,8 @@ class CompositeThread(threading.Thread):
         age: StageStats | None = None,
         mask_age: StageStats | None = None,
         preview: LatestSlot[Composited] | None = None,
+        mask_wait_s: float = 0.0,
+        track_stats: StageStats | None = None,
     ) -> None:
         super().__init__(name="etam-composite", daemon=True)
         self.frames, self.masks = frames, masks
@@ -80,6 +82,8 @@ class CompositeThread(threading.Thread):
         self.age = age or StageStats("output_age")
         self.mask_age = mask_age or StageStats("mask_age")
         self.preview = preview
+        self.mask_wait_s = mask_wait_s
+        self.track_stats = track_stats
         self._stop_event = threading.Event()
         self._sink_failed: set[int] = set()
         self._objects: tuple[ObjectState, ...] = ()
@@ -107,6 +111,7 @@ class CompositeThread(threading.Thread):
                 if got is None:
                     continue
                 last_seq, frame = got
+                self._wait_for_mask(frame)
                 t0 = time.perf_counter()
                 snap_seq, snap = self.masks.peek()
                 if snap is not None and snap_seq != mask_seq:
@@ -135,6 +140,22 @@ class CompositeThread(threading.Thread):
                     )
         except SlotClosed:
             pass
+
+    def _wait_for_mask(self, frame: Frame) -> None:
+        """When the tracker is fast (its median step under ``mask_wait_s``), wait that long
+        at most for the mask of this very frame: a fast GPU model then never lags the
+        picture by a frame. A slow one is never waited for."""
+        if self.mask_wait_s <= 0 or self.track_stats is None or self.is_paused():
+            return
+        if not 0 < self.track_stats.snapshot().p50_ms < self.mask_wait_s * 1000.0:
+            return
+        deadline = time.monotonic() + self.mask_wait_s
+        while True:
+            seq, snap = self.masks.peek()
+            remaining = deadline - time.monotonic()
+            if (snap is not None and snap.frame_seq >= frame.seq) or remaining <= 0:
+                return
+            self.masks.get(after=seq, timeout=remaining)
 
     def _composite(
         self, frame: Frame, snap: MaskSnapshot | None, clock: float

@@ -259,3 +259,12 @@ def test_start_errors_are_clear_and_leave_nothing_running(
         with pytest.raises(StreamError, match=str(port)):
             bridge.start()
     assert {t.name for t in threading.enumerate()} <= before
+
+
+def test_a_fast_tracker_masks_the_very_frame_it_is_shown_with(pattern_clip: Path, pattern) -> None:
+    with Bridge(config(pattern_clip, prompts=(point(pattern),)), ColourTracker()) as bridge:
+        time.sleep(1.5)
+        stats = bridge.stats()
+    assert stats["stages"]["track"]["p50_ms"] < 20  # fast enough to be waited for
+    assert stats["latency_ms"]["mask_age"]["p50_ms"] == 0  # mask and frame are the same
+    assert stats["stages"]["composite"]["fps"] == pytest.approx(30, rel=0.15)

@@ -1,0 +1,292 @@
+"""A small PySide6 window to pick objects on the live preview and watch the bridge.
+
+Click = select an object with a point, drag = with a box; with an object highlighted in the
+list, the click re-selects that object instead of adding one (N, "New object", unhighlights).
+Esc clears every object, Delete removes the highlighted one. The window only queues requests
+to the bridge (which applies them on its track thread) and polls its newest frame and stats
+on a timer: the model never runs on the GUI thread, and a slow model never freezes it.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Protocol
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QKeySequence, QMouseEvent, QPainter, QPen, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from etam_plugin.model import Prompt
+from etam_plugin.obs_bridge.bridge import status_line
+from etam_plugin.obs_bridge.compositor import Composited
+
+TINT = np.array([40, 160, 255], np.float32)
+DRAG_MIN_PX = 6
+
+
+class BridgeLike(Protocol):
+    """What the window needs from :class:`~etam_plugin.obs_bridge.bridge.Bridge`."""
+
+    def select(self, prompt: Prompt, obj_id: int | None = None) -> Future: ...
+    def remove(self, obj_id: int) -> Future: ...
+    def clear(self) -> Future: ...
+    def stats(self) -> dict: ...
+    def latest(self) -> Composited | None: ...
+
+
+def overlay(frame: np.ndarray, matte: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The frame at ``size`` with the selection tinted (scaled first: cheap at any size)."""
+    rgb = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    m = cv2.resize(matte, size, interpolation=cv2.INTER_LINEAR)[..., None] * np.float32(0.45)
+    return (rgb * (1 - m) + TINT * m).astype(np.uint8)
+
+
+def checkerboard_under(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The output over a grey checkerboard, so transparency is visible."""
+    small = cv2.resize(rgba, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    w, h = size
+    yy, xx = np.mgrid[:h, :w]
+    board = np.where(((xx // 12 + yy // 12) % 2)[..., None] == 0, 200.0, 150.0).astype(np.float32)
+    a = small[..., 3:4] / 255.0
+    return (small[..., :3] * a + board * (1 - a)).astype(np.uint8)
+
+
+class PreviewWidget(QWidget):
+    """Shows an RGB image scaled to fit; reports clicks and drags in image pixels."""
+
+    pointClicked = Signal(float, float)
+    boxDragged = Signal(float, float, float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setMinimumSize(320, 180)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self._image: QImage | None = None
+        self._source_size = (1, 1)  # the frame's size in pixels (what coordinates refer to)
+        self._press: QPointF | None = None
+        self._drag: QPointF | None = None
+
+    def set_image(self, rgb: np.ndarray, source_size: tuple[int, int]) -> None:
+        h, w = rgb.shape[:2]
+        data = np.ascontiguousarray(rgb)
+        self._image = QImage(data.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+        self._source_size = source_size
+        self.update()
+
+    def target_rect(self) -> QRectF:
+        """Where the frame is drawn: fitted, centred, aspect kept."""
+        sw, sh = self._source_size
+        scale = min(self.width() / sw, self.height() / sh)
+        w, h = sw * scale, sh * scale
+        return QRectF((self.width() - w) / 2, (self.height() - h) / 2, w, h)
+
+    def to_frame(self, pos: QPointF) -> tuple[float, float]:
+        r = self.target_rect()
+        sw, sh = self._source_size
+        x = (pos.x() - r.x()) * sw / r.width()
+        y = (pos.y() - r.y()) * sh / r.height()
+        return min(max(x, 0.0), sw - 1.0), min(max(y, 0.0), sh - 1.0)
+
+    def from_frame(self, x: float, y: float) -> QPointF:
+        r = self.target_rect()
+        sw, sh = self._source_size
+        return QPointF(r.x() + x * r.width() / sw, r.y() + y * r.height() / sh)
+
+    def paintEvent(self, event: object) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(24, 24, 24))
+        if self._image is not None:
+            p.drawImage(self.target_rect(), self._image)
+        if self._press is not None and self._drag is not None:
+            p.setPen(QPen(QColor(255, 200, 0), 2, Qt.PenStyle.DashLine))
+            p.drawRect(QRectF(self._press, self._drag).normalized())
+        p.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position()
+            self._drag = None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._press is not None:
+            self._drag = event.position()
+            self.update()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._press is None:
+            return
+        start, end = self._press, event.position()
+        self._press = self._drag = None
+        self.update()
+        if (end - start).manhattanLength() < DRAG_MIN_PX:
+            self.pointClicked.emit(*self.to_frame(end))
+            return
+        x0, y0 = self.to_frame(start)
+        x1, y1 = self.to_frame(end)
+        if abs(x1 - x0) >= 2 and abs(y1 - y0) >= 2:
+            self.boxDragged.emit(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+class _Relay(QObject):
+    """Carries results of the bridge's futures (resolved on its track thread) to the GUI."""
+
+    failed = Signal(str)
+
+
+class ControlWindow(QWidget):
+    """Preview, object list and status line for a running bridge."""
+
+    def __init__(
+        self, bridge: BridgeLike, *, refresh_ms: int = 33, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.setWindowTitle("etam-plugin live")
+        self.preview = PreviewWidget()
+        self.show_output = QCheckBox("Show output")
+        self.objects = QListWidget()
+        self.objects.setMaximumWidth(200)
+        self.new_button = QPushButton("New object (N)")
+        self.remove_button = QPushButton("Remove (Del)")
+        self.clear_button = QPushButton("Clear all (Esc)")
+        self.status = QLabel("starting…")
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message = QLabel("Click an object to select it, or drag a box around it.")
+        side = QVBoxLayout()
+        side.addWidget(QLabel("Objects"))
+        side.addWidget(self.objects, 1)
+        side.addWidget(self.new_button)
+        side.addWidget(self.remove_button)
+        side.addWidget(self.clear_button)
+        side.addWidget(self.show_output)
+        top = QHBoxLayout()
+        top.addWidget(self.preview, 1)
+        top.addLayout(side)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.message)
+        layout.addWidget(self.status)
+        self._relay = _Relay(self)
+        self._relay.failed.connect(self._on_failed)
+        self.preview.pointClicked.connect(self._on_point_clicked)
+        self.preview.boxDragged.connect(self._on_box_dragged)
+        self.new_button.clicked.connect(self.objects.clearSelection)
+        self.remove_button.clicked.connect(self._on_remove)
+        self.clear_button.clicked.connect(self._on_clear)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self._on_clear)
+        QShortcut(QKeySequence(Qt.Key.Key_Delete), self, activated=self._on_remove)
+        QShortcut(QKeySequence(Qt.Key.Key_N), self, activated=self.objects.clearSelection)
+        self._last_seq = -1
+        self._ticks = 0
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._on_tick)
+        self._timer.start(refresh_ms)
+
+    # -- selection (queued to the bridge; never waits) ----------------------------------------
+    def _target(self) -> int | None:
+        item = self.objects.currentItem()
+        return (
+            None
+            if item is None or not item.isSelected()
+            else int(item.data(Qt.ItemDataRole.UserRole))
+        )
+
+    def _submit(self, prompt: Prompt, what: str) -> None:
+        target = self._target()
+        future = self.bridge.select(prompt, target)
+        self.message.setText(
+            f"{what}: {'re-selecting object ' + str(target) if target else 'new object'}"
+        )
+        future.add_done_callback(self._watch)
+
+    def _watch(self, future: Future) -> None:
+        exc = future.exception()
+        if exc is not None:
+            self._relay.failed.emit(f"selection failed: {exc}")
+
+    def _on_point_clicked(self, x: float, y: float) -> None:
+        self._submit(Prompt(points_xy=((x, y),), labels=(1,)), f"point {x:.0f},{y:.0f}")
+
+    def _on_box_dragged(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        self._submit(Prompt(box_xyxy=(x0, y0, x1, y1)), f"box {x0:.0f},{y0:.0f}–{x1:.0f},{y1:.0f}")
+
+    def _on_remove(self) -> None:
+        target = self._target()
+        if target is not None:
+            self.bridge.remove(target).add_done_callback(self._watch)
+            self.objects.clearSelection()
+
+    def _on_clear(self) -> None:
+        self.bridge.clear().add_done_callback(self._watch)
+        self.objects.clearSelection()
+        self.message.setText("cleared")
+
+    def _on_failed(self, text: str) -> None:
+        self.message.setText(text)
+
+    # -- polling --------------------------------------------------------------------------------
+    def _on_tick(self) -> None:
+        latest = self.bridge.latest()
+        if latest is not None and latest.frame.seq != self._last_seq:
+            self._last_seq = latest.frame.seq
+            h, w = latest.frame.rgb.shape[:2]
+            r = self.preview.target_rect()
+            size = (max(16, int(r.width())), max(16, int(r.height())))
+            if self.show_output.isChecked():
+                image = checkerboard_under(latest.rgba, size)
+            else:
+                image = overlay(latest.frame.rgb, latest.matte, size)
+            self.preview.set_image(image, (w, h))
+            self._update_objects(latest)
+        self._ticks += 1
+        if self._ticks % 15 == 1:
+            self.status.setText(status_line(self.bridge.stats()))
+
+    def _update_objects(self, latest: Composited) -> None:
+        current = self._target()
+        labels = [
+            (
+                o.obj_id,
+                f"object {o.obj_id}: " + ("tracked" if o.present else f"lost ({o.weight:.0%})"),
+            )
+            for o in latest.objects
+        ]
+        existing = [
+            (int(self.objects.item(i).data(Qt.ItemDataRole.UserRole)), self.objects.item(i).text())
+            for i in range(self.objects.count())
+        ]
+        if labels == existing:
+            return
+        self.objects.blockSignals(True)
+        self.objects.clear()
+        for obj_id, text in labels:
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, obj_id)
+            self.objects.addItem(item)
+            if obj_id == current:
+                item.setSelected(True)
+                self.objects.setCurrentItem(item)
+        self.objects.blockSignals(False)
+
+
+def run_control_window(bridge: BridgeLike) -> int:
+    """Show the window for a started bridge until it is closed; returns the exit code."""
+    app = QApplication.instance() or QApplication([])
+    window = ControlWindow(bridge)
+    window.resize(1000, 620)
+    window.show()
+    return int(app.exec())

@@ -1,0 +1,82 @@
+"""The control window driven like a user would, on a real bridge (no OBS) with the colour
+test double: click and drag select objects, Esc clears, the status line follows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
+from etam_plugin.obs_bridge.control_window import ControlWindow
+from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
+from tests.obs_bridge.doubles import ColourTracker
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def two_discs(tmp_path: Path) -> tuple[TestPattern, Path]:
+    pattern = TestPattern(
+        frames=30,
+        discs=(
+            Disc((220, 30, 30), 0.12, centre=(0.3, 0.6), amplitude=(0.0, 0.0)),
+            Disc((40, 60, 220), 0.12, centre=(0.72, 0.6), amplitude=(0.0, 0.0)),
+        ),
+    )
+    return pattern, pattern.write(tmp_path / "two.mkv")
+
+
+def test_click_drag_and_clear(qtbot, two_discs) -> None:
+    pattern, clip = two_discs
+    tracker = ColourTracker()
+    bridge = Bridge(BridgeConfig(source=str(clip), obs=None, status_log_s=0), tracker)
+    bridge.start()
+    try:
+        window = ControlWindow(bridge, refresh_ms=20)
+        qtbot.addWidget(window)
+        window.resize(800, 500)
+        window.show()
+        qtbot.waitUntil(lambda: window.preview._image is not None, timeout=5000)
+
+        # click the red disc: a new object
+        x, y = pattern.discs[0].position(0, 320, 240)
+        pos = window.preview.from_frame(x, y).toPoint()
+        qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos)
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=5000)
+        assert "tracked" in window.objects.item(0).text()
+
+        # drag a box around the blue disc: a second object
+        bx, by = pattern.discs[1].position(0, 320, 240)
+        r = 0.12 * 240 + 4
+        start = window.preview.from_frame(bx - r, by - r).toPoint()
+        end = window.preview.from_frame(bx + r, by + r).toPoint()
+        qtbot.mousePress(window.preview, Qt.MouseButton.LeftButton, pos=start)
+        qtbot.mouseMove(window.preview, pos=(start + end) / 2)
+        qtbot.mouseMove(window.preview, pos=end)
+        qtbot.mouseRelease(window.preview, Qt.MouseButton.LeftButton, pos=end)
+        qtbot.waitUntil(lambda: window.objects.count() == 2, timeout=5000)
+        assert len(tracker.colours) == 2
+        assert tuple(tracker.colours[2]) == (40, 60, 220)  # the box picked the blue disc
+
+        # with object 1 highlighted, a click re-selects it instead of adding one
+        window.objects.setCurrentRow(0)
+        window.objects.item(0).setSelected(True)
+        qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos + QPoint(3, 0))
+        qtbot.waitUntil(lambda: tracker.selects == 3, timeout=5000)
+        assert window.objects.count() == 2 and set(tracker.colours) == {1, 2}
+
+        qtbot.waitUntil(lambda: "fps out" in window.status.text(), timeout=5000)
+        qtbot.keyClick(window, Qt.Key.Key_Escape)
+        qtbot.waitUntil(lambda: window.objects.count() == 0, timeout=5000)
+        assert tracker.colours == {}
+        assert tracker.threads == {"etam-track"}  # the GUI thread never ran the tracker
+        window.show_output.setChecked(True)
+        qtbot.wait(100)
+        window.close()
+    finally:
+        bridge.stop()
