@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from etam_plugin.model.config import AttentionMode, EfficientTAMConfig
 from etam_plugin.model.image_encoder import ImageEncoder, build_image_encoder
 from etam_plugin.model.layers import MLP
-from etam_plugin.model.mask_decoder import MaskDecoder
+from etam_plugin.model.mask_decoder import DecoderOutput, MaskDecoder
 from etam_plugin.model.memory_attention import MemoryAttention, MemoryInput, PreparedMemory
 from etam_plugin.model.memory_encoder import MemoryEncoder
 from etam_plugin.model.prompt_encoder import PAD_LABEL, PromptEncoder
@@ -95,19 +95,19 @@ class EfficientTAM(nn.Module):
         """Normalised images (B, 3, S, S) → features (B, C, S/16, S/16) and position map."""
         return self.image_encoder(images_b3ss)
 
-    def predict_masks(
+    def decode(
         self,
         features: Tensor,
         points_xy: Tensor | None = None,
         labels: Tensor | None = None,
         mask_logits: Tensor | None = None,
         multimask: bool = False,
-    ) -> MaskPrediction:
-        """Prompt encoder + mask decoder + object pointer, for B prompt sets.
+    ) -> DecoderOutput:
+        """Prompt encoder + mask decoder, raw: no object-score gating, no pointer.
 
-        ``features`` (B, C, h, w) (memory-conditioned when tracking); ``points_xy`` (B, N, 2)
-        in model-input pixels with ``labels`` (B, N) (1/0 clicks, 2/3 box corners);
-        ``mask_logits`` (B, 1, *, *) an optional mask prompt (resized to 4h×4w).
+        ``features`` (B, C, h, w); ``points_xy`` (B, N, 2) in model-input pixels with
+        ``labels`` (B, N) (1/0 clicks, 2/3 box corners); ``mask_logits`` (B, 1, *, *) an
+        optional mask prompt (resized to 4h×4w).
         """
         b = features.shape[0]
         if points_xy is None:
@@ -120,9 +120,26 @@ class EfficientTAM(nn.Module):
                     mask_logits.float(), (size, size), mode="bilinear", antialias=True
                 )
         sparse, dense = self.sam_prompt_encoder(points_xy, labels, mask_logits)
-        out = self.sam_mask_decoder(
+        return self.sam_mask_decoder(
             features, self.sam_prompt_encoder.dense_pe(), sparse, dense, multimask
         )
+
+    def predict_masks(
+        self,
+        features: Tensor,
+        points_xy: Tensor | None = None,
+        labels: Tensor | None = None,
+        mask_logits: Tensor | None = None,
+        multimask: bool = False,
+    ) -> MaskPrediction:
+        """Masks, their scores and the object pointer for B prompt sets (see :meth:`decode`).
+
+        ``features`` are memory-conditioned when tracking. Where the object-score head
+        says the object is absent, masks become :data:`NO_OBJECT_LOGIT` and the pointer
+        the learned "no object" pointer.
+        """
+        b = features.shape[0]
+        out = self.decode(features, points_xy, labels, mask_logits, multimask)
         present = out.object_score > 0  # (B, 1)
         candidates = torch.where(present[..., None, None], out.masks, NO_OBJECT_LOGIT).float()
         rows = torch.arange(b, device=features.device)

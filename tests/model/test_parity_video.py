@@ -9,39 +9,19 @@ two corner points (labels 2, 3) placed before the clicks.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from etam_plugin.model.config import get_config
 from etam_plugin.model.efficienttam import build_model
 from etam_plugin.model.types import Prompt
 from etam_plugin.model.video_session import VideoSession
+from tests.model.conftest import NUM_FRAMES, SIZE
 from tests.reference import build_reference_video_predictor, shaped_random_state_dict
 
 pytestmark = [pytest.mark.parity, pytest.mark.slow]
 TOL = 1e-3
-NUM_FRAMES = 24
-SIZE = (320, 180)  # width, height of the cut frames
-
-
-@pytest.fixture(scope="module")
-def jpeg_clip(tmp_path_factory, media_dir: Path) -> tuple[Path, list[np.ndarray]]:
-    """24 frames of juggle.mp4 at 320×180 as <index>.jpg (the reference's input format)
-    and the same pixels decoded by Pillow for our session."""
-    av = pytest.importorskip("av")
-    folder = tmp_path_factory.mktemp("jpeg_clip")
-    with av.open(str(media_dir / "juggle.mp4")) as container:
-        for i, frame in enumerate(container.decode(video=0)):
-            if i == NUM_FRAMES:
-                break
-            image = frame.to_image().resize(SIZE, Image.Resampling.BILINEAR)
-            image.save(folder / f"{i}.jpg", quality=95)
-    frames = [np.asarray(Image.open(folder / f"{i}.jpg").convert("RGB")) for i in range(NUM_FRAMES)]
-    return folder, frames
 
 
 def _models(mode: str):
