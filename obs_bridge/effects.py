@@ -57,6 +57,32 @@ def blend(fg: np.ndarray, bg: np.ndarray, matte: np.ndarray) -> np.ndarray:
     return cv2.blendLinear(fg, bg, w, 1.0 - w)
 
 
+Roi = tuple[slice, slice]
+
+
+def support(matte: np.ndarray, margin: int = 0) -> Roi | None:
+    """The bounding box of the matte's non-zero pixels grown by ``margin`` (None: empty).
+
+    Effects do their per-pixel blending there only: a person or a document usually covers
+    a fraction of the frame, and outside it the result is the background as is.
+    """
+    x, y, w, h = cv2.boundingRect(cv2.convertScaleAbs(_as_weights(matte), alpha=255.0))
+    if w == 0 or h == 0:
+        return None
+    rows, cols = matte.shape
+    return (
+        slice(max(0, y - margin), min(rows, y + h + margin)),
+        slice(max(0, x - margin), min(cols, x + w + margin)),
+    )
+
+
+def blend_into(out: np.ndarray, fg: np.ndarray, matte: np.ndarray, roi: Roi | None) -> np.ndarray:
+    """``out`` (the background, modified in place) with ``fg`` blended in where the matte is."""
+    if roi is not None:
+        out[roi] = blend(fg[roi], out[roi], matte[roi])
+    return out
+
+
 def with_alpha(rgb: np.ndarray, alpha: np.ndarray | int) -> np.ndarray:
     """RGBA from RGB plus a float matte (scaled to 0–255) or a constant 0–255 alpha."""
     out = cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)
@@ -81,11 +107,17 @@ def soft_blur(image: np.ndarray, sigma: float, *, scale: int = 4) -> np.ndarray:
 
 
 def background_blur(
-    frame: np.ndarray, matte: np.ndarray, sigma: float, scale: int = 4
+    frame: np.ndarray, matte: np.ndarray, sigma: float, scale: int | None = None
 ) -> np.ndarray:
     """Blur of the background only (normalised convolution): the subject's colours do not
-    bleed into the blurred background around it, which a plain blur would show as a halo."""
+    bleed into the blurred background around it, which a plain blur would show as a halo.
+
+    Done at 1/``scale`` size (default: where sigma becomes ~3 px, at most 1/8): a blur that
+    wide has no detail left that the smaller copy would lose.
+    """
     h, w = frame.shape[:2]
+    if scale is None:
+        scale = int(min(8, max(1, sigma / 3), max(1, min(h, w) // 32)))
     size = _small_size(frame.shape, scale)
     f_small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     bg_w = 1.0 - cv2.resize(_as_weights(matte), size, interpolation=cv2.INTER_AREA)
@@ -152,7 +184,8 @@ class BlurBackground:
 
     def apply(self, frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
         _check(frame, matte)
-        return with_alpha(blend(frame, background_blur(frame, matte, self.sigma), matte), 255)
+        out = background_blur(frame, matte, self.sigma)
+        return with_alpha(blend_into(out, frame, matte, support(matte)), 255)
 
 
 @dataclass
@@ -192,7 +225,8 @@ class ReplaceBackground:
 
     def apply(self, frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
         _check(frame, matte)
-        return with_alpha(blend(frame, self.background(*frame.shape[:2]), matte), 255)
+        out = self.background(*frame.shape[:2]).copy()
+        return with_alpha(blend_into(out, frame, matte, support(matte)), 255)
 
 
 @dataclass
@@ -210,12 +244,15 @@ class Highlight:
     spotlight: bool = False
 
     def _background(self, frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
-        bg = frame
+        dim = 1.0 if self.spotlight else self.dim
         if self.desaturate > 0:
             grey = cv2.cvtColor(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB)
-            bg = cv2.addWeighted(frame, 1.0 - self.desaturate, grey, self.desaturate, 0.0)
+            d = self.desaturate
+            bg = cv2.addWeighted(frame, dim * (1.0 - d), grey, dim * d, 0.0)
+        else:
+            bg = cv2.convertScaleAbs(frame, alpha=dim) if dim != 1.0 else frame.copy()
         if not self.spotlight:
-            return cv2.convertScaleAbs(bg, alpha=self.dim) if self.dim != 1.0 else bg
+            return bg
         return cv2.multiply(
             bg,
             cv2.cvtColor(self._spot(matte), cv2.COLOR_GRAY2RGB),
@@ -256,12 +293,15 @@ class Highlight:
 
     def apply(self, frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
         _check(frame, matte)
-        out = blend(frame, self._background(frame, matte), matte)
-        ring = self._ring(matte)
-        if ring is not None:
-            colour = np.empty_like(frame)
+        out = self._background(frame, matte)
+        reach = self.outline_px + int(2 * self.glow_px) + 2
+        roi = support(matte, reach if self.outline is not None else 0)
+        blend_into(out, frame, matte, roi)
+        ring = None if roi is None else self._ring(matte[roi])
+        if ring is not None and roi is not None:
+            colour = np.empty_like(out[roi])
             colour[:] = self.outline
-            out = blend(colour, out, ring)
+            out[roi] = blend(colour, out[roi], ring)
         return with_alpha(out, 255)
 
 
@@ -284,7 +324,7 @@ class Privacy:
     def _hidden(self, frame: np.ndarray) -> np.ndarray:
         h, w = frame.shape[:2]
         if self.mode == "blur":
-            return soft_blur(frame, self.sigma, scale=8)
+            return soft_blur(frame, self.sigma, scale=min(8, max(1, min(h, w) // 16)))
         small = cv2.resize(
             frame, _small_size(frame.shape, self.block_px), interpolation=cv2.INTER_AREA
         )
@@ -292,7 +332,18 @@ class Privacy:
 
     def apply(self, frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
         _check(frame, matte)
-        return with_alpha(blend(self._hidden(frame), frame, matte), 255)
+        out = frame.copy()
+        roi = support(matte, margin=int(self.sigma) if self.mode == "blur" else 0)
+        if roi is None:
+            return with_alpha(out, 255)
+        if self.mode == "pixelate":  # keep blocks on a fixed grid as the object moves
+            b = self.block_px
+            y0, x0 = roi[0].start // b * b, roi[1].start // b * b
+            y1 = min(frame.shape[0], -(-roi[0].stop // b) * b)
+            x1 = min(frame.shape[1], -(-roi[1].stop // b) * b)
+            roi = (slice(y0, y1), slice(x0, x1))
+        out[roi] = blend(self._hidden(frame[roi]), frame[roi], matte[roi])
+        return with_alpha(out, 255)
 
 
 # -- spec strings ---------------------------------------------------------------------------

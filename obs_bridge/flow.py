@@ -8,10 +8,13 @@ where the subject is now, for a few milliseconds per frame.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import cv2
 import numpy as np
+
+from etam_plugin.obs_bridge.effects import support
 
 
 class FlowWarper:
@@ -57,9 +60,20 @@ class FlowWarper:
         # Backward flow: for each pixel of the new frame, where it was in the old one.
         flow = self._dis.calc(dst, src, None)
         h, w = matte.shape
-        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        flow *= np.float32(w / src.shape[1])
-        xs, ys = self._full_grid(h, w)
-        map_x = cv2.add(xs, flow[..., 0])
-        map_y = cv2.add(ys, flow[..., 1])
-        return cv2.remap(matte, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        sx, sy = w / src.shape[1], h / src.shape[0]
+        # The warped matte can only be non-zero within the flow's reach of the old one:
+        # work in that box only (an object is usually a fraction of the frame).
+        reach = math.ceil(float(np.abs(flow).max()) * max(sx, sy)) + 2
+        roi = support(matte, reach)
+        if roi is None:
+            return matte
+        xs, ys = (g[roi] for g in self._full_grid(h, w))
+        # Sample the small flow at the full-resolution pixel centres of the box.
+        fx = cv2.addWeighted(xs, 1.0 / sx, xs, 0.0, 0.5 / sx - 0.5)
+        fy = cv2.addWeighted(ys, 1.0 / sy, ys, 0.0, 0.5 / sy - 0.5)
+        local = cv2.remap(flow, fx, fy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        map_x = cv2.addWeighted(xs, 1.0, local[..., 0], sx, 0.0)
+        map_y = cv2.addWeighted(ys, 1.0, local[..., 1], sy, 0.0)
+        out = np.zeros_like(matte)
+        out[roi] = cv2.remap(matte, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return out
