@@ -7,9 +7,11 @@ Why it is organised around :class:`PreparedMemory`: a memory frame's key project
 changes with its *age* (a learned temporal embedding added to its position code), and keys
 are linear in that embedding, so ``key = rope(W·(memory + spatial_pos) + b) + rope(W·tpos)``.
 The first term is computed once per memory frame (and pooled once, in the pooled modes);
-the second is a per-age constant. Values need no projection before attention at all:
-attention weights sum to one, so ``softmax(qkᵀ)·(W·x + b) = (softmax(qkᵀ)·x)·Wᵀ + b``, which
-attends over the narrow ``kv_dim`` memory tokens instead of the wide projected values.
+the second is a per-age constant. Values do not depend on age at all, so their projection
+(pooled in the pooled modes) is cached too. A frame stays in memory for six tracked frames,
+so each projection is computed once instead of six times. (Projecting values *after*
+attention would be cheaper in FLOPs, since weights sum to one, but the fused CPU/GPU
+attention kernels need values as wide as keys and the unfused path is slower.)
 
 Cross-attention modes (``MemoryAttentionConfig.mode``):
 - ``full``: every memory token is a key (paper Eq. 1);
@@ -42,14 +44,14 @@ class PreparedMemory:
     """One memory frame of a batch of objects, ready to be attended.
 
     ``tokens`` (B, N, kv_dim): the memory encoder's output (N = h·w, row-major);
-    ``keys``: per layer (B, N', C) rotated key projections without the temporal term, pooled
-    in the pooled modes (then N' = N / l²); ``values`` (B, N', kv_dim) the (pooled) tokens;
-    ``layout``: the (mode, window) the keys were made for.
+    ``keys``: per layer (B, H, N', d) rotated key projections without the temporal term,
+    pooled in the pooled modes (then N' = N / l²); ``values``: per layer (B, H, N', d) the
+    (pooled) value projections; ``layout``: the (mode, window) they were made for.
     """
 
     tokens: Tensor
     keys: tuple[Tensor, ...]
-    values: Tensor
+    values: tuple[Tensor, ...]
     layout: tuple[str, int]
 
     @staticmethod
@@ -60,12 +62,12 @@ class PreparedMemory:
         return PreparedMemory(
             tokens=torch.cat([m.tokens for m in items]),
             keys=tuple(torch.cat(ks) for ks in zip(*(m.keys for m in items), strict=True)),
-            values=torch.cat([m.values for m in items]),
+            values=tuple(torch.cat(vs) for vs in zip(*(m.values for m in items), strict=True)),
             layout=items[0].layout,
         )
 
     def nbytes(self) -> int:
-        tensors = (self.tokens, self.values, *self.keys)
+        tensors = (self.tokens, *self.values, *self.keys)
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -114,14 +116,10 @@ class MemoryCrossAttention(nn.Module):
         """(B, N, H·d) → (B, H, N, d)."""
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
-    def forward(self, q: Tensor, keys: Tensor, tokens: Tensor, bias: Tensor | None) -> Tensor:
-        """``q`` (B, H, N, d) rotated queries; ``keys`` (B, H, M, d) final keys;
-        ``tokens`` (B, M, kv_dim) the unprojected values."""
-        weights_x = attention(q, keys, tokens[:, None].expand(-1, self.num_heads, -1, -1), bias)
-        # Value projection after attention, per head: (B, H, N, kv) → (B, N, H·d).
-        w = self.v_proj.weight.unflatten(0, (self.num_heads, -1))  # (H, d, kv)
-        out = torch.einsum("bhnk,hdk->bnhd", weights_x, w).flatten(-2) + self.v_proj.bias
-        return self.out_proj(out)
+    def forward(self, q: Tensor, keys: Tensor, values: Tensor, bias: Tensor | None) -> Tensor:
+        """``q`` (B, H, N, d) rotated queries; ``keys``/``values`` (B, H, M, d)."""
+        out = attention(q, keys, values, bias)
+        return self.out_proj(out.transpose(1, 2).flatten(-2))
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -183,7 +181,8 @@ class MemoryAttention(nn.Module):
             raise ValueError(f"memory grid must be square, got {h}×{w}")
         tokens = memory_bchw.flatten(2).transpose(1, 2)  # (B, N, kv)
         mode, window = self.layout
-        keys, values = [], tokens
+        pooled_tokens = self._pool(tokens, h) if mode != "full" else tokens
+        keys, values = [], []
         for layer in self.layers:
             k = self._spatial_keys(layer, tokens, h)
             if mode != "full":
@@ -191,9 +190,10 @@ class MemoryAttention(nn.Module):
                 if mode == "pooled-keys":
                     k = k + math.log(window * window)
             keys.append(k)
-        if mode != "full":
-            values = self._pool(tokens, h)
-        return PreparedMemory(tokens, tuple(keys), values, self.layout)
+            # pool(W·x + b) = W·pool(x) + b: project the (fewer) pooled tokens.
+            cross = layer.cross_attn_image
+            values.append(cross.heads(cross.v_proj(pooled_tokens)))
+        return PreparedMemory(tokens, tuple(keys), tuple(values), self.layout)
 
     def _temporal_keys(self, layer: MemoryAttentionLayer, tpos: Tensor, side: int, pooled: bool):
         """rope(W_k · tpos) on the (pooled) grid: the per-age part of every key, (H, N', d)."""
@@ -233,15 +233,13 @@ class MemoryAttention(nn.Module):
             p = memory.pointers  # (B, P, C) → each pointer split into C/kv tokens
             ptr_tokens = p.reshape(b, -1, self.config.kv_dim)
 
-        values = [m.values if pooled or mode == "full" else m.tokens for m, _ in frames]
-        n_spatial = sum(v.shape[1] for v in values)
-        if ptr_tokens is not None:
-            values.append(ptr_tokens)
-        values = torch.cat(values, dim=1) if len(values) > 1 else values[0]
-
+        n_spatial = sum(
+            m.keys[0].shape[2] if pooled or mode == "full" else m.tokens.shape[1] for m, _ in frames
+        )
         bias = None
         if pooled and mode == "pooled":
-            bias = torch.zeros(1, 1, 1, values.shape[1], device=values.device, dtype=values.dtype)
+            n_total = n_spatial + (0 if ptr_tokens is None else ptr_tokens.shape[1])
+            bias = torch.zeros(1, 1, 1, n_total, device=features.device, dtype=features.dtype)
             bias[..., :n_spatial] = math.log(window * window)
 
         cos, sin = self.rope.tables(h, features.device, features.dtype)
@@ -252,6 +250,7 @@ class MemoryAttention(nn.Module):
             cross = layer.cross_attn_image
             q = apply_rope(cross.heads(cross.q_proj(layer.norm2(x))), cos, sin)
             keys = self._keys(index, frames, temporal_embedding, ptr_tokens, pooled, mem_side)
+            values = self._values(index, frames, ptr_tokens, pooled)
             x = x + cross(q, keys, values, bias)
 
             x = x + layer.linear2(F.relu(layer.linear1(layer.norm3(x))))
@@ -278,4 +277,23 @@ class MemoryAttention(nn.Module):
             parts.append(base + self._temporal_keys(layer, temporal_embedding[age], side, pooled))
         if ptr_tokens is not None:
             parts.append(layer.cross_attn_image.heads(layer.cross_attn_image.k_proj(ptr_tokens)))
+        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+
+    def _values(
+        self,
+        index: int,
+        frames: Sequence[tuple[PreparedMemory, int]],
+        ptr_tokens: Tensor | None,
+        pooled: bool,
+    ) -> Tensor:
+        """All values of layer ``index``, in the same order as :meth:`_keys`."""
+        cross = self.layers[index].cross_attn_image
+        parts = []
+        for prepared, _ in frames:
+            if pooled or self.config.mode == "full":
+                parts.append(prepared.values[index])
+            else:  # a pooled mode with a single memory frame attends to it unpooled
+                parts.append(cross.heads(cross.v_proj(prepared.tokens)))
+        if ptr_tokens is not None:
+            parts.append(cross.heads(cross.v_proj(ptr_tokens)))
         return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]

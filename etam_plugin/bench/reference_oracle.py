@@ -1,5 +1,6 @@
 """Builds the reference implementation (PyPI ``efficient-track-anything==1.0``, imported as
-``sam2``) from our configs, as a test oracle only.
+``sam2``) from our configs, as a test and benchmark oracle only (dev extra; never used by
+the product).
 
 The wheel ships no YAML configs, so its classes are constructed directly with the
 hyper-parameters of the official configs (taken from our ``EfficientTAMConfig``). ``sam2``

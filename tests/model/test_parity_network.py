@@ -220,10 +220,10 @@ def test_pooled_attention_equals_full_attention_over_repeated_tokens(window: int
     tpos = net.maskmem_tpos_enc.flatten(1)
 
     keys = attn._keys(0, frames, tpos, ptr_tokens, True, side)  # pooled + pointers
-    values = torch.cat([m.values for m, _ in frames] + [ptr_tokens], dim=1)
-    n_spatial = sum(m.values.shape[1] for m, _ in frames)
+    values = attn._values(0, frames, ptr_tokens, True)
+    n_spatial = sum(m.values[0].shape[2] for m, _ in frames)
     assert n_spatial == 3 * side * side // window**2
-    bias = torch.zeros(1, 1, 1, values.shape[1])
+    bias = torch.zeros(1, 1, 1, values.shape[2])
     bias[..., :n_spatial] = math.log(window * window)
     pooled = cross(q, keys, values, bias)
 
@@ -232,7 +232,8 @@ def test_pooled_attention_equals_full_attention_over_repeated_tokens(window: int
         [keys[:, :, :n_spatial].repeat_interleave(reps, dim=2), keys[:, :, n_spatial:]], dim=2
     )
     repeated_values = torch.cat(
-        [values[:, :n_spatial].repeat_interleave(reps, dim=1), values[:, n_spatial:]], dim=1
+        [values[:, :, :n_spatial].repeat_interleave(reps, dim=2), values[:, :, n_spatial:]],
+        dim=2,
     )
     full = cross(q, repeated_keys, repeated_values, None)
     _assert_close(pooled, full, f"Lemma 1 (l={window})", tol=1e-5)
