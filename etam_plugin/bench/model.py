@@ -82,7 +82,7 @@ def measure(config, memory_frames: int, repeats: int, vs_reference: bool) -> dic
     ]
     pointers = torch.randn(1, config.max_obj_ptrs_in_encoder, c, generator=gen)
     prepared = [ours.prepare_memory(m.float()) for m in memories]
-    ages = [config.num_maskmem - 1] + list(range(memory_frames - 1))
+    ages = [config.num_maskmem - 1, *list(range(memory_frames - 1))]
     mask_logits = torch.randn(1, 1, 4 * side, 4 * side, generator=gen) * 4
 
     def ours_attention() -> None:

@@ -1,0 +1,134 @@
+"""`etam-plugin track`: track objects through a clip from prompts and write masks/mattes.
+
+The argument names are a contract used by automation; keep them stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "track"
+HELP = "Track objects through a clip (or a timeline clip) and write masks, mattes, timelines."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from etam_plugin.model import ATTENTION_MODES, POOL_WINDOWS, VARIANTS
+
+    parser.add_argument("source", type=Path, help="video file, image-sequence folder, or timeline")
+    parser.add_argument(
+        "--checkpoint", required=True, help="checkpoint file, or a variant name to use its weights"
+    )
+    parser.add_argument("--variant", choices=VARIANTS, help="network variant (default: inferred)")
+    parser.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
+    parser.add_argument("--pool-window", type=int, choices=POOL_WINDOWS, default=None)
+    parser.add_argument("--prompts", type=Path, help="prompts.json")
+    parser.add_argument("--point", action="append", default=[], metavar="FRAME:OBJ:X,Y[:neg]")
+    parser.add_argument("--box", action="append", default=[], metavar="FRAME:OBJ:X0,Y0,X1,Y1")
+    parser.add_argument("--direction", choices=("forward", "backward", "both"), default="forward")
+    parser.add_argument("--start", type=int, help="first frame of the range (inclusive)")
+    parser.add_argument("--end", type=int, help="last frame of the range (inclusive)")
+    parser.add_argument("--masks-out", type=Path, help="DIR/obj_<id>/<frame>.png, 255 inside")
+    parser.add_argument("--logits-out", type=Path, help="DIR/obj_<id>/<frame>.npy, float32")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    parser.add_argument("--vfr", choices=("conform", "keep"), help="policy for variable-rate video")
+    parser.add_argument("--clip", type=int, help="clip number, when SOURCE is a timeline")
+    parser.add_argument("--handles", type=int, default=0, help="extra frames each side of a clip")
+    parser.add_argument("--export", help="prores4444, luma, luma-ffv1, png, png16 or webm")
+    parser.add_argument("--out", type=Path, help="output path of --export")
+    parser.add_argument("--matte-ops", default="", help='e.g. "feather=2,grow=1,smooth=3"')
+    parser.add_argument("--timeline-out", type=Path, help=".otio, .xml, .fcpxml or .kdenlive")
+    parser.add_argument("--objects", default="all", help="objects to export: 1,2 or all")
+    parser.add_argument("--combine", choices=("union", "separate"), default="union")
+    parser.add_argument("--session", type=Path, help="keep the session folder here")
+
+
+def _objects(text: str) -> list[int] | None:
+    from etam_plugin.errors import EtamError
+
+    if text == "all":
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise EtamError(f"--objects {text!r}: expected 1,2,… or all") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import threading
+
+    from tqdm import tqdm
+
+    from etam_plugin.devices import pick_device, pick_dtype
+    from etam_plugin.matte import MatteOps
+    from etam_plugin.model import load_model
+    from etam_plugin.prompts import build_prompts
+    from etam_plugin.track import TrackRequest, run_track
+    from etam_plugin.weights import resolve_checkpoint
+
+    request = TrackRequest(
+        source=args.source,
+        prompts=build_prompts(args.prompts, args.point, args.box),
+        direction=args.direction,
+        start=args.start,
+        end=args.end,
+        clip=args.clip,
+        handles=args.handles,
+        vfr=args.vfr,
+        masks_out=args.masks_out,
+        logits_out=args.logits_out,
+        export=args.export,
+        out=args.out,
+        matte_ops=MatteOps.parse(args.matte_ops),
+        timeline_out=args.timeline_out,
+        objects=_objects(args.objects),
+        combine=args.combine,
+    )
+    device = pick_device(args.device)
+    dtype = pick_dtype(args.dtype, device)
+    checkpoint = resolve_checkpoint(args.checkpoint, download=False)
+    variant = args.variant
+    if variant is None and args.checkpoint in _variant_names():
+        variant = args.checkpoint
+    model = load_model(
+        checkpoint, variant, attention=args.attention, pool_window=args.pool_window, device=device
+    )
+    bars: dict[str, tqdm] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="frame", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    cancel = threading.Event()
+    try:
+        summary = run_track(
+            request,
+            model,
+            device=device,
+            dtype=dtype,
+            progress=progress,
+            cancel=cancel,
+            session_folder=args.session,
+        )
+    finally:
+        for bar in bars.values():
+            bar.close()
+    first, last = summary.frame_range
+    print(
+        f"tracked {summary.frames_tracked} frames ({first}..{last}) of objects "
+        f"{summary.objects} at {summary.fps:.2f} fps",
+        file=sys.stderr,
+    )
+    for path in summary.outputs:
+        print(path)
+    return 0
+
+
+def _variant_names() -> tuple[str, ...]:
+    from etam_plugin.model import VARIANTS
+
+    return VARIANTS

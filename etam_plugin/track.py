@@ -1,0 +1,300 @@
+"""One tracking job from prompts to files: what ``etam-plugin track`` runs (and tests call).
+
+Source (video, image sequence, or a clip of an editing timeline) → prompts → propagation →
+raw masks/logits per frame (optional) → finished mattes exported in an editing format
+(optional) → a timeline with the clip and its matte (optional).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from etam_plugin.errors import EtamError, ExportError
+from etam_plugin.matte import MatteOps, union
+from etam_plugin.media import open_source
+from etam_plugin.model import EfficientTAM, VideoSession
+from etam_plugin.prompts import PromptError, PromptSet
+
+TIMELINE_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".edl", ".kdenlive")
+COMBINE_MODES = ("union", "separate")
+# Matte kind a timeline gets for each export format that an NLE can place on a track.
+TIMELINE_KINDS = {"prores4444": "cutout", "webm": "cutout", "luma": "luma", "luma-ffv1": "luma"}
+
+ProgressCallback = Callable[[str, int, int], None]
+"""(stage, done, total) with stage "track" or "export"."""
+
+
+@dataclass
+class TrackRequest:
+    """What to track and what to write. Frame numbers are 0-based frames of the media
+    file (for a timeline clip too), so outputs line up with the source frame for frame."""
+
+    source: Path
+    prompts: PromptSet
+    direction: str = "forward"
+    start: int | None = None
+    end: int | None = None
+    clip: int | None = None
+    handles: int = 0
+    vfr: str | None = None
+    masks_out: Path | None = None
+    logits_out: Path | None = None
+    export: str | None = None
+    out: Path | None = None
+    matte_ops: MatteOps = field(default_factory=MatteOps)
+    timeline_out: Path | None = None
+    objects: list[int] | None = None
+    combine: str = "union"
+
+
+@dataclass
+class TrackSummary:
+    frame_range: tuple[int, int]
+    frames_tracked: int
+    objects: list[int]
+    outputs: list[Path]
+    seconds: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames_tracked / self.seconds if self.seconds > 0 else 0.0
+
+
+def is_timeline(path: Path) -> bool:
+    return path.suffix.lower() in TIMELINE_EXTENSIONS
+
+
+def open_track_source(request: TrackRequest):
+    """The frame source, the timeline clip (or None) and the default frame range."""
+    from etam_plugin.timeline import clip_for_media, read_timeline
+
+    source = Path(request.source)
+    clip = None
+    if is_timeline(source):
+        if request.clip is None:
+            raise EtamError(
+                f"{source} is a timeline: choose a clip with --clip N "
+                f"(list them with `etam-plugin timeline list {source}`)"
+            )
+        clips = read_timeline(source)
+        matching = [c for c in clips if c.index == request.clip]
+        if not matching:
+            raise EtamError(f"{source} has no clip {request.clip} (clips 1..{len(clips)})")
+        clip = matching[0]
+        frames = open_source(clip.require_media(), **_source_options(request))
+        media_start = None
+        if clip.available_start is None and frames.info.start_timecode:
+            from etam_plugin.media import timecode_to_frame
+
+            media_start = timecode_to_frame(frames.info.start_timecode, frames.info.frame_rate)
+        window = clip.file_frames(request.handles, media_start=media_start)
+        default = (window.start, window.stop - 1)
+    else:
+        frames = open_source(source, **_source_options(request))
+        default = (0, len(frames) - 1)
+        if request.timeline_out is not None:
+            first = default[0] if request.start is None else request.start
+            last = default[1] if request.end is None else request.end
+            clip = clip_for_media(source, frame_range=(first, last + 1))
+    return frames, clip, default
+
+
+def _source_options(request: TrackRequest) -> dict:
+    return {"vfr": request.vfr} if request.vfr else {}
+
+
+def run_track(
+    request: TrackRequest,
+    model: EfficientTAM,
+    *,
+    device: str = "cpu",
+    dtype=None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    session_folder: Path | None = None,
+) -> TrackSummary:
+    """Runs the whole job; raises :class:`EtamError` subclasses on bad input."""
+    import torch
+
+    _validate(request)
+    t0 = time.perf_counter()
+    frames, clip, (lo, hi) = open_track_source(request)
+    first = lo if request.start is None else request.start
+    last = hi if request.end is None else request.end
+    n = len(frames)
+    if not 0 <= first <= last < n:
+        raise EtamError(f"frame range {first}..{last} is outside the clip (0..{n - 1})")
+    items = request.prompts.items()
+    if not items:
+        raise PromptError("no prompts: give --point, --box or --prompts")
+    for frame, _obj, _ in items:
+        if not 0 <= frame < n:
+            raise PromptError(f"a prompt is on frame {frame}, outside the clip (0..{n - 1})")
+
+    session = VideoSession(
+        model, frames, folder=session_folder, device=device, dtype=dtype or torch.float32
+    )
+    outputs: list[Path] = []
+    try:
+        for obj in request.prompts.objects:
+            session.add_object(obj)
+        for frame, obj, prompt in items:
+            session.set_prompt(frame, obj, prompt)
+        origin = min(request.prompts.frames)
+        kwargs = _propagation(request.direction, origin, first, last)
+        done = 0
+        for result, prog in session.propagate(
+            **kwargs, cancel=cancel, keep_logits=bool(request.logits_out)
+        ):
+            _write_raw(result, request)
+            done += 1
+            if progress is not None:
+                progress("track", prog.done, prog.total)
+        if cancel is not None and cancel.is_set():
+            from etam_plugin.errors import CancelledError
+
+            raise CancelledError("tracking cancelled")
+        objects = request.objects or session.object_ids
+        unknown = sorted(set(objects) - set(session.object_ids))
+        if unknown:
+            raise EtamError(
+                f"--objects names {unknown}, but the prompts only have {session.object_ids}"
+            )
+        if request.export:
+            outputs += _export(request, session, frames, objects, (first, last), progress, cancel)
+        if request.timeline_out is not None:
+            outputs.append(_write_timeline(request, clip, outputs, first))
+        return TrackSummary(
+            (first, last), done, list(session.object_ids), outputs, time.perf_counter() - t0
+        )
+    finally:
+        session.close()
+        frames.close()
+
+
+def _validate(request: TrackRequest) -> None:
+    if request.combine not in COMBINE_MODES:
+        raise EtamError(f"--combine must be one of {', '.join(COMBINE_MODES)}")
+    if request.export and request.out is None:
+        raise EtamError("--export needs --out PATH")
+    if request.out is not None and not request.export:
+        raise EtamError("--out needs --export FORMAT")
+    if request.timeline_out is not None:
+        if request.export not in TIMELINE_KINDS:
+            raise EtamError(
+                "--timeline-out needs a movie matte on the timeline: "
+                f"--export {' or '.join(TIMELINE_KINDS)}"
+            )
+        if request.combine == "separate":
+            raise EtamError("--timeline-out places one matte: use --combine union")
+
+
+def _propagation(direction: str, origin: int, first: int, last: int) -> dict:
+    """Session arguments: track from the first prompted frame (clamped into the range)
+    forward to ``last`` and/or backward to ``first``."""
+    start = min(max(origin, first), last)
+    if direction == "forward":
+        return {"direction": "forward", "start": start, "end": last}
+    if direction == "backward":
+        return {"direction": "backward", "start": start, "end": first}
+    if direction == "both":
+        return {"direction": "both", "start": start, "end": last, "back_to": first}
+    raise EtamError(f"--direction must be forward, backward or both, not {direction!r}")
+
+
+def _write_raw(result, request: TrackRequest) -> None:
+    """Raw outputs, as the model made them (no finishing): 8-bit masks and float32 logits."""
+    import cv2
+
+    for obj_id, obj in result.objects.items():
+        name = f"{result.frame_index:06d}"
+        if request.masks_out is not None:
+            folder = Path(request.masks_out) / f"obj_{obj_id}"
+            folder.mkdir(parents=True, exist_ok=True)
+            _atomic(folder / f"{name}.png", lambda p, m=obj.mask: _imwrite(cv2, p, m))
+        if request.logits_out is not None:
+            folder = Path(request.logits_out) / f"obj_{obj_id}"
+            folder.mkdir(parents=True, exist_ok=True)
+            _atomic(
+                folder / f"{name}.npy", lambda p, lg=obj.logits: np.save(p, lg.astype(np.float32))
+            )
+
+
+def _imwrite(cv2, path: Path, mask: np.ndarray) -> None:
+    if not cv2.imwrite(str(path), mask.astype(np.uint8) * 255):
+        raise ExportError(f"cannot write {path}", path=path)
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}", path=path) from exc
+
+
+def _export(request, session, frames, objects, frame_range, progress, cancel) -> list[Path]:
+    from etam_plugin.export import export_mattes
+
+    first, last = frame_range
+    ops = request.matte_ops
+    groups = [objects] if request.combine == "union" else [[o] for o in objects]
+    paths = []
+    for group in groups:
+        out = Path(request.out)
+        if len(groups) > 1:
+            out = out.with_name(f"{out.stem}_obj{group[0]}{out.suffix}")
+        mattes = _finished_mattes(session, frames, group, first, last, ops)
+        paths.append(
+            export_mattes(
+                frames,
+                frames.info,
+                mattes,
+                request.export,
+                out,
+                frame_range=(first, last + 1),
+                progress=(lambda d, t: progress("export", d, t)) if progress else None,
+                cancel=cancel,
+            )
+        )
+    return paths
+
+
+def _finished_mattes(session, frames, objects, first, last, ops: MatteOps) -> Iterator:
+    """(frame, matte) of the objects' union, finished with ``ops``, frame by frame."""
+    soft = ops.soft > 0
+    h, w = session.frame_size
+
+    def raw(obj: int) -> Iterator[np.ndarray]:
+        for f in range(first, last + 1):
+            r = session.result(f, obj, with_logits=soft)
+            if r is None:
+                yield np.full((h, w), -1e4, np.float32) if soft else np.zeros((h, w), bool)
+            else:
+                yield r.logits if soft else r.mask
+
+    def guides() -> Iterator[np.ndarray] | None:
+        return (frames[f] for f in range(first, last + 1)) if ops.refine else None
+
+    per_object = [ops.apply_sequence(raw(obj), guides=guides(), logits=soft) for obj in objects]
+    for f, mattes in zip(range(first, last + 1), zip(*per_object, strict=True), strict=True):
+        yield f, mattes[0] if len(mattes) == 1 else union(dict(zip(objects, mattes, strict=True)))
+
+
+def _write_timeline(request: TrackRequest, clip, outputs: list[Path], first: int) -> Path:
+    from etam_plugin.timeline import write_matte_timeline
+
+    if not outputs:
+        raise EtamError("--timeline-out needs an exported matte")
+    return write_matte_timeline(
+        request.timeline_out, clip, outputs[0], kind=TIMELINE_KINDS[request.export]
+    )

@@ -1,0 +1,135 @@
+"""`etam-plugin track`: prompts, propagation, raw outputs, exports and timelines through the
+real model (seeded random weights in the official checkpoint format) and real media."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from etam_plugin.cli import main
+from etam_plugin.prompts import PromptError, build_prompts, parse_box, parse_point
+
+WIDTH, HEIGHT, FRAMES = 320, 180, 8
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    from etam_plugin.bench.reference_oracle import shaped_random_state_dict
+    from etam_plugin.model import get_config, save_checkpoint
+
+    path = tmp_path_factory.mktemp("ckpt") / "efficienttam_ti_512x512.pt"
+    save_checkpoint(shaped_random_state_dict(get_config("ti_512x512"), seed=3), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, media_dir: Path) -> Path:
+    """8 frames of dog.mp4 (29.97 fps) scaled to 320×180, H.264, with a start timecode."""
+    out = tmp_path_factory.mktemp("clip") / "dog_small.mov"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(media_dir / "dog.mp4"), "-frames:v", str(FRAMES),
+         "-vf", f"scale={WIDTH}:{HEIGHT}", "-c:v", "libx264", "-crf", "18", "-an",
+         "-timecode", "01:00:00;00", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def test_point_and_box_specs_parse() -> None:
+    assert parse_point("3:1:10.5,20") == (3, 1, (10.5, 20.0), 1)
+    assert parse_point("3:2:10,20:neg") == (3, 2, (10.0, 20.0), 0)
+    assert parse_box("0:1:1,2,30,40") == (0, 1, (1.0, 2.0, 30.0, 40.0))
+    for bad in ("3:1:10", "x:1:1,2", "3:1:1,2:maybe", "1:2"):
+        with pytest.raises(PromptError, match="--point"):
+            parse_point(bad)
+    with pytest.raises(PromptError, match="--box"):
+        parse_box("0:1:1,2,3")
+
+
+def test_prompts_file_and_flags_build_ordered_prompts(tmp_path: Path) -> None:
+    f = tmp_path / "prompts.json"
+    f.write_text(json.dumps([{"frame": 2, "obj": 1, "points": [[5, 6]], "labels": [1]}]))
+    prompts = build_prompts(f, ["2:1:7,8:neg", "0:3:1,1"], ["2:1:0,0,50,50"])
+    items = {(fr, ob): p for fr, ob, p in prompts.items()}
+    assert items[(2, 1)].points_xy == ((5.0, 6.0), (7.0, 8.0))
+    assert items[(2, 1)].labels == (1, 0)
+    assert items[(2, 1)].box_xyxy == (0.0, 0.0, 50.0, 50.0)
+    assert prompts.frames == [0, 2] and prompts.objects == [1, 3]
+    f.write_text("{not json")
+    with pytest.raises(PromptError, match="not valid JSON"):
+        build_prompts(f, [], [])
+    f.write_text(json.dumps([{"frame": 0, "obj": 1, "points": [[1, 2]], "labels": [1, 0]}]))
+    with pytest.raises(PromptError, match="1 points but 2 labels"):
+        build_prompts(f, [], [])
+
+
+@pytest.mark.slow
+@pytest.mark.realtool
+def test_track_writes_masks_logits_prores_and_timeline(tmp_path, checkpoint, clip) -> None:
+    out = tmp_path / "out"
+    code = main(
+        [
+            "track", str(clip), "--checkpoint", str(checkpoint),
+            "--point", "1:1:160,90", "--point", "1:1:120,40:neg", "--box", "1:2:10,90,100,175",
+            "--direction", "both", "--end", "6",
+            "--masks-out", str(out / "masks"), "--logits-out", str(out / "logits"),
+            "--export", "prores4444", "--out", str(out / "matte.mov"),
+            "--matte-ops", "feather=1", "--timeline-out", str(out / "edit.otio"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    for obj in (1, 2):
+        masks = sorted((out / "masks" / f"obj_{obj}").glob("*.png"))
+        assert [p.name for p in masks] == [f"{i:06d}.png" for i in range(7)]
+        for png in masks:
+            mask = cv2.imread(str(png), cv2.IMREAD_UNCHANGED)
+            logits = np.load(out / "logits" / f"obj_{obj}" / png.with_suffix(".npy").name)
+            assert mask.shape == logits.shape == (HEIGHT, WIDTH)
+            assert logits.dtype == np.float32
+            assert np.array_equal(mask == 255, logits > 0)
+            assert set(np.unique(mask)) <= {0, 255}
+    probe = json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+             "-show_entries", "stream=codec_name,pix_fmt,nb_read_frames,r_frame_rate",
+             "-show_entries", "stream_tags=timecode", "-of", "json", str(out / "matte.mov")],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )["streams"][0]  # fmt: skip
+    assert probe["codec_name"] == "prores"
+    assert probe["pix_fmt"].startswith("yuva444p")
+    assert int(probe["nb_read_frames"]) == 7
+    assert probe["r_frame_rate"] == "30000/1001"
+    timeline = otio.adapters.read_from_file(str(out / "edit.otio"))
+    clip_track, matte_track = timeline.video_tracks()[:2]
+    assert clip_track[0].range_in_parent() == matte_track[0].range_in_parent()
+    assert matte_track[0].range_in_parent().duration.value == 7
+
+
+@pytest.mark.slow
+def test_track_console_script_reports_bad_input(tmp_path, checkpoint, clip) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "etam_plugin", "track", *args],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    missing = run(str(clip), "--checkpoint", str(tmp_path / "nope.pt"), "--point", "0:1:1,1")
+    assert missing.returncode == 2 and "nope.pt" in missing.stderr
+    outside = run(str(clip), "--checkpoint", str(checkpoint), "--point", "99:1:1,1")
+    assert outside.returncode == 2 and "frame 99" in outside.stderr
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00not a video" * 100)
+    broken = run(str(garbage), "--checkpoint", str(checkpoint), "--point", "0:1:1,1")
+    assert broken.returncode == 2 and "garbage.mp4" in broken.stderr
+    noprompt = run(str(clip), "--checkpoint", str(checkpoint))
+    assert noprompt.returncode == 2 and "no prompts" in noprompt.stderr
