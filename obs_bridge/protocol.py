@@ -35,4 +35,6 @@ class MaskTracker(Protocol):
 def tracker_device(tracker: object) -> str:
     """The device a tracker runs on, for the status line (``"cpu"``, ``"cuda:0"``, …)."""
     device = getattr(tracker, "device", None)
+    if device is None:  # LiveTracker keeps it on its engine
+        device = getattr(getattr(tracker, "engine", None), "device", None)
     return str(device) if device is not None else "unknown"

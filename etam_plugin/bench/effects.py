@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     from etam_plugin.obs_bridge.effects import ReplaceBackground, parse_effect
     from etam_plugin.obs_bridge.flow import FlowWarper
     from etam_plugin.obs_bridge.presence import PresenceMixer
-    from etam_plugin.obs_bridge.shared_frame import SharedFrameSlot
+    from etam_plugin.obs_bridge.shared_frame import SharedFrameBuffer
 
     w, h = _parse_size(args.size)
     n = max(1, args.frames)
@@ -156,9 +156,13 @@ def run(args: argparse.Namespace) -> int:
         _time(lambda i: warper.warp(mattes[i], i, min(i + 3, n - 1)), [(i,) for i in range(n)]),
         "frame",
     )
-    slot = SharedFrameSlot.create(w, h)
-    rgba = [cv2.cvtColor(f, cv2.COLOR_RGB2RGBA) for f in frames]
-    add("copy to stream server", _time(slot.put, [(r,) for r in rgba]), "frame")
+    shared = SharedFrameBuffer.create(w, h)
+    try:
+        rgba = [cv2.cvtColor(f, cv2.COLOR_RGB2RGBA) for f in frames]
+        add("copy to stream server", _time(shared.put, [(r,) for r in rgba]), "frame")
+    finally:
+        shared.close()
+        shared.unlink()
 
     header = f"{w}x{h}, {n} frames, OpenCV threads {cv2.getNumThreads()}"
     if args.source:

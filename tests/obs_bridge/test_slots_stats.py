@@ -112,3 +112,29 @@ def test_backoff_jitter_stays_within_bounds() -> None:
 def test_backoff_rejects_nonsense(kwargs: dict) -> None:
     with pytest.raises(ValueError):
         Backoff(**kwargs)
+
+
+def test_shared_frame_buffer_hands_the_newest_frame_across_mappings() -> None:
+    import numpy as np
+
+    from etam_plugin.obs_bridge.shared_frame import SharedFrameBuffer
+
+    writer = SharedFrameBuffer.create(32, 16)
+    reader = SharedFrameBuffer(writer.path, 32, 16)  # what the server process maps
+    try:
+        assert reader.latest(0) is None
+        for i in range(1, 6):
+            writer.put(np.full((16, 32, 4), i, np.uint8), stamp=i / 10)
+        seq, stamp, frame = reader.latest(0)
+        assert (seq, stamp) == (5, 0.5) and (frame == 5).all()  # the newest, never a backlog
+        assert reader.latest(5) is None
+        reader.counters[3] = 7
+        reader.set_error("client disconnected: é")
+        assert writer.counters[3] == 7 and writer.error() == "client disconnected: é"
+        with pytest.raises(ValueError, match="uint8"):
+            writer.put(np.zeros((16, 32, 3), np.uint8))
+    finally:
+        reader.close()
+        writer.close()
+        writer.unlink()
+    assert not writer.path.exists()

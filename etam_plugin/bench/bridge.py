@@ -1,0 +1,311 @@
+"""`etam-plugin bench bridge soak|latency`: the OBS bridge over time, and its delay in OBS.
+
+``soak``: runs the bridge headless on a looping synthetic clip for ``--frames`` frames
+(default 10,000) with a real reader on its stream (the ffmpeg CLI, or OBS with ``--obs``),
+and prints, per window of frames, the output rate, per-stage latency percentiles, drops and
+the RSS of both processes — so growth in memory or latency over a long run shows.
+
+``latency``: end to end through a running OBS (``--obs HOST:PORT``, password from
+``ETAM_OBS_PASSWORD`` or the config file). Frames carry a counter; the benchmark compares
+the counter in OBS's picture (``GetSourceScreenshot``) with the counter of the frame the
+bridge captured last, and reports the difference in frames.
+
+The tracker is the real EfficientTAM LiveTracker (``--checkpoint``, ``mobile`` by default)
+unless ``--tracker module:callable`` or ``--tracker path/file.py:callable`` names another
+(e.g. ``tests/obs_bridge/doubles.py:ColourTracker``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+NAME = "bridge"
+HELP = "OBS bridge soak (RSS and latency over 10,000 frames) and end-to-end latency in OBS."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("mode", choices=("soak", "latency"), help="what to measure")
+    parser.add_argument("--frames", type=int, default=10_000, help="soak length (default 10000)")
+    parser.add_argument("--window", type=int, default=1000, help="soak report window (frames)")
+    parser.add_argument("--samples", type=int, default=40, help="latency screenshots (default 40)")
+    parser.add_argument("--size", default="640x360", help="frame size WxH (default 640x360)")
+    parser.add_argument("--fps", type=float, default=30.0, help="clip frame rate (default 30)")
+    parser.add_argument(
+        "--effect", default=None, help="effect spec (soak: remove, latency: highlight)"
+    )
+    parser.add_argument(
+        "--tracker", default="live", help="'live' (EfficientTAM) or module:callable"
+    )
+    parser.add_argument("--checkpoint", default="mobile", help="checkpoint path or variant")
+    parser.add_argument("--obs", metavar="HOST:PORT", help="drive this OBS (needed for latency)")
+    parser.add_argument("--scene", default="etam-bench", help="OBS scene to use")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the numbers to PATH ('-': stdout)"
+    )
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise SystemExit(f"--size must look like 640x360, got {text!r}") from None
+    if w < 320 or h < 120:
+        raise SystemExit("--size must be at least 320x120 (the frame counter needs the room)")
+    return w, h
+
+
+def _tracker(args: argparse.Namespace) -> Any:
+    from etam_plugin.obs_bridge.trackers import build_live_tracker, load_tracker_factory
+
+    if args.tracker == "live":
+        return build_live_tracker(args.checkpoint)
+    return load_tracker_factory(args.tracker)()
+
+
+def _write_json(args: argparse.Namespace, payload: dict) -> None:
+    if not args.json:
+        return
+    text = json.dumps(payload, indent=2)
+    if args.json == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        Path(args.json).write_text(text + "\n")
+
+
+class _Reader:
+    """The ffmpeg CLI reading the bridge's stream and throwing frames away (restarted if it
+    connected while the server was between two listens)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.proc: subprocess.Popen | None = None
+        self.restarts = -1
+
+    def poll(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.restarts += 1
+            self.proc = subprocess.Popen(
+                ["ffmpeg", "-v", "quiet", "-f", "nut", "-i", self.url, "-f", "null", "-"],
+                stdin=subprocess.DEVNULL,
+            )
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+
+def _config(args: argparse.Namespace, clip: Path, pattern: Any, effect: str) -> Any:
+    from etam_plugin.model import Prompt
+    from etam_plugin.obs_bridge.bridge import BridgeConfig
+    from etam_plugin.obs_bridge.obs_control import ObsSettings, parse_obs_address
+
+    x, y = pattern.discs[0].position(0, pattern.width, pattern.height)
+    obs = None
+    if args.obs:
+        host, port = parse_obs_address(args.obs)
+        obs = ObsSettings(host=host, port=port, scene=args.scene, source_name="etam-bench")
+    return BridgeConfig(
+        source=str(clip),
+        fps=args.fps,
+        effect=effect,
+        prompts=(Prompt(points_xy=((x, y),), labels=(1,)),),
+        obs=obs,
+        status_log_s=0,
+    )
+
+
+def _row_text(r: dict) -> str:
+    return (
+        f"{r['frames']:>6} frames {r['elapsed_s']:>7.1f} s  out {r['out_fps']:5.1f} fps  "
+        f"track {r['track_fps']:5.1f} fps  age p50/p90/p99 {r['output_age_p50_ms']:.1f}/"
+        f"{r['output_age_p90_ms']:.1f}/{r['output_age_p99_ms']:.1f} ms  mask age "
+        f"{r['mask_age_p50_ms']:.0f} ms  drops {r['dropped_before_composite']}+"
+        f"{r['stream_skipped']}  RSS {r['rss_mb']:.1f}+{r['stream_rss_mb']} MB"
+    )
+
+
+def _soak(args: argparse.Namespace, bridge: Any) -> dict:
+    from tqdm import tqdm
+
+    reader = None if args.obs else _Reader(bridge.stream.url)
+    rows: list[dict] = []
+    done = 0
+    start_count = bridge.composite_stats.count
+    t_start = time.monotonic()
+    bar = tqdm(total=args.frames, unit="frame", desc="soak")
+    try:
+        while done < args.frames:
+            target = min(args.frames, done + args.window)
+            while bridge.composite_stats.count - start_count < target:
+                if reader is not None:
+                    reader.poll()
+                time.sleep(0.1)
+                now_done = bridge.composite_stats.count - start_count
+                bar.update(min(now_done, args.frames) - bar.n)
+            done = target
+            s = bridge.stats()
+            row = {
+                "frames": done,
+                "elapsed_s": round(time.monotonic() - t_start, 1),
+                "out_fps": s["stages"]["composite"]["fps"],
+                "track_fps": s["stages"]["track"]["fps"],
+                "output_age_p50_ms": s["latency_ms"]["output_age"]["p50_ms"],
+                "output_age_p90_ms": s["latency_ms"]["output_age"]["p90_ms"],
+                "output_age_p99_ms": s["latency_ms"]["output_age"]["p99_ms"],
+                "mask_age_p50_ms": s["latency_ms"]["mask_age"]["p50_ms"],
+                "composite_p50_ms": s["stages"]["composite"]["p50_ms"],
+                "track_p50_ms": s["stages"]["track"]["p50_ms"],
+                "dropped_before_composite": s["dropped"]["before_composite"],
+                "stream_skipped": s["dropped"]["stream"],
+                "stream_sent": (s["stream"] or {}).get("sent"),
+                "rss_mb": s["rss_mb"]["now"],
+                "stream_rss_mb": s["rss_mb"]["stream_process"],
+            }
+            rows.append(row)
+            tqdm.write(_row_text(row))
+    finally:
+        bar.close()
+        if reader is not None:
+            reader.stop()
+    final = bridge.stats()
+    first, last = rows[0], rows[-1]
+    summary = {
+        "rss_mb_start": final["rss_mb"]["start"],
+        "rss_mb_after_first_window": first["rss_mb"],
+        "rss_mb_end": last["rss_mb"],
+        "stream_rss_mb_first_window": first["stream_rss_mb"],
+        "stream_rss_mb_end": last["stream_rss_mb"],
+        "output_age_p50_ms_first_last": [first["output_age_p50_ms"], last["output_age_p50_ms"]],
+        "output_age_p90_ms_first_last": [first["output_age_p90_ms"], last["output_age_p90_ms"]],
+        "reader_restarts": reader.restarts if reader is not None else None,
+    }
+    print(
+        f"RSS {summary['rss_mb_start']} MB at start, {first['rss_mb']} MB after "
+        f"{first['frames']} frames, {last['rss_mb']} MB at {last['frames']}; stream process "
+        f"{first['stream_rss_mb']} → {last['stream_rss_mb']} MB. Output age p50 "
+        f"{first['output_age_p50_ms']} → {last['output_age_p50_ms']} ms, p90 "
+        f"{first['output_age_p90_ms']} → {last['output_age_p90_ms']} ms."
+    )
+    return {"windows": rows, "summary": summary, "final": final}
+
+
+def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
+    import base64
+    import io
+    import random
+
+    import numpy as np
+    from obswebsocket import obsws, requests
+    from PIL import Image
+
+    from etam_plugin.obs_bridge.credentials import load_password
+    from etam_plugin.obs_bridge.obs_control import parse_obs_address
+    from etam_plugin.obs_bridge.testpattern import read_counter
+
+    host, port = parse_obs_address(args.obs)
+    password = load_password()
+    client = obsws(host, port, password.reveal() if password else "", timeout=10)
+    client.connect()
+
+    def shot() -> np.ndarray:
+        r = client.call(requests.GetSourceScreenshot(sourceName=args.scene, imageFormat="png"))
+        data = r.datain["imageData"].split(",", 1)[1]
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
+
+    try:
+        deadline = time.monotonic() + 60
+        while read_counter(shot()) is None:
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    "OBS never showed the stream's frame counter (is the scene shown?)"
+                )
+            time.sleep(0.2)
+        time.sleep(2.0)  # let the tracker and OBS settle
+        lags, unreadable, shot_ms = [], 0, []
+        n = pattern.frames
+        for _ in range(args.samples):
+            time.sleep(random.uniform(0.1, 0.3))
+            t0 = time.perf_counter()
+            image = shot()
+            captured = bridge.capture.latest_index  # the newest frame the bridge has read
+            shot_ms.append((time.perf_counter() - t0) * 1000.0)
+            shown = read_counter(image)
+            if shown is None:
+                unreadable += 1
+                continue
+            lags.append((captured - shown) % n)
+    finally:
+        client.disconnect()
+    if not lags:
+        raise SystemExit("no readable screenshot")
+    arr = np.asarray(lags, dtype=np.float64)
+    period_ms = 1000.0 / args.fps
+    s = bridge.stats()
+    result = {
+        "samples": len(lags),
+        "unreadable": unreadable,
+        "lag_frames": {
+            "median": float(np.median(arr)),
+            "p90": float(np.percentile(arr, 90)),
+            "min": int(arr.min()),
+            "max": int(arr.max()),
+        },
+        "lag_ms_median": round(float(np.median(arr)) * period_ms, 1),
+        "screenshot_ms_median": round(float(np.median(shot_ms)), 1),
+        "bridge_output_age_p50_ms": s["latency_ms"]["output_age"]["p50_ms"],
+        "track_p50_ms": s["stages"]["track"]["p50_ms"],
+        "track_fps": s["stages"]["track"]["fps"],
+        "raw_lags": lags,
+    }
+    print(
+        f"OBS shows the frame captured {result['lag_frames']['median']:.0f} frames earlier "
+        f"(median; p90 {result['lag_frames']['p90']:.0f}, min {result['lag_frames']['min']}, "
+        f"max {result['lag_frames']['max']}) ≈ {result['lag_ms_median']} ms at {args.fps:g} fps; "
+        f"bridge output age p50 {result['bridge_output_age_p50_ms']} ms; tracker "
+        f"{result['track_fps']} fps ({result['track_p50_ms']} ms/step); "
+        f"{unreadable} unreadable of {args.samples}."
+    )
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    from etam_plugin.obs_bridge.bridge import Bridge
+    from etam_plugin.obs_bridge.testpattern import TestPattern
+
+    if args.mode == "latency" and not args.obs:
+        raise SystemExit(
+            "latency needs a running OBS: --obs HOST:PORT (password in ETAM_OBS_PASSWORD)"
+        )
+    w, h = _size(args.size)
+    tracker = _tracker(args)
+    # The clip loops; long enough that a counter difference is never ambiguous.
+    pattern = TestPattern(width=w, height=h, frames=600, fps=args.fps)
+    with tempfile.TemporaryDirectory(prefix="etam-bench-bridge-") as tmp:
+        clip = pattern.write(Path(tmp) / "pattern.mkv")
+        effect = args.effect or ("remove" if args.mode == "soak" else "highlight")
+        bridge = Bridge(_config(args, clip, pattern, effect), tracker)
+        bridge.start()
+        try:
+            soak = args.mode == "soak"
+            result = _soak(args, bridge) if soak else _latency(args, bridge, pattern)
+        finally:
+            bridge.stop()
+    payload = {
+        "mode": args.mode,
+        "size": [w, h],
+        "fps": args.fps,
+        "effect": effect,
+        "tracker": args.tracker if args.tracker != "live" else f"live:{args.checkpoint}",
+        "device": bridge.stats()["device"],
+        **result,
+    }
+    _write_json(args, payload)
+    return 0
