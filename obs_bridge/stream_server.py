@@ -139,6 +139,9 @@ class StreamServer:
                 self.stop()
                 raise StreamError("the stream server process did not start", port=self.port)
             time.sleep(0.02)
+        # Both processes have it mapped now: drop the name, so nothing is left behind in
+        # /dev/shm even if this process is killed.
+        self._buf.unlink()
 
     def put(self, rgba: np.ndarray, stamp: float = 0.0) -> None:
         with self._lock:

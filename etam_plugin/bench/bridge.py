@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -285,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
             "latency needs a running OBS: --obs HOST:PORT (password in ETAM_OBS_PASSWORD)"
         )
     w, h = _size(args.size)
+    load_start = list(os.getloadavg())  # others' work on this machine skews every number
     tracker = _tracker(args)
     # The clip loops; long enough that a counter difference is never ambiguous.
     pattern = TestPattern(width=w, height=h, frames=600, fps=args.fps)
@@ -300,6 +302,8 @@ def run(args: argparse.Namespace) -> int:
             bridge.stop()
     payload = {
         "mode": args.mode,
+        "cpu_count": os.cpu_count(),
+        "loadavg_start_end": [load_start, list(os.getloadavg())],
         "size": [w, h],
         "fps": args.fps,
         "effect": effect,
