@@ -15,13 +15,16 @@ class Shortcut:
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut("open", ("Ctrl+O",), "Open a video or image sequence", "File"),
+    Shortcut("open", ("Ctrl+O",), "Open a video", "File"),
+    Shortcut("open_sequence", ("Ctrl+Shift+O",), "Open an image sequence (folder)", "File"),
     Shortcut("quit", ("Ctrl+Q",), "Quit", "File"),
     Shortcut("undo", ("Ctrl+Z",), "Undo the last prompt change", "Edit"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
     Shortcut("add_object", ("Ctrl+N",), "Add an object", "Objects"),
     Shortcut("delete_object", ("Ctrl+Backspace",), "Delete the active object", "Objects"),
-    Shortcut("next_object", ("Tab",), "Make the next object active", "Objects"),
+    Shortcut("next_object", ("]",), "Make the next object active", "Objects"),
+    Shortcut("previous_object", ("[",), "Make the previous object active", "Objects"),
+    Shortcut("clear_prompt", ("Ctrl+Delete",), "Clear the active object's prompt here", "Objects"),
     Shortcut("play_backward", ("J",), "Play backward (again: faster)", "Transport"),
     Shortcut("stop", ("K",), "Stop", "Transport"),
     Shortcut("play_forward", ("L",), "Play forward (again: faster)", "Transport"),
@@ -39,6 +42,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("cancel_tracking", ("Escape",), "Cancel tracking", "Tracking"),
     Shortcut("zoom_fit", ("F", "Ctrl+0"), "Fit the frame in the viewer", "View"),
     Shortcut("zoom_100", ("Ctrl+1",), "Zoom to 100 %", "View"),
+    Shortcut("toggle_markers", ("M",), "Show or hide the prompt markers", "View"),
     Shortcut("zoom_in", ("Ctrl+=", "+"), "Zoom in", "View"),
     Shortcut("zoom_out", ("Ctrl+-", "-"), "Zoom out", "View"),
     Shortcut("mode_overlay", ("1",), "View: overlay", "View"),

@@ -1,0 +1,140 @@
+"""Matte finishing controls (feather, grow/shrink, temporal smoothing, holes, islands, edge
+refinement, invert), previewed live in the viewer. Edits an ``etam_plugin.matte.MatteOps``,
+the same value the export uses."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleSlider, QLabeledSlider
+
+from etam_plugin.matte import FEATHER_MODES, MatteOps
+
+if TYPE_CHECKING:
+    from etam_plugin.gui._qt.controller import EditorController
+
+
+def _slider(minimum: float, maximum: float, decimals: int = 0) -> QWidget:
+    if decimals:
+        s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
+        s.setDecimals(decimals)
+    else:
+        s = QLabeledSlider(Qt.Orientation.Horizontal)
+    s.setRange(minimum, maximum)
+    return s
+
+
+class FinishingPanel(QWidget):
+    def __init__(self, controller: EditorController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._c = controller
+        self._updating = False
+        self.feather = _slider(0, 30, 1)
+        self.feather_mode = QComboBox()
+        self.feather_mode.addItems(FEATHER_MODES)
+        self.grow = _slider(-30, 30, 1)
+        self.smooth = _slider(0, 10)
+        self.fill_holes = _slider(0, 20000)
+        self.drop_islands = _slider(0, 20000)
+        self.refine = _slider(0, 32)
+        self.invert = QCheckBox("Invert")
+        self.reset = QPushButton("Reset")
+        self.spec = QLabel()
+        self.spec.setObjectName("dim")
+        self.spec.setWordWrap(True)
+        self.spec.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        tips = {
+            self.feather: "Blur the matte edge (px)",
+            self.grow: "Grow (+) or shrink (−) the matte (px)",
+            self.smooth: "Average each frame with this many neighbours on each side",
+            self.fill_holes: "Fill holes up to this area (px²)",
+            self.drop_islands: "Drop specks smaller than this area (px²)",
+            self.refine: "Snap edges to the picture (guided filter radius, px)",
+        }
+        for widget, tip in tips.items():
+            widget.setToolTip(tip)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Feather", self.feather)
+        form.addRow("Feather edge", self.feather_mode)
+        form.addRow("Grow / shrink", self.grow)
+        form.addRow("Smooth (frames)", self.smooth)
+        form.addRow("Fill holes", self.fill_holes)
+        form.addRow("Drop islands", self.drop_islands)
+        form.addRow("Refine edges", self.refine)
+        form.addRow("", self.invert)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(self.spec)
+        layout.addWidget(self.reset, 0, Qt.AlignmentFlag.AlignRight)
+        layout.addStretch(1)
+
+        for s in (
+            self.feather,
+            self.grow,
+            self.smooth,
+            self.fill_holes,
+            self.drop_islands,
+            self.refine,
+        ):
+            s.valueChanged.connect(self._on_value_changed)
+        self.feather_mode.currentIndexChanged.connect(self._on_value_changed)
+        self.invert.toggled.connect(self._on_value_changed)
+        self.reset.clicked.connect(self._on_reset_clicked)
+        self.show_ops(controller.finishing)
+
+    def ops(self) -> MatteOps:
+        """The settings shown, as the export's MatteOps."""
+        return replace(
+            MatteOps(),
+            feather=float(self.feather.value()),
+            feather_mode=self.feather_mode.currentText(),
+            grow=float(self.grow.value()),
+            smooth=int(self.smooth.value()),
+            fill_holes=int(self.fill_holes.value()),
+            drop_islands=int(self.drop_islands.value()),
+            refine=float(self.refine.value()),
+            invert=self.invert.isChecked(),
+        )
+
+    def show_ops(self, ops: MatteOps) -> None:
+        self._updating = True
+        try:
+            self.feather.setValue(ops.feather)
+            self.feather_mode.setCurrentText(ops.feather_mode)
+            self.grow.setValue(ops.grow)
+            self.smooth.setValue(ops.smooth)
+            self.fill_holes.setValue(ops.fill_holes)
+            self.drop_islands.setValue(ops.drop_islands)
+            self.refine.setValue(ops.refine)
+            self.invert.setChecked(bool(ops.invert))
+        finally:
+            self._updating = False
+        self._show_spec(ops)
+
+    def _show_spec(self, ops: MatteOps) -> None:
+        text = str(ops)
+        self.spec.setText(f"--matte {text}" if text else "No finishing (the raw mask)")
+
+    def _on_value_changed(self, *_args: object) -> None:
+        if self._updating:
+            return
+        ops = self.ops()
+        self._show_spec(ops)
+        self._c.set_finishing(ops)
+
+    def _on_reset_clicked(self) -> None:
+        self.show_ops(MatteOps())
+        self._c.set_finishing(MatteOps())

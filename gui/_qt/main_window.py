@@ -1,0 +1,674 @@
+"""The panel's main window: viewer in the centre, transport bar and timeline strip below,
+objects and finishing docks on the right, menus, toolbar and status bar.
+
+It only wires views to the controller; every action's shortcut comes from the one table in
+``components/shortcuts.py`` (which the help dialog lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+import psutil
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
+from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
+from etam_plugin.gui._qt.finishing_panel import FinishingPanel
+from etam_plugin.gui._qt.objects_panel import ObjectsPanel, pick_color
+from etam_plugin.gui._qt.progress import TrackingProgress
+from etam_plugin.gui._qt.settings import PanelSettings
+from etam_plugin.gui._qt.theme import icon
+from etam_plugin.gui._qt.timeline_strip import TimelineStrip
+from etam_plugin.gui._qt.viewer import Viewer
+from etam_plugin.gui.components import messages as m
+from etam_plugin.gui.components.errors import ErrorReport
+from etam_plugin.gui.components.model_options import DEVICES, PRECISIONS, ModelOptions
+from etam_plugin.gui.components.render import ViewMode
+from etam_plugin.gui.components.shortcuts import by_action
+from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
+
+VIDEO_FILTER = (
+    "Video (*.mp4 *.mov *.mkv *.avi *.webm *.mxf *.m4v *.mts);;"
+    "Images (*.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
+)
+MEMORY_POLL_MS = 2000
+
+
+def timecode(frame: int, fps: Fraction) -> str:
+    """Non-drop HH:MM:SS:FF at the nominal rate (display only; exports use media's)."""
+    nominal = max(round(float(fps)), 1)
+    ff = frame % nominal
+    seconds = frame // nominal
+    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self, controller: EditorController, settings: PanelSettings, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = settings
+        self.setWindowTitle("etam-plugin")
+        self.setWindowIcon(icon("etam-plugin"))
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks)
+        self.error_boxes: list[QMessageBox] = []
+        self.last_report: ErrorReport | None = None
+        self._process = psutil.Process()
+        self._closing_confirmed = False
+
+        self.viewer = Viewer()
+        self.viewer.bind(controller)
+        self.strip = TimelineStrip(controller)
+        self.progress = TrackingProgress()
+        self.objects_panel = ObjectsPanel(controller)
+        self.finishing_panel = FinishingPanel(controller)
+        self.actions: dict[str, QAction] = {}
+        self._build_actions()
+        self._build_central()
+        self._build_docks()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self._restore()
+        self._on_source_state()
+        self._memory_timer = QTimer(self)
+        self._memory_timer.timeout.connect(self._on_memory_timer_timeout)
+        self._memory_timer.start(MEMORY_POLL_MS)
+        self._on_memory_timer_timeout()
+
+    # ================================================================== building
+    def _action(
+        self,
+        name: str,
+        text: str,
+        slot: Callable[[], object],
+        icon_name: str | None = None,
+        checkable: bool = False,
+    ) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        shortcut = by_action().get(name)
+        if shortcut is not None:
+            action.setShortcuts([QKeySequence(k) for k in shortcut.keys])
+            keys = " / ".join(shortcut.keys)
+            action.setToolTip(f"{shortcut.text} ({keys})")
+            action.setStatusTip(shortcut.text)
+        action.setCheckable(checkable)
+        action.triggered.connect(lambda _checked=False: slot())
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.addAction(action)  # shortcuts work even for actions not on a menu
+        self.actions[name] = action
+        return action
+
+    def _build_actions(self) -> None:
+        c, t, v = self.controller, self.controller.transport, self.viewer
+        a = self._action
+        a("open", "&Open Video…", self.open_dialog, "open")
+        a("open_sequence", "Open Image &Sequence…", self.open_sequence_dialog, "open")
+        a("quit", "&Quit", self.close)
+        undo = c.undo_stack.createUndoAction(self, "&Undo")
+        redo = c.undo_stack.createRedoAction(self, "&Redo")
+        for name, action, icon_name in (("undo", undo, "undo"), ("redo", redo, "redo")):
+            action.setObjectName(name)
+            action.setIcon(icon(icon_name))
+            action.setShortcuts([QKeySequence(k) for k in by_action()[name].keys])
+            self.addAction(action)
+            self.actions[name] = action
+        a("add_object", "&Add Object", c.add_object, "add")
+        a("delete_object", "&Delete Object", c.delete_object, "delete")
+        a("next_object", "&Next Object", lambda: self._cycle_object(1))
+        a("previous_object", "&Previous Object", lambda: self._cycle_object(-1))
+        a("clear_prompt", "&Clear Prompt on This Frame", c.clear_prompt)
+        a("play_backward", "Play &Backward", t.shuttle_backward, "play-backward")
+        a("stop", "&Stop", t.stop, "stop")
+        a("play_forward", "&Play Forward", t.shuttle_forward, "play")
+        a("prev_frame", "Previous Frame", lambda: t.step(-1), "step-backward")
+        a("next_frame", "Next Frame", lambda: t.step(1), "step-forward")
+        a("first_frame", "First Frame", t.go_start, "first-frame")
+        a("last_frame", "Last Frame", t.go_end, "last-frame")
+        a("set_in", "Set &In Point", t.set_in, "set-in")
+        a("set_out", "Set &Out Point", t.set_out, "set-out")
+        a("clear_range", "Clear Range", t.clear_range)
+        a("track_forward", "Track &Forward", lambda: c.track("forward"), "track-forward")
+        a("track_backward", "Track &Backward", lambda: c.track("backward"), "track-backward")
+        a("track_both", "Track B&oth Ways", lambda: c.track("both"), "track-both")
+        a("retrack", "&Re-track from Here", c.retrack_from_here, "retrack")
+        a("cancel_tracking", "&Cancel Tracking", self._cancel_tracking, "cancel")
+        a("zoom_fit", "&Fit", v.zoom_fit, "fit")
+        a("zoom_100", "&100 %", v.zoom_100, "zoom-100")
+        a("zoom_in", "Zoom &In", v.zoom_in, "zoom-in")
+        a("zoom_out", "Zoom &Out", v.zoom_out, "zoom-out")
+        a("toggle_markers", "Show Prompt &Markers", self._on_toggle_markers, checkable=True)
+        self.actions["toggle_markers"].setChecked(True)
+        modes = QActionGroup(self)
+        for mode, label in (
+            (ViewMode.OVERLAY, "&Overlay"),
+            (ViewMode.MATTE, "&Matte"),
+            (ViewMode.CUTOUT, "&Cutout"),
+            (ViewMode.OUTLINE, "Out&line"),
+        ):
+            action = a(
+                f"mode_{mode.value}",
+                label,
+                lambda mode=mode: self.set_view_mode(mode),
+                f"mode-{mode.value}",
+                checkable=True,
+            )
+            modes.addAction(action)
+        a("help_shortcuts", "&Keyboard Shortcuts", self.show_shortcuts, "keyboard")
+        a("about", "&About etam-plugin", self._show_about, "help")
+
+    def _build_central(self) -> None:
+        bar = QFrame()
+        bar.setObjectName("transportBar")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(6, 3, 6, 3)
+        for name in (
+            "first_frame",
+            "prev_frame",
+            "play_backward",
+            "stop",
+            "play_forward",
+            "next_frame",
+            "last_frame",
+        ):
+            row.addWidget(self._tool_button(name))
+        self.frame_label = QLabel("–")
+        self.frame_label.setObjectName("frameCounter")
+        row.addWidget(self.frame_label)
+        self.range_label = QLabel("")
+        self.range_label.setObjectName("dim")
+        row.addWidget(self.range_label)
+        row.addStretch(1)
+        for name in ("set_in", "set_out"):
+            row.addWidget(self._tool_button(name))
+        row.addSpacing(12)
+        for name in ("track_backward", "track_both", "track_forward", "retrack"):
+            row.addWidget(self._tool_button(name, text_beside=name == "track_forward"))
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.viewer, 1)
+        layout.addWidget(bar)
+        layout.addWidget(self.strip)
+        self.setCentralWidget(central)
+
+    def _tool_button(self, name: str, text_beside: bool = False) -> QToolButton:
+        button = QToolButton()
+        button.setDefaultAction(self.actions[name])
+        button.setAutoRaise(True)
+        if text_beside:
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        return button
+
+    def _build_docks(self) -> None:
+        for title, widget, name in (
+            ("Objects", self.objects_panel, "objectsDock"),
+            ("Matte finishing", self.finishing_panel, "finishingDock"),
+        ):
+            dock = QDockWidget(title, self)
+            dock.setObjectName(name)
+            dock.setWidget(widget)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        acts = self.actions
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(acts["open"])
+        file_menu.addAction(acts["open_sequence"])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._rebuild_recent_menu()
+        file_menu.addSeparator()
+        file_menu.addAction(acts["quit"])
+        edit = bar.addMenu("&Edit")
+        for name in ("undo", "redo", None, "clear_prompt"):
+            edit.addSeparator() if name is None else edit.addAction(acts[name])
+        view = bar.addMenu("&View")
+        for name in (
+            "zoom_fit",
+            "zoom_100",
+            "zoom_in",
+            "zoom_out",
+            None,
+            "mode_overlay",
+            "mode_matte",
+            "mode_cutout",
+            "mode_outline",
+            None,
+            "toggle_markers",
+        ):
+            view.addSeparator() if name is None else view.addAction(acts[name])
+        objects = bar.addMenu("&Objects")
+        for name in ("add_object", "delete_object", "next_object", "previous_object"):
+            objects.addAction(acts[name])
+        track = bar.addMenu("&Track")
+        for name in (
+            "track_forward",
+            "track_backward",
+            "track_both",
+            "retrack",
+            "cancel_tracking",
+            None,
+            "set_in",
+            "set_out",
+            "clear_range",
+            None,
+            "play_backward",
+            "stop",
+            "play_forward",
+            "prev_frame",
+            "next_frame",
+            "first_frame",
+            "last_frame",
+        ):
+            track.addSeparator() if name is None else track.addAction(acts[name])
+        self._build_model_menu(bar.addMenu("&Model"))
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(acts["help_shortcuts"])
+        help_menu.addAction(acts["about"])
+
+    def _build_model_menu(self, menu: QMenu) -> None:
+        options = self.settings.model_options()
+        self.model_groups: dict[str, QActionGroup] = {}
+
+        def group(title: str, key: str, values: list[tuple[str, object]], current: object):
+            sub = menu.addMenu(title)
+            g = QActionGroup(self)
+            g.setExclusive(True)
+            for label, value in values:
+                action = sub.addAction(label)
+                action.setCheckable(True)
+                action.setData(value)
+                action.setObjectName(f"model_{key}_{value}")
+                action.setChecked(value == current)
+                g.addAction(action)
+            g.triggered.connect(lambda action, key=key: self._on_model_option(key, action.data()))
+            self.model_groups[key] = g
+
+        group("&Variant", "variant", [(v, v) for v in VARIANTS], options.variant)
+        group(
+            "&Attention",
+            "attention",
+            [("Variant default", "")] + [(a, a) for a in ATTENTION_MODES],
+            options.attention or "",
+        )
+        group("&Device", "device", [(d.upper(), d) for d in DEVICES], options.device)
+        group("&Precision", "precision", [(p, p) for p in PRECISIONS], options.precision)
+        menu.addSeparator()
+        self.checkpoint_action = menu.addAction("Checkpoint &File…")
+        self.checkpoint_action.triggered.connect(self.choose_checkpoint)
+        official = menu.addAction("Use the &Official Weights")
+        official.triggered.connect(lambda: self.set_model_options(checkpoint=None))
+
+    def _build_toolbar(self) -> None:
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        for name in (
+            "open",
+            None,
+            "undo",
+            "redo",
+            None,
+            "mode_overlay",
+            "mode_matte",
+            "mode_cutout",
+            "mode_outline",
+        ):
+            tb.addSeparator() if name is None else tb.addAction(self.actions[name])
+        tb.addWidget(QLabel("  Opacity "))
+        self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
+        self.opacity_slider.setRange(0, 100)
+        self.opacity_slider.setFixedWidth(110)
+        self.opacity_slider.setToolTip("Overlay opacity")
+        tb.addWidget(self.opacity_slider)
+        tb.addSeparator()
+        for name in (
+            "zoom_fit",
+            "zoom_100",
+            None,
+            "track_backward",
+            "track_both",
+            "track_forward",
+            "cancel_tracking",
+            None,
+            "help_shortcuts",
+        ):
+            tb.addSeparator() if name is None else tb.addAction(self.actions[name])
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.model_label = QLabel()
+        self.step_label = QLabel()
+        self.memory_label = QLabel()
+        status.addPermanentWidget(self.progress)
+        for label in (self.step_label, self.memory_label, self.model_label):
+            status.addPermanentWidget(label)
+        self._on_status_changed(self.controller.status())
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.sourceOpened.connect(self._on_source_opened)
+        c.sessionStateChanged.connect(self._on_session_state_changed)
+        c.trackingStarted.connect(self._on_tracking_started)
+        c.trackingProgress.connect(self._on_tracking_progress)
+        c.trackingFinished.connect(self._on_tracking_finished)
+        c.errorOccurred.connect(self._on_error_occurred)
+        c.statusChanged.connect(self._on_status_changed)
+        c.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        c.transport.frame_changed.connect(self._on_frame_changed)
+        c.transport.range_changed.connect(self._on_range_changed)
+        self.progress.cancel.clicked.connect(self._cancel_tracking)
+        self.opacity_slider.valueChanged.connect(self._on_opacity_slider_value_changed)
+        self.objects_panel.colorRequested.connect(self._on_color_requested)
+        self.viewer.pixelHovered.connect(self._on_pixel_hovered)
+
+    def _restore(self) -> None:
+        s = self.settings
+        self.set_view_mode(s.view_mode())
+        self.opacity_slider.setValue(round(s.opacity() * 100))
+        geometry, state = s.window_state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        if state is not None:
+            self.restoreState(state)
+
+    # ================================================================== user actions
+    def open_dialog(self) -> None:
+        start = str(self.settings.recent_files()[0].parent) if self.settings.recent_files() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video", start, VIDEO_FILTER)
+        if path:
+            self.open_path(Path(path))
+
+    def open_sequence_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open an image sequence (folder)")
+        if folder:
+            self.open_path(Path(folder))
+
+    def open_path(self, path: Path) -> None:
+        """Open a clip from the menu, recent files, a drop or the command line."""
+        if not self.confirm_discard("open another clip"):
+            return
+        self.settings.add_recent(Path(path))
+        self._rebuild_recent_menu()
+        self.statusBar().showMessage(f"Opening {Path(path).name}…")
+        self.controller.open_source(Path(path))
+
+    def set_view_mode(self, mode: ViewMode) -> None:
+        mode = ViewMode(mode)
+        self.actions[f"mode_{mode.value}"].setChecked(True)
+        self.controller.view.mode = mode
+        self.settings.set_view_mode(mode)
+
+    def set_model_options(self, **changes: object) -> None:
+        current = self.settings.model_options()
+        fields = {**current.__dict__, **changes}
+        try:
+            options = ModelOptions(**fields)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self._on_error_occurred(ErrorReport("Model options", str(exc)))
+            return
+        self.settings.set_model_options(options)
+        factory = self.controller.session_factory
+        if hasattr(factory, "options"):
+            factory.options = options  # type: ignore[attr-defined]
+        self._on_status_changed(self.controller.status())
+        if self.controller.info is not None:
+            self.statusBar().showMessage(
+                f"Model set to {options.label()}; it is used for the next clip you open.", 8000
+            )
+
+    def _on_model_option(self, key: str, value: object) -> None:
+        if key == "attention":
+            value = value or None  # "" = the variant's own mode
+        self.set_model_options(**{key: value})
+
+    def choose_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose an EfficientTAM checkpoint", "", "Checkpoints (*.pt *.pth);;All (*)"
+        )
+        if path:
+            self.set_model_options(checkpoint=Path(path))
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def _show_about(self) -> None:
+        from etam_plugin import __version__
+
+        self._on_error_occurred(
+            ErrorReport(
+                "About etam-plugin",
+                f"etam-plugin {__version__}\nRotoscoping and live object masking driven by "
+                "EfficientTAM.",
+                severity="dialog-info",
+            )
+        )
+
+    def _cycle_object(self, step: int) -> None:
+        ids = self.controller.objects.ids
+        if not ids:
+            return
+        active = self.controller.objects.active_id
+        pos = ids.index(active) if active in ids else -1
+        self.controller.set_active_object(ids[(pos + step) % len(ids)])
+
+    def _cancel_tracking(self) -> None:
+        if self.controller.tracking is not None:
+            self.controller.cancel_tracking()
+            self.progress.cancelling()
+
+    def confirm_discard(self, what: str) -> bool:
+        """Ask before unsaved prompt work is dropped (sessions are saved in phase 2)."""
+        c = self.controller
+        if c.undo_stack.isClean() or c.undo_stack.count() == 0:
+            return True
+        return self.ask_discard(what)
+
+    def ask_discard(self, what: str) -> bool:
+        info = self.controller.info
+        name = info.name if info is not None else "this clip"
+        answer = QMessageBox.question(
+            self,
+            "Unsaved work",
+            f"Your prompts and tracking on {name} are not saved. Discard them and {what}?",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Discard
+
+    # ================================================================== controller → view
+    def _on_source_opened(self, info: m.SourceInfo) -> None:
+        self.statusBar().showMessage(
+            f"Opened {info.name}: {info.num_frames} frames, {info.frame_size[1]}×"
+            f"{info.frame_size[0]}, {float(info.fps):.3f} fps",
+            6000,
+        )
+        self.controller.undo_stack.setClean()
+        self._on_clean_changed(True)
+        self._on_source_state()
+        self._on_frame_changed(self.controller.transport.current)
+        self._on_range_changed(
+            self.controller.transport.in_point, self.controller.transport.out_point
+        )
+
+    def _on_source_state(self) -> None:
+        has_clip = self.controller.info is not None
+        tracking = self.controller.tracking is not None
+        for name in ("track_forward", "track_backward", "track_both", "retrack"):
+            self.actions[name].setEnabled(has_clip and not tracking)
+        self.actions["cancel_tracking"].setEnabled(tracking)
+        for name in ("add_object", "delete_object", "clear_prompt", "set_in", "set_out"):
+            self.actions[name].setEnabled(has_clip and not tracking)
+
+    def _on_session_state_changed(self, state: SessionState) -> None:
+        self._on_source_state()
+        if state is SessionState.STARTING:
+            self.statusBar().showMessage("Loading the model…")
+        elif state is SessionState.READY:
+            self.statusBar().showMessage("Ready: click the object to mask", 5000)
+
+    def _on_tracking_started(self, request: m.Propagate) -> None:
+        self.progress.start(request.direction, request.total)
+        self._on_source_state()
+
+    def _on_tracking_progress(self, progress: Progress) -> None:
+        self.progress.update_progress(progress)
+
+    def _on_tracking_finished(self, msg: m.TrackingFinished) -> None:
+        self.progress.hide()
+        self._on_source_state()
+        what = "cancelled" if msg.cancelled else "done"
+        fps = msg.frames_done / msg.elapsed_s if msg.elapsed_s > 0 else 0.0
+        self.statusBar().showMessage(
+            f"Tracking {what}: {msg.frames_done} frames in {msg.elapsed_s:.1f} s ({fps:.1f} fps)",
+            8000,
+        )
+
+    def _on_error_occurred(self, report: ErrorReport) -> None:
+        self.last_report = report
+        if report.severity in ("info", "warning"):
+            self.statusBar().showMessage(
+                f"{report.title}: {report.text}" if report.title else report.text, 8000
+            )
+            return
+        for box in list(self.error_boxes):
+            if box.isVisible() and box.text() == report.text:
+                return  # the same error is already on screen (e.g. a corrupt frame, scrubbing)
+        if report.severity == "dialog-info":
+            report = ErrorReport(report.title, report.text, report.details, "info")
+        box = error_box(self, report)
+        self.error_boxes = [b for b in self.error_boxes if b.isVisible()] + [box]
+        box.open()
+
+    def _on_status_changed(self, info: StatusInfo) -> None:
+        self.model_label.setText(f"{info.model} · {info.session.value}")
+        parts = []
+        if info.last_step_ms is not None:
+            parts.append(f"last step {info.last_step_ms:.0f} ms")
+        if info.tracking_fps:
+            parts.append(f"{info.tracking_fps:.1f} fps")
+        self.step_label.setText(" · ".join(parts))
+
+    def _on_memory_timer_timeout(self) -> None:
+        try:
+            rss = self._process.memory_info().rss / 2**20
+        except psutil.Error:
+            return
+        masks = self.controller.masks.nbytes() / 2**20
+        self.memory_label.setText(f"RAM {rss:.0f} MB · masks {masks:.1f} MB")
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        info = self.controller.info
+        name = info.name if info else "no clip"
+        self.setWindowTitle(f"{name}[*] — etam-plugin")
+        self.setWindowModified(not clean)
+
+    def _on_frame_changed(self, index: int) -> None:
+        info = self.controller.info
+        if info is None:
+            self.frame_label.setText("–")
+            return
+        self.frame_label.setText(
+            f"{index:>5} / {info.num_frames - 1}   {timecode(index, info.fps)}"
+        )
+
+    def _on_range_changed(self, first: int, last: int) -> None:
+        self.range_label.setText(f"In {first} · Out {last}")
+
+    def _on_opacity_slider_value_changed(self, value: int) -> None:
+        self.controller.view.opacity = value / 100.0
+        self.settings.set_opacity(value / 100.0)
+
+    def _on_toggle_markers(self) -> None:
+        self.controller.view.markers = self.actions["toggle_markers"].isChecked()
+
+    def _on_color_requested(self, obj_id: int) -> None:
+        color = pick_color(self, self.controller.objects.get(obj_id).color)
+        if color is not None:
+            self.controller.set_object_color(obj_id, color)
+
+    def _on_pixel_hovered(self, x: int, y: int) -> None:
+        if x >= 0:
+            self.statusBar().showMessage(f"x {x}  y {y}   zoom {self.viewer.zoom * 100:.0f} %")
+
+    def _rebuild_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.settings.recent_files()
+        for path in files:
+            action = self.recent_menu.addAction(path.name)
+            action.setToolTip(str(path))
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self.open_path(p))
+        if files:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear Recent")
+            clear.triggered.connect(self._on_clear_recent)
+        self.recent_menu.setEnabled(bool(files))
+
+    def _on_clear_recent(self) -> None:
+        self.settings.clear_recent()
+        self._rebuild_recent_menu()
+
+    # ================================================================== Qt events
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.confirm_discard("quit"):
+            event.ignore()
+            return
+        self.settings.set_window_state(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self._memory_timer.stop()
+        self.controller.shutdown()
+        event.accept()

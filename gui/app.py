@@ -1,0 +1,79 @@
+"""Start the panel: ``etam-plugin panel [SOURCE]`` calls :func:`run_panel`."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from etam_plugin.gui._qt.controller import EditorController
+from etam_plugin.gui._qt.main_window import MainWindow
+from etam_plugin.gui._qt.settings import APPLICATION, ORGANIZATION, PanelSettings
+from etam_plugin.gui._qt.theme import apply_theme, icon
+from etam_plugin.gui.components.backend import ModelSessionFactory
+from etam_plugin.gui.components.errors import describe_error
+from etam_plugin.gui.components.frames import FramesFactory, open_frames
+from etam_plugin.gui.components.session_api import SessionFactory
+
+
+def application(argv: Sequence[str] | None = None) -> QApplication:
+    """The process's QApplication (created once, named so QSettings finds our settings)."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else [sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("etam-plugin")
+    app.setWindowIcon(icon("etam-plugin"))
+    return app  # type: ignore[return-value]
+
+
+def create_window(
+    settings: PanelSettings | None = None,
+    session_factory: SessionFactory | None = None,
+    frames_factory: FramesFactory = open_frames,
+) -> MainWindow:
+    """A main window with its controller (defaults: the real model and media reading)."""
+    settings = settings or PanelSettings()
+    if session_factory is None:
+        session_factory = ModelSessionFactory(settings.model_options())
+    controller = EditorController(session_factory, frames_factory)
+    return MainWindow(controller, settings)
+
+
+def install_excepthook(window: MainWindow) -> None:
+    """An exception escaping a slot becomes a readable dialog instead of killing the panel."""
+
+    def hook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        text = "".join(traceback.format_exception(kind, exc, tb))
+        sys.__stderr__.write(text)
+        if isinstance(exc, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        window._on_error_occurred(describe_error(exc, traceback_text=text))
+
+    sys.excepthook = hook
+
+
+def run_panel(
+    source: str | Path | None = None,
+    *,
+    settings: PanelSettings | None = None,
+    session_factory: SessionFactory | None = None,
+    frames_factory: FramesFactory = open_frames,
+) -> int:
+    """Show the panel (opening ``source`` if given) and run until it is closed."""
+    app = application()
+    settings = settings or PanelSettings()
+    apply_theme(app, settings.theme())
+    window = create_window(settings, session_factory, frames_factory)
+    install_excepthook(window)
+    window.show()
+    if source is not None:
+        QTimer.singleShot(0, lambda: window.open_path(Path(source)))
+    return int(app.exec())
