@@ -40,7 +40,14 @@ import numpy as np
 
 from etam_plugin.errors import CorruptFrameError, MediaError, VfrPolicyError
 from etam_plugin.media.info import VideoInfo
-from etam_plugin.media.probe import FrameIndex, Progress, check_complete, scan, video_stream
+from etam_plugin.media.probe import (
+    FrameIndex,
+    Progress,
+    check_complete,
+    open_container,
+    scan,
+    video_stream,
+)
 from etam_plugin.media.timecode import as_rate, seconds_to_frame
 from etam_plugin.media.timing import ConformReport, conform_map
 
@@ -155,7 +162,7 @@ class VideoFileSource:
         self._bad: dict[int, str] = {}  # positions whose packet failed to decode
         self._cursor: int | None = None  # position of the last decoded frame
         self._frames: Iterator[tuple[int, av.VideoFrame]] | None = None
-        self._container = av.open(str(path), mode="r", metadata_errors="ignore")
+        self._container = open_container(path)
         self._stream = video_stream(self._container, path)
         # Frame threading decodes ~2x faster, but after a decode error it loses the frames
         # still in flight; a cut-off file's ragged end decodes as probe verified it only
