@@ -302,14 +302,13 @@ class EditorController(QObject):
         if self.session_state is SessionState.FAILED:
             self._report(ModelError(f"No tracking session: {self.session_error}"), "Tracking")
             return False
-        if not len(self.prompts):
+        if not any(self.prompts.frames(o) for o in self.objects.ids):
             self._report_info("Click on an object first, then track it.")
             return False
         t = self.transport
         start = min(max(t.current, t.in_point), t.out_point)
-        request = m.Propagate(
-            direction, start, t.in_point, t.out_point, obj_ids=tuple(self.objects.ids)
-        )
+        prompted = tuple(o for o in self.objects.ids if self.prompts.frames(o))
+        request = m.Propagate(direction, start, t.in_point, t.out_point, obj_ids=prompted)
         self.transport.stop()
         self.tracking = request
         self._follow = True

@@ -328,7 +328,12 @@ class MainWindow(QMainWindow):
             [("Variant default", "")] + [(a, a) for a in ATTENTION_MODES],
             options.attention or "",
         )
-        group("&Device", "device", [(d.upper(), d) for d in DEVICES], options.device)
+        group(
+            "&Device",
+            "device",
+            [(d.upper() if d != "auto" else "Auto", d) for d in DEVICES],
+            options.device,
+        )
         group("&Precision", "precision", [(p, p) for p in PRECISIONS], options.precision)
         menu.addSeparator()
         self.checkpoint_action = menu.addAction("Checkpoint &File…")
@@ -448,9 +453,9 @@ class MainWindow(QMainWindow):
             self._on_error_occurred(ErrorReport("Model options", str(exc)))
             return
         self.settings.set_model_options(options)
-        factory = self.controller.session_factory
-        if hasattr(factory, "options"):
-            factory.options = options  # type: ignore[attr-defined]
+        configure = getattr(self.controller.session_factory, "configure", None)
+        if callable(configure):
+            configure(options)
         self._on_status_changed(self.controller.status())
         if self.controller.info is not None:
             self.statusBar().showMessage(

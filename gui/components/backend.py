@@ -7,9 +7,7 @@ what ``emit`` receives back to the GUI over queued signals.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -28,74 +26,66 @@ Emit = Callable[[object], None]
 class ModelSessionFactory:
     """Sessions on the real EfficientTAM network with the Model menu's options.
 
-    Phase 1: ``etam_plugin.model.VideoSession`` and its model loader are being written; until
-    they land this raises a ModelError that the panel shows (scrubbing still works).
+    The network is loaded on first use (in the worker thread) and shared by the sessions it
+    makes; :meth:`configure` (from the GUI thread) swaps the options and drops the loaded
+    network so the next session loads the new one.
     """
 
     def __init__(self, options: ModelOptions) -> None:
-        self.options = options
-        self._model: object | None = None
+        self._lock = threading.Lock()
+        self._options = options
+        self._loaded: tuple[object, str, object] | None = None  # model, device, dtype
 
-    def _session_class(self) -> type:
-        import etam_plugin.model as model_api
+    @property
+    def options(self) -> ModelOptions:
+        with self._lock:
+            return self._options
 
-        cls = getattr(model_api, "VideoSession", None)
-        loader = getattr(model_api, "load_model", None)
-        if cls is None or loader is None:
-            raise ModelError(
-                "The tracking model is not available in this build: "
-                "etam_plugin.model does not provide VideoSession/load_model yet."
-            )
-        if self._model is None:
-            self._model = loader(
-                self.options.checkpoint or self.options.variant,
-                variant=self.options.variant,
-                attention=self.options.attention,
-                device=self.options.device,
-                precision=self.options.precision,
-            )
-        return cls
+    def configure(self, options: ModelOptions) -> None:
+        with self._lock:
+            if options != self._options:
+                self._options = options
+                self._loaded = None
+
+    def _model(self) -> tuple[object, str, object]:
+        from etam_plugin.devices import pick_device, pick_dtype
+        from etam_plugin.model import load_model
+        from etam_plugin.weights import resolve_checkpoint
+
+        with self._lock:
+            options, loaded = self._options, self._loaded
+        if loaded is not None:
+            return loaded
+        device = pick_device(options.device)
+        dtype = pick_dtype(options.precision, device)
+        checkpoint = resolve_checkpoint(options.checkpoint or options.variant, download=False)
+        model = load_model(checkpoint, options.variant, attention=options.attention, device=device)
+        loaded = (model, device, dtype)
+        with self._lock:
+            if self._options == options:
+                self._loaded = loaded
+        return loaded
 
     def create(self, frames: FrameSource) -> SessionLike:
-        cls = self._session_class()
-        return cls(self._model, frames)
+        from etam_plugin.model import VideoSession
+
+        model, device, dtype = self._model()
+        return VideoSession(model, frames, device=device, dtype=dtype)
 
     def open(self, folder: Path, frames: FrameSource) -> SessionLike:
-        cls = self._session_class()
-        return cls.open(folder, self._model, frames)
+        from etam_plugin.model import VideoSession
+
+        model, device, dtype = self._model()
+        return VideoSession.open(folder, model, frames, device=device, dtype=dtype)
 
     def describe(self) -> str:
         return self.options.label()
 
 
-def _close(frames: object) -> None:
-    close = getattr(frames, "close", None)
+def _close(thing: object) -> None:
+    close = getattr(thing, "close", None)
     if callable(close):
         close()
-
-
-def save_folder_atomically(save: Callable[[Path], None], folder: Path) -> None:
-    """Write a session folder next to ``folder`` then swap it in, so a failed or interrupted
-    save (full disk, crash) never leaves a half-written session where the good one was."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=folder.parent))
-    old = None
-    try:
-        save(tmp)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            if old.exists():
-                shutil.rmtree(old)
-            os.replace(folder, old)
-        os.replace(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and old.exists() and not folder.exists():
-            os.replace(old, folder)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 class InferenceBackend:
@@ -119,6 +109,8 @@ class InferenceBackend:
                 emit(m.TrackingFinished(request, True, 0, self._statuses_or_empty(), 0.0))
 
     def close(self) -> None:
+        if self.session is not None:
+            _close(self.session)
         self.session = None
         if self._frames is not None:
             _close(self._frames)
@@ -154,7 +146,7 @@ class InferenceBackend:
                         found[obj_id] = res
             emit(m.ResultsFetched(request.frame, found))
         elif isinstance(request, m.SaveSession):
-            save_folder_atomically(session.save, request.folder)
+            session.save(request.folder)  # the session writes its folder safely
             emit(m.SessionSaved(request.folder))
         else:
             raise TypeError(f"the inference worker cannot serve {type(request).__name__}")

@@ -34,22 +34,20 @@ def open_frames(spec: m.SourceSpec) -> FrameSource:
             "part of this build yet.",
             path=spec.path,
         ) from None
-    if not spec.path.exists():
-        raise MediaError(f"{spec.path} does not exist.", path=spec.path)
     return open_source(spec.path)
 
 
 def source_info(spec: m.SourceSpec, frames: FrameSource) -> m.SourceInfo:
-    """Frame count, size and exact rate; sources without ``.info`` (arrays) get 25 fps."""
+    """Frame count, size and exact rate; sources without ``.info`` (arrays) get 25 fps.
+
+    The size is the first frame's: frames come in display orientation, which differs from
+    the coded size of a rotated clip."""
     count = len(frames)
     if count <= 0:
         raise MediaError(f"{spec.path} has no frames.", path=spec.path)
+    first = frames[0]
+    size = (int(first.shape[0]), int(first.shape[1]))
     info = getattr(frames, "info", None)
-    if info is not None and getattr(info, "height", None) and getattr(info, "width", None):
-        size = (int(info.height), int(info.width))
-    else:
-        first = frames[0]
-        size = (int(first.shape[0]), int(first.shape[1]))
     rate = getattr(info, "frame_rate", None) if info is not None else None
     fps = Fraction(rate) if rate else DEFAULT_FPS
     return m.SourceInfo(spec.path, count, size, fps)

@@ -20,6 +20,7 @@ class GapReport:
     p50_gap_ms: float
     over_50ms: int
     duration_s: float
+    max_gap_at_s: float  # when the longest gap ended, from the first tick
 
     def as_dict(self) -> dict[str, float | int]:
         return dict(self.__dict__)
@@ -49,4 +50,5 @@ class GapRecorder:
             p50_gap_ms=float(np.percentile(gaps, 50)),
             over_50ms=int((gaps > 50.0).sum()),
             duration_s=float(t[-1] - t[0]) if t.size > 1 else 0.0,
+            max_gap_at_s=float(t[int(np.argmax(gaps)) + 1] - t[0]) if t.size > 1 else 0.0,
         )

@@ -112,17 +112,20 @@ class Propagate(Request):
             raise ValueError(f"start {self.start} is outside the range {self.first}..{self.last}")
 
     def legs(self) -> list[tuple[str, int, int]]:
-        """``(direction, start, end)`` of each session.propagate call, in order."""
-        legs = []
-        if self.direction in ("forward", "both"):
-            legs.append(("forward", self.start, self.last))
-        if self.direction in ("backward", "both"):
-            legs.append(("backward", self.start, self.first))
+        """``(direction, start, end)`` of each session.propagate call, in order; "both" goes
+        back from the frame before ``start`` (the forward leg already did ``start``)."""
+        if self.direction == "forward":
+            return [("forward", self.start, self.last)]
+        if self.direction == "backward":
+            return [("backward", self.start, self.first)]
+        legs = [("forward", self.start, self.last)]
+        if self.start > self.first:
+            legs.append(("backward", self.start - 1, self.first))
         return legs
 
     @property
     def total(self) -> int:
-        """Frames visited over all legs (the start frame is visited by each leg)."""
+        """Frames visited over all legs."""
         return sum(abs(end - start) + 1 for _d, start, end in self.legs())
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from etam_plugin.devices import DEVICES, DTYPES
 from etam_plugin.model import ATTENTION_MODES, VARIANTS
 
-DEVICES: tuple[str, ...] = ("cpu", "cuda", "mps")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+PRECISIONS: tuple[str, ...] = DTYPES
 DEFAULT_VARIANT = "ti_512x512"
 
 
@@ -19,8 +19,8 @@ class ModelOptions:
 
     variant: str = DEFAULT_VARIANT
     attention: str | None = None
-    device: str = "cpu"
-    precision: str = "fp32"
+    device: str = "auto"
+    precision: str = "float32"
     checkpoint: Path | None = None
 
     def __post_init__(self) -> None:
@@ -38,7 +38,7 @@ class ModelOptions:
             )
 
     def label(self) -> str:
-        """Short text for the status bar, e.g. ``ti_512x512 · pooled-keys · cpu · fp32``."""
+        """Short text for the status bar, e.g. ``ti_512x512 · pooled-keys · cpu · float32``."""
         parts = [self.variant]
         if self.attention:
             parts.append(self.attention)

@@ -195,6 +195,9 @@ class FakeSession:
         ids = list(obj_ids) if obj_ids is not None else self.object_ids
         for o in ids:
             self._check(o)
+        ids = [o for o in ids if any(k[1] == o for k in self._prompts)]  # as the real one
+        if not ids:
+            raise ModelError("nothing to track: prompt an object on some frame first")
         step = 1 if direction == "forward" else -1
         prompted = sorted({f for f, o in self._prompts if o in ids})
         if start is None:

@@ -137,3 +137,4 @@ def test_gap_recorder_reports_the_longest_freeze() -> None:
     assert report.max_gap_ms == pytest.approx(120)
     assert report.over_50ms == 2
     assert report.p50_gap_ms == pytest.approx(5)
+    assert report.max_gap_at_s == pytest.approx(0.135)
