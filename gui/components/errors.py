@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etam_plugin.devices import DeviceError
 from etam_plugin.errors import (
     CancelledError,
     CheckpointError,
@@ -79,6 +80,7 @@ def describe_error(exc: BaseException, action: str = "", traceback_text: str = "
             ),
         ),
         (WeightsUnavailableError, "Model weights are missing", ("variant", "url", "target")),
+        (DeviceError, "Cannot run on this device", ()),
         (ModelError, "Tracking model problem", ()),
         (ExportError, "Export failed", ("path",)),
         (TimelineError, "Cannot use the timeline", ("path",)),
