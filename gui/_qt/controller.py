@@ -422,6 +422,16 @@ class EditorController(QObject):
 
     @Slot(object)
     def _on_inference_result_ready(self, msg: object) -> None:
+        stale = (
+            m.FrameTracked,
+            m.PromptApplied,
+            m.TrackingFinished,
+            m.ResultsFetched,
+            m.ObjectsChanged,
+            m.SessionSaved,
+        )
+        if self.session_state is SessionState.STARTING and isinstance(msg, stale):
+            return  # from the previous clip's session: the worker serves in order
         if isinstance(msg, m.FrameTracked):
             self._on_frame_tracked(msg)
         elif isinstance(msg, m.PromptApplied):

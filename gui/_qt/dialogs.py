@@ -25,9 +25,12 @@ def error_box(parent: QWidget | None, report: ErrorReport) -> QMessageBox:
         "warning": QMessageBox.Icon.Warning,
         "info": QMessageBox.Icon.Information,
     }[report.severity]
+    # The title goes in the box itself (in bold by the style), not only in the window
+    # title, which some window managers (and Xvfb without one) never show.
     box = QMessageBox(
-        icon, report.title or "etam-plugin", report.text, QMessageBox.StandardButton.Ok, parent
+        icon, "etam-plugin", report.title or "etam-plugin", QMessageBox.StandardButton.Ok, parent
     )
+    box.setInformativeText(report.text)
     box.setObjectName("errorBox")
     if report.details:
         box.setDetailedText(report.details)
@@ -53,10 +56,16 @@ class ShortcutsDialog(QDialog):
         self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
         self.table.setAlternatingRowColors(True)
         self.table.setShowGrid(False)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         previous = None
         for r, (group, keys, text) in enumerate(rows):
             for col, value in enumerate((group if group != previous else "", keys, text)):
-                self.table.setItem(r, col, QTableWidgetItem(value))
+                item = QTableWidgetItem(value)
+                if col == 0:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.table.setItem(r, col, item)
             previous = group
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)

@@ -22,6 +22,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -42,7 +43,7 @@ from etam_plugin.gui._qt.finishing_panel import FinishingPanel
 from etam_plugin.gui._qt.objects_panel import ObjectsPanel, pick_color
 from etam_plugin.gui._qt.progress import TrackingProgress
 from etam_plugin.gui._qt.settings import PanelSettings
-from etam_plugin.gui._qt.theme import icon
+from etam_plugin.gui._qt.theme import apply_theme, icon
 from etam_plugin.gui._qt.timeline_strip import TimelineStrip
 from etam_plugin.gui._qt.viewer import Viewer
 from etam_plugin.gui.components import messages as m
@@ -274,6 +275,11 @@ class MainWindow(QMainWindow):
             "toggle_markers",
         ):
             view.addSeparator() if name is None else view.addAction(acts[name])
+        view.addSeparator()
+        self.dark_theme_action = view.addAction("&Dark Theme")
+        self.dark_theme_action.setCheckable(True)
+        self.dark_theme_action.setChecked(self.settings.theme() == "dark")
+        self.dark_theme_action.toggled.connect(self._on_dark_theme_toggled)
         objects = bar.addMenu("&Objects")
         for name in ("add_object", "delete_object", "next_object", "previous_object"):
             objects.addAction(acts[name])
@@ -580,7 +586,7 @@ class MainWindow(QMainWindow):
             )
             return
         for box in list(self.error_boxes):
-            if box.isVisible() and box.text() == report.text:
+            if box.isVisible() and box.informativeText() == report.text:
                 return  # the same error is already on screen (e.g. a corrupt frame, scrubbing)
         if report.severity == "dialog-info":
             report = ErrorReport(report.title, report.text, report.details, "info")
@@ -626,6 +632,13 @@ class MainWindow(QMainWindow):
     def _on_opacity_slider_value_changed(self, value: int) -> None:
         self.controller.view.opacity = value / 100.0
         self.settings.set_opacity(value / 100.0)
+
+    def _on_dark_theme_toggled(self, dark: bool) -> None:
+        name = "dark" if dark else "system"
+        self.settings.set_theme(name)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, name)
 
     def _on_toggle_markers(self) -> None:
         self.controller.view.markers = self.actions["toggle_markers"].isChecked()

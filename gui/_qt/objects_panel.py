@@ -35,7 +35,9 @@ def swatch(color: tuple[int, int, int], size: int = 14) -> QIcon:
     painter.setPen(QColor(255, 255, 255, 120))
     painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
     painter.end()
-    return QIcon(pixmap)
+    icon = QIcon(pixmap)
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # keep the true colour on the selected row
+    return icon
 
 
 class ObjectsPanel(QWidget):

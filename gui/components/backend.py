@@ -79,7 +79,12 @@ class ModelSessionFactory:
         return VideoSession.open(folder, model, frames, device=device, dtype=dtype)
 
     def describe(self) -> str:
-        return self.options.label()
+        """The options, with the device actually picked once the network is loaded."""
+        with self._lock:
+            options, loaded = self._options, self._loaded
+        if loaded is not None and options.device == "auto":
+            return options.label().replace(" · auto · ", f" · {loaded[1]} · ")
+        return options.label()
 
 
 def _close(thing: object) -> None:

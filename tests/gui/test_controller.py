@@ -324,3 +324,22 @@ def test_playback_with_jkl(qtbot, make, tmp_path) -> None:
     qtbot.wait(120)
     assert c.transport.current == here
     qtbot.waitUntil(lambda: c.displayed_frame == here, timeout=WAIT)
+
+
+def test_opening_another_clip_while_tracking_drops_the_old_results(qtbot, make, tmp_path, clips):
+    other = clips.add(tmp_path / "other.mp4", synthetic_clip(9, 40, 64))
+    c = make(FakeSessionFactory(delay_s=0.03))
+    open_clip(qtbot, c, clip_path(tmp_path))
+    c.add_point(24, 36)
+    qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
+    c.track("forward")
+    qtbot.waitUntil(lambda: c.coverage.status(1, 2) is T, timeout=WAIT)
+    errors = []
+    c.errorOccurred.connect(errors.append)
+    open_clip(qtbot, c, other)
+    qtbot.wait(300)  # let any in-flight results of the old session arrive
+    assert c.masks.size == (40, 64) and len(c.masks) == 0
+    assert c.coverage.statuses(1) == [E] * 9
+    assert c.tracking is None and errors == []
+    c.add_point(10, 10)
+    qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
