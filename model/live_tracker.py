@@ -97,7 +97,9 @@ class LiveTracker:
             raise ModelError("empty prompt: give points, a box or a mask")
         (h, w), feats, pos = self._last
         steps = prompt_steps(prompt, h, w, self.engine.image_size)
-        prediction = self.engine.apply_prompt(feats, steps, memory=None, pos=pos, base_logits=None)
+        prediction, _ = self.engine.apply_prompt(
+            feats, steps, memory=None, pos=pos, base_logits=None
+        )
         record = record_from_prediction(prediction, 0, interacted=True, reverse=False)
         record.memory = self.engine.encode_memory(feats, record.logits, True)
         entry = _Entry(record, self.engine.prepare(record.memory))

@@ -141,6 +141,36 @@ class PromptStep:
     labels: np.ndarray | None = None
     mask: np.ndarray | None = None
 
+    def same_as(self, other: PromptStep) -> bool:
+        def eq(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+            return (a is None and b is None) or (
+                a is not None and b is not None and a.shape == b.shape and np.array_equal(a, b)
+            )
+
+        return (
+            eq(self.points, other.points)
+            and eq(self.labels, other.labels)
+            and eq(self.mask, other.mask)
+        )
+
+
+@dataclass
+class PromptCache:
+    """What :meth:`Engine.apply_prompt` computed on one frame for one object: the
+    (memory-conditioned) features and each step's prediction."""
+
+    conditioned: torch.Tensor | None
+    steps: list[PromptStep]
+    outputs: list[MaskPrediction]
+
+    def common_prefix(self, steps: Sequence[PromptStep]) -> int:
+        n = 0
+        for a, b in zip(self.steps, steps, strict=False):
+            if not a.same_as(b):
+                break
+            n += 1
+        return n
+
 
 def prompt_steps(prompt: Prompt, height: int, width: int, size: int) -> list[PromptStep]:
     """The steps a user took to build ``prompt``: mask, then box, then one click at a time."""
@@ -213,36 +243,43 @@ class Engine:
         memory: MemoryInput | None,
         pos: torch.Tensor,
         base_logits: torch.Tensor | None,
-    ) -> MaskPrediction:
+        cache: PromptCache | None = None,
+    ) -> tuple[MaskPrediction, PromptCache]:
         """Runs a prompt's steps on one frame; each step refines the previous mask.
 
         ``memory`` None: a conditioning frame (no memory); else a correction on a tracked
-        frame, whose ``base_logits`` (the tracked mask) seed the first step.
+        frame, whose ``base_logits`` (the tracked mask) seed the first step. ``cache`` (from
+        the previous call on the same frame and object, with the same memory) lets a prompt
+        that extends or shortens the previous one — the next click, an undo — run only its
+        new steps: interactive cost stays one decoder pass per click.
         """
+        if not steps:
+            raise ValueError("empty prompt: give points, a box or a mask")
         with torch.inference_mode(), self.autocast():
-            conditioned = self.model.condition_on_memory(feats, pos, memory)
-            previous = base_logits
-            prediction = None
-            for step in steps:
+            if cache is not None and cache.conditioned is not None:
+                conditioned = cache.conditioned
+            else:
+                conditioned = self.model.condition_on_memory(feats, pos, memory)
+            reused = cache.common_prefix(steps) if cache is not None else 0
+            outputs = list(cache.outputs[:reused]) if cache is not None else []
+            previous = outputs[-1].masks.float() if outputs else base_logits
+            for step in steps[reused:]:
                 if step.mask is not None:
                     mask = torch.from_numpy(step.mask).to(self.device, torch.float32)[None, None]
                     prediction = self.model.mask_as_output(feats, self._mask_to_input(mask))
                 else:
                     points = torch.from_numpy(step.points).to(self.device)[None]
                     labels = torch.from_numpy(step.labels).to(self.device)[None]
-                    prev = (
-                        None
-                        if previous is None
-                        else previous.clamp(-PREV_MASK_CLAMP, PREV_MASK_CLAMP)
-                    )
+                    prev = None
+                    if previous is not None:
+                        prev = previous.clamp(-PREV_MASK_CLAMP, PREV_MASK_CLAMP)
                     multimask = len(step.labels) <= self.config.multimask_max_pt_num
                     prediction = self.model.predict_masks(
                         conditioned, points, labels, mask_logits=prev, multimask=multimask
                     )
+                outputs.append(prediction)
                 previous = prediction.masks.float()
-        if prediction is None:
-            raise ValueError("empty prompt: give points, a box or a mask")
-        return prediction
+        return outputs[-1], PromptCache(conditioned, list(steps), outputs)
 
     def _mask_to_input(self, mask_b1hw: torch.Tensor) -> torch.Tensor:
         """A source-resolution mask → the model's square input (bilinear, antialiased,

@@ -32,6 +32,7 @@ from etam_plugin.model.tracking import (
     Engine,
     FrameRecord,
     MemoryPlan,
+    PromptCache,
     plan_memory,
     prompt_steps,
     record_from_prediction,
@@ -115,6 +116,8 @@ class VideoSession:
         self._prepared: OrderedDict[tuple[int, int], PreparedMemory] = OrderedDict()
         self._prepared_cache = 4 * self.config.num_maskmem
         self._results: OrderedDict[tuple[int, int], ObjectResult] = OrderedDict()
+        # Per (object, frame): the last prompt's steps, so the next click runs one step.
+        self._prompt_cache: dict[tuple[int, int], PromptCache] = {}
         self._result_cache = max(1, result_cache)
         self._lock = threading.RLock()
 
@@ -183,9 +186,10 @@ class VideoSession:
             steps = prompt_steps(prompt, h, w, self.engine.image_size)
             feats, pos = self._frame_features(frame_index)
             is_cond = frame_index in obj.cond or not obj.has(frame_index)
+            cache = self._prompt_cache.get((obj_id, frame_index))
             if is_cond:
-                prediction = self.engine.apply_prompt(
-                    feats, steps, memory=None, pos=pos, base_logits=None
+                prediction, cache = self.engine.apply_prompt(
+                    feats, steps, memory=None, pos=pos, base_logits=None, cache=cache
                 )
                 record = record_from_prediction(prediction, 0, interacted=True, reverse=False)
                 obj.cond[frame_index] = record
@@ -194,11 +198,13 @@ class VideoSession:
             else:
                 entry = obj.prompts.get(frame_index)
                 base = entry.base if entry else obj.store.get(frame_index)
-                memory = self._memory_input(
-                    obj, self._plan(obj, frame_index, base.reverse), exclude=frame_index
-                )
-                prediction = self.engine.apply_prompt(
-                    feats, steps, memory=memory, pos=pos, base_logits=base.logits
+                memory = None
+                if cache is None:  # the cache holds this frame's memory-conditioned features
+                    memory = self._memory_input(
+                        obj, self._plan(obj, frame_index, base.reverse), exclude=frame_index
+                    )
+                prediction, cache = self.engine.apply_prompt(
+                    feats, steps, memory=memory, pos=pos, base_logits=base.logits, cache=cache
                 )
                 record = record_from_prediction(
                     prediction, 0, interacted=True, reverse=base.reverse
@@ -208,6 +214,7 @@ class VideoSession:
                 self._mark_after_stale(obj, frame_index, base.reverse)
             obj.stale.discard(frame_index)
             self._invalidate(obj_id, frame_index)
+            self._prompt_cache[(obj_id, frame_index)] = cache  # after invalidating the others
             obj.store.save_mask(frame_index, self._result(obj, frame_index, False).mask)
             return self.frame_result(frame_index)
 
@@ -446,11 +453,15 @@ class VideoSession:
         return prepared
 
     def _invalidate(self, obj_id: int, frame: int) -> None:
+        """A record changed: drop what was derived from it. Prompt caches of the object's
+        other frames hold features conditioned on its memory, so they go too."""
         self._prepared.pop((obj_id, frame), None)
         self._results.pop((obj_id, frame), None)
+        for key in [k for k in self._prompt_cache if k[0] == obj_id]:
+            del self._prompt_cache[key]
 
     def _forget(self, obj_id: int) -> None:
-        for cache in (self._prepared, self._results):
+        for cache in (self._prepared, self._results, self._prompt_cache):
             for key in [k for k in cache if k[0] == obj_id]:
                 del cache[key]
 

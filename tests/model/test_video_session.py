@@ -1,0 +1,167 @@
+"""VideoSession bookkeeping on a tiny test network: prompts, statuses, undo, persistence,
+bounded RAM. (Numerical parity with the reference is in test_parity_video.py.)"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from etam_plugin.model import (
+    FrameStatus,
+    ModelError,
+    Prompt,
+    VideoSession,
+    build_model,
+    tiny_test_config,
+)
+
+H, W, N = 48, 64, 12
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    net = build_model(tiny_test_config(image_size=64))
+    with torch.no_grad():  # objects present, logits of useful size
+        net.sam_mask_decoder.pred_obj_score_head.layers[2].bias.fill_(5.0)
+        for mlp in net.sam_mask_decoder.output_hypernetworks_mlps:
+            mlp.layers[2].weight.mul_(20.0)
+    return net
+
+
+@pytest.fixture
+def frames():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)
+    return [np.roll(base, 2 * i, axis=1) for i in range(N)]
+
+
+def _logits(session, frame, obj):
+    return session.result(frame, obj, with_logits=True).logits
+
+
+def test_click_by_click_equals_the_whole_prompt_at_once(model, frames) -> None:
+    clicks = [((30.0, 20.0), 1), ((10.0, 10.0), 0), ((50.0, 30.0), 1)]
+    stepwise = VideoSession(model, frames)
+    stepwise.add_object(1)
+    for n in range(1, len(clicks) + 1):
+        pts, labels = zip(*clicks[:n], strict=True)
+        stepwise.set_prompt(3, 1, Prompt(pts, labels))
+    fresh = VideoSession(model, frames)
+    fresh.add_object(1)
+    pts, labels = zip(*clicks, strict=True)
+    fresh.set_prompt(3, 1, Prompt(pts, labels))
+    assert np.array_equal(_logits(stepwise, 3, 1), _logits(fresh, 3, 1))
+
+    # Undo (the prompt without its last click) restores the earlier result exactly.
+    before = VideoSession(model, frames)
+    before.add_object(1)
+    before.set_prompt(3, 1, Prompt(pts[:2], labels[:2]))
+    stepwise.set_prompt(3, 1, Prompt(pts[:2], labels[:2]))
+    assert np.array_equal(_logits(stepwise, 3, 1), _logits(before, 3, 1))
+
+
+def test_statuses_follow_prompts_tracking_and_corrections(model, frames) -> None:
+    s = VideoSession(model, frames)
+    s.add_object(1)
+    s.set_prompt(2, 1, Prompt(((30.0, 20.0),), (1,)))
+    assert s.statuses(1)[2] is FrameStatus.PROMPTED
+    assert s.statuses(1)[0] is FrameStatus.EMPTY
+    done = [r.frame_index for r, _ in s.propagate("both")]
+    assert done == [*range(2, N), 1, 0]
+    assert all(st is FrameStatus.TRACKED for i, st in enumerate(s.statuses(1)) if i != 2)
+
+    s.set_prompt(6, 1, Prompt(((20.0, 20.0),), (0,)))  # a correction, tracked forward
+    st = s.statuses(1)
+    assert st[6] is FrameStatus.PROMPTED
+    assert all(x is FrameStatus.STALE for x in st[7:])
+    assert all(x is FrameStatus.TRACKED for x in st[3:6])
+    assert [r.frame_index for r, _ in s.propagate(start=6)] == list(range(6, N))
+    assert FrameStatus.STALE not in s.statuses(1)
+
+    # Clearing the correction restores the tracked result and marks later frames stale.
+    s.set_prompt(6, 1, Prompt())
+    assert s.statuses(1)[6] is FrameStatus.TRACKED
+    assert s.statuses(1)[8] is FrameStatus.STALE
+
+    # Changing a conditioning frame changes every tracked frame of the object.
+    s.add_object(2)
+    s.set_prompt(2, 1, Prompt(((30.0, 20.0), (5.0, 5.0)), (1, 0)))
+    assert s.statuses(1)[0] is FrameStatus.STALE
+    assert s.statuses(1)[11] is FrameStatus.STALE
+    assert s.statuses(2) == [FrameStatus.EMPTY] * N
+
+
+def test_objects_are_independent(model, frames) -> None:
+    s = VideoSession(model, frames)
+    a, b = s.add_object(), s.add_object()
+    s.set_prompt(0, a, Prompt(((30.0, 20.0),), (1,)))
+    s.set_prompt(5, b, Prompt(((10.0, 30.0),), (1,)))
+    list(s.propagate(obj_ids=[a]))
+    assert s.statuses(b)[1] is FrameStatus.EMPTY
+    solo = VideoSession(model, frames)
+    solo.add_object(a)
+    solo.set_prompt(0, a, Prompt(((30.0, 20.0),), (1,)))
+    list(solo.propagate())
+    for f in range(N):
+        assert np.array_equal(_logits(s, f, a), _logits(solo, f, a))
+    s.remove_object(b)
+    assert s.object_ids == [a]
+    with pytest.raises(ModelError, match="no object"):
+        s.set_prompt(0, b, Prompt(((1.0, 1.0),), (1,)))
+
+
+def test_results_survive_eviction_from_ram(model, frames) -> None:
+    roomy = VideoSession(model, frames)
+    tight = VideoSession(model, frames, ram_frames=2, feature_cache=1, result_cache=1)
+    for s in (roomy, tight):
+        s.add_object(1)
+        s.set_prompt(0, 1, Prompt(((30.0, 20.0),), (1,)))
+        list(s.propagate())
+    for f in range(N):
+        assert np.array_equal(roomy.result(f, 1).mask, tight.result(f, 1).mask)
+    assert tight._objects[1].store.ram_bytes() < roomy._objects[1].store.ram_bytes()
+    # Re-tracking after eviction rebuilds memories from disk (float16 logits): close.
+    tight.set_prompt(7, 1, Prompt(((20.0, 20.0),), (0,)))
+    roomy.set_prompt(7, 1, Prompt(((20.0, 20.0),), (0,)))
+    list(tight.propagate(start=7))
+    list(roomy.propagate(start=7))
+    diff = np.abs(_logits(tight, N - 1, 1) - _logits(roomy, N - 1, 1)).max()
+    assert diff < 0.05
+
+
+def test_save_and_open_restores_the_session(model, frames, tmp_path) -> None:
+    s = VideoSession(model, frames, folder=tmp_path / "work")
+    s.add_object(4, name="cup")
+    mask = np.zeros((H, W), bool)
+    mask[10:30, 20:40] = True
+    s.set_prompt(1, 4, Prompt(mask=mask))
+    s.set_prompt(1, 4, Prompt(((30.0, 20.0),), (0,), mask=mask))
+    list(s.propagate())
+    s.set_prompt(5, 4, Prompt(((12.0, 12.0),), (1,)))
+    saved = s.save(tmp_path / "saved")
+    reopened = VideoSession.open(saved, model, frames)
+    assert reopened.object_ids == [4] and reopened.object_name(4) == "cup"
+    assert reopened.statuses(4) == s.statuses(4)
+    assert reopened.prompt(1, 4).points_xy == ((30.0, 20.0),)
+    assert np.array_equal(reopened.prompt(1, 4).mask, mask)
+    assert reopened.result(0, 4) is None  # before the prompted frame: never tracked
+    for f in range(1, N):
+        assert np.array_equal(reopened.result(f, 4).mask, s.result(f, 4).mask)
+    list(reopened.propagate(start=5))  # and it keeps working
+    with pytest.raises(ModelError, match="frames"):
+        VideoSession.open(saved, model, frames[:5])
+
+
+def test_bad_prompts_are_refused_clearly(model, frames) -> None:
+    s = VideoSession(model, frames)
+    s.add_object(1)
+    with pytest.raises(ModelError, match="outside the clip"):
+        s.set_prompt(N, 1, Prompt(((1.0, 1.0),), (1,)))
+    with pytest.raises(ValueError, match="frames are 64×48"):
+        s.set_prompt(0, 1, Prompt(mask=np.ones((10, 10), bool)))
+    with pytest.raises(ModelError, match="prompt an object"):
+        list(s.propagate())
+    with pytest.raises(ValueError, match="labels"):
+        Prompt(((1.0, 1.0),), (1, 0))
