@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     rows = []
     print(
-        f"matte ops on {w}×{h}, median of {args.repeat} runs, OpenCV threads: {cv2.getNumThreads()}"
+        f"matte ops on {w}×{h}, {args.repeat} runs (median, best), "
+        f"OpenCV threads: {cv2.getNumThreads()}"
     )
     width = max(len(name) for name, _ in ops)
     print(f"  {'op':<{width}}  {'median':>9}  {'best':>9}")

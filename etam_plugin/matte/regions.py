@@ -4,7 +4,8 @@ Areas are pixel counts from ``cv2.connectedComponentsWithStats``. Foreground pie
 8-connected and background pieces 4-connected (the usual pair, so a diagonal chain of
 subject pixels is one piece and never encloses a hole through its corners). On a soft matte
 the decision is made on the core and applied to the soft fringe too: every fringe pixel
-goes with the core piece nearest to it, so a dropped island leaves no faint halo behind.
+goes with the core piece nearest to it (within ``FRINGE_PX``), so a dropped island leaves
+no faint halo behind.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ import numpy as np
 
 from etam_plugin.errors import MatteError
 from etam_plugin.matte._arrays import as_mask, as_matte
+
+# How far from a dropped island (or filled hole) its soft fringe is followed, in px.
+FRINGE_PX = 16
 
 
 def _check_area(value: int, name: str) -> int:
@@ -59,11 +63,21 @@ def _remove_pieces(
         out[selected] = bool(fill)
         return out
     out = values.copy()
-    # The soft fringe of the chosen pieces: not core, not already at the fill value.
-    fringe = ~core & (out != np.float32(fill))
-    if fringe.any():
-        fringe &= _nearest_core_owner(core, selected)
-        out[fringe] = fill
+    # The soft fringe of each chosen piece: pixels near it that are not core and not
+    # already at the fill value, whose nearest core pixel belongs to the piece. Worked out
+    # in a window around each piece, so the cost follows the pieces, not the frame.
+    fringe = ~core & (values != np.float32(fill))
+    h, w = core.shape
+    for piece in np.flatnonzero(chosen):
+        x, y, bw, bh = (int(v) for v in stats[piece, :4])
+        y0, y1 = max(y - FRINGE_PX, 0), min(y + bh + FRINGE_PX, h)
+        x0, x1 = max(x - FRINGE_PX, 0), min(x + bw + FRINGE_PX, w)
+        near = fringe[y0:y1, x0:x1]
+        if not near.any():
+            continue
+        mine = labels[y0:y1, x0:x1] == piece
+        near = near & _nearest_core_owner(core[y0:y1, x0:x1], mine)
+        out[y0:y1, x0:x1][near] = fill
     out[selected] = fill
     return out
 
