@@ -60,6 +60,9 @@ def media_source_settings(url: str) -> dict[str, Any]:
         "clear_on_media_end": False,
         "reconnect_delay_sec": 1,
         "hw_decode": False,
+        # Probe no more than the NUT header: frames read while probing queue up in front of
+        # the picture for as long as the stream plays.
+        "ffmpeg_options": "probesize=32 analyzeduration=0",
     }
 
 
@@ -121,9 +124,43 @@ class ObsClient(Protocol):
 def _default_client(
     host: str, port: int, password: str, timeout: float, on_disconnect: Callable[[Any], None]
 ) -> ObsClient:
-    from obswebsocket import obsws
+    """obs-websocket-py's client, made to report a reset connection as a disconnect.
 
-    return obsws(host, port, password, timeout=timeout, on_disconnect=on_disconnect)
+    Its receive thread re-raises a socket error (OBS killed: "connection reset") instead of
+    calling ``on_disconnect``, which leaves the loss to be found by the next request and an
+    unhandled exception in a thread. The subclass catches that one case; it also bounds the
+    handshake by ``timeout`` (a frozen OBS must not hang the controller).
+    """
+    import websocket
+    from obswebsocket import obsws
+    from obswebsocket.core import RecvThread
+
+    class _RecvThread(RecvThread):
+        def run(self) -> None:
+            try:
+                super().run()
+            except OSError:
+                if self.running:
+                    self.running = False
+                    if self.core.on_disconnect:
+                        self.core.on_disconnect(self.core)
+
+    class _Client(obsws):
+        def connect(self) -> None:
+            self.ws = websocket.WebSocket()
+            try:
+                self.ws.connect(f"ws://{self.host}:{self.port}", timeout=self.timeout)
+                self._auth()
+            except OSError as exc:  # refused, reset, timed out: what obsws reports too
+                from obswebsocket.exceptions import ConnectionFailure
+
+                raise ConnectionFailure(str(exc)) from None
+            self.ws.settimeout(None)  # from now on the receive thread waits for events
+            self.thread_recv = _RecvThread(self)
+            self.thread_recv.daemon = True
+            self.thread_recv.start()
+
+    return _Client(host, port, password, timeout=timeout, on_disconnect=on_disconnect)
 
 
 class ObsController(threading.Thread):
@@ -341,14 +378,23 @@ class ObsController(threading.Thread):
         except _RequestFailed:
             current = None
         if current is None:
-            item = self._call(
-                "CreateInput",
-                sceneName=scene,
-                inputName=s.source_name,
-                inputKind=INPUT_KIND,
-                inputSettings=wanted,
-                sceneItemEnabled=True,
-            )
+            try:
+                item = self._call(
+                    "CreateInput",
+                    sceneName=scene,
+                    inputName=s.source_name,
+                    inputKind=INPUT_KIND,
+                    inputSettings=wanted,
+                    sceneItemEnabled=True,
+                )
+            except _RequestFailed:
+                raise ObsError(
+                    f"OBS refused to create the media source {s.source_name!r} in scene "
+                    f"{scene!r}: is a scene or source already called {s.source_name!r}? "
+                    "Choose another source name",
+                    host=s.host,
+                    port=s.port,
+                ) from None
             log.info("OBS: created media source %r -> %s", s.source_name, self.stream_url)
             if s.fit_to_canvas:
                 self._fit(scene, int(item["sceneItemId"]))

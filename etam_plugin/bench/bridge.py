@@ -46,7 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--checkpoint", default="mobile", help="checkpoint path or variant")
     parser.add_argument("--obs", metavar="HOST:PORT", help="drive this OBS (needed for latency)")
-    parser.add_argument("--scene", default="etam-bench", help="OBS scene to use")
+    parser.add_argument(
+        "--scene", help="OBS scene to add the source to (default: the program scene)"
+    )
     parser.add_argument(
         "--json", metavar="PATH", help="also write the numbers to PATH ('-': stdout)"
     )
@@ -112,7 +114,7 @@ def _config(args: argparse.Namespace, clip: Path, pattern: Any, effect: str) -> 
     obs = None
     if args.obs:
         host, port = parse_obs_address(args.obs)
-        obs = ObsSettings(host=host, port=port, scene=args.scene, source_name="etam-bench")
+        obs = ObsSettings(host=host, port=port, scene=args.scene, source_name="etam-bench-stream")
     return BridgeConfig(
         source=str(clip),
         fps=args.fps,
@@ -216,33 +218,43 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
     client = obsws(host, port, password.reveal() if password else "", timeout=10)
     client.connect()
 
-    def shot() -> np.ndarray:
-        r = client.call(requests.GetSourceScreenshot(sourceName=args.scene, imageFormat="png"))
+    def shot() -> np.ndarray | None:
+        scene = bridge.obs.status().scene
+        if scene is None:
+            return None
+        r = client.call(requests.GetSourceScreenshot(sourceName=scene, imageFormat="png"))
+        if not r.status:
+            return None
         data = r.datain["imageData"].split(",", 1)[1]
         return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
 
+    def counter() -> int | None:
+        image = shot()
+        return None if image is None else read_counter(image)
+
     try:
         deadline = time.monotonic() + 60
-        while read_counter(shot()) is None:
+        while counter() is None:
             if time.monotonic() > deadline:
                 raise SystemExit(
                     "OBS never showed the stream's frame counter (is the scene shown?)"
                 )
             time.sleep(0.2)
         time.sleep(2.0)  # let the tracker and OBS settle
-        lags, unreadable, shot_ms = [], 0, []
+        lags, lags_before, unreadable, shot_ms = [], [], 0, []
         n = pattern.frames
         for _ in range(args.samples):
             time.sleep(random.uniform(0.1, 0.3))
+            before = bridge.capture.latest_index
             t0 = time.perf_counter()
-            image = shot()
+            shown = counter()
             captured = bridge.capture.latest_index  # the newest frame the bridge has read
             shot_ms.append((time.perf_counter() - t0) * 1000.0)
-            shown = read_counter(image)
             if shown is None:
                 unreadable += 1
                 continue
             lags.append((captured - shown) % n)
+            lags_before.append((before - shown) % n)
     finally:
         client.disconnect()
     if not lags:
@@ -259,6 +271,7 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
             "min": int(arr.min()),
             "max": int(arr.max()),
         },
+        "lag_frames_before_request_median": float(np.median(lags_before)),
         "lag_ms_median": round(float(np.median(arr)) * period_ms, 1),
         "screenshot_ms_median": round(float(np.median(shot_ms)), 1),
         "bridge_output_age_p50_ms": s["latency_ms"]["output_age"]["p50_ms"],

@@ -268,3 +268,16 @@ def test_a_fast_tracker_masks_the_very_frame_it_is_shown_with(pattern_clip: Path
     assert stats["stages"]["track"]["p50_ms"] < 20  # fast enough to be waited for
     assert stats["latency_ms"]["mask_age"]["p50_ms"] == 0  # mask and frame are the same
     assert stats["stages"]["composite"]["fps"] == pytest.approx(30, rel=0.15)
+
+
+def test_virtual_camera_without_pyvirtualcam_is_a_clear_error(pattern_clip: Path) -> None:
+    try:
+        import pyvirtualcam  # noqa: F401
+    except ImportError:
+        pass
+    else:  # pragma: no cover - only where pyvirtualcam is installed
+        pytest.skip("pyvirtualcam is installed here; this checks the message without it")
+    bridge = Bridge(config(pattern_clip, virtual_camera=True), ColourTracker())
+    with pytest.raises(StreamError, match="pyvirtualcam"):
+        bridge.start()
+    assert bridge.stream is not None and bridge.stream.pid is None  # the server was stopped

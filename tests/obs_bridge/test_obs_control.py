@@ -290,3 +290,24 @@ def test_parse_obs_address(text: str, expected: tuple[str, int]) -> None:
 def test_parse_obs_address_errors(text: str) -> None:
     with pytest.raises(ObsError, match="OBS address"):
         parse_obs_address(text)
+
+
+def test_a_name_taken_by_a_scene_is_explained() -> None:
+    obs = FakeObs()
+    obs.scenes["etam"] = {}  # OBS shares one namespace between scenes and inputs
+    real_handle = obs.handle
+
+    def handle(name: str, data: dict) -> tuple[bool, dict]:
+        if name == "CreateInput" and data["inputName"] in obs.scenes:
+            obs.requests.append((name, data))
+            return False, {}
+        return real_handle(name, data)
+
+    obs.handle = handle  # type: ignore[method-assign]
+    c = controller(obs)
+    c.start()
+    try:
+        wait_for(lambda: c.status().last_error is not None)
+        assert "already called 'etam'" in c.status().last_error
+    finally:
+        c.stop()
