@@ -10,7 +10,8 @@ Public API (imported lazily, so the stream server's process stays small)::
 Modules: ``capture`` (OpenCV sources, capture thread), ``tracking`` (the tracker's thread),
 ``compositor`` (presence, flow warp, effects, outputs), ``effects``, ``presence``, ``flow``,
 ``stream_server``/``stream_child`` (NUT over TCP to OBS), ``obs_control`` (obs-websocket),
-``credentials``, ``control_window`` (PySide6), ``testpattern``, ``trackers``, ``protocol``.
+``credentials``, ``control_window`` (PySide6), ``testpattern``, ``trackers``, ``protocol``,
+``prompts`` (``--point``/``--box`` text).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ _EXPORTS = {
     "PresencePolicy": "presence",
     "parse_effect": "effects",
     "parse_source": "capture",
+    "parse_point": "prompts",
+    "parse_box": "prompts",
     "Secret": "credentials",
     "load_password": "credentials",
     "build_live_tracker": "trackers",

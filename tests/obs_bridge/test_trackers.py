@@ -44,3 +44,18 @@ def test_bad_tracker_specs(spec: str, message: str) -> None:
 
 def test_best_device_on_this_machine() -> None:
     assert best_device() in ("cuda", "mps", "cpu")
+
+
+def test_point_and_box_prompts_from_text() -> None:
+    from etam_plugin.obs_bridge import parse_box, parse_point
+
+    assert parse_point("320, 240.5").points_xy == ((320.0, 240.5),)
+    assert parse_point("1,2").labels == (1,)
+    assert parse_box("300,260,100,80").box_xyxy == (100, 80, 300, 260)
+    for bad in ("320", "a,b", "-1,5", "1,2,3"):
+        with pytest.raises(ValueError, match="point"):
+            parse_point(bad)
+    with pytest.raises(ValueError, match="empty"):
+        parse_box("5,5,5,9")
+    with pytest.raises(ValueError, match="X0,Y0,X1,Y1"):
+        parse_box("1,2,3")
