@@ -27,7 +27,7 @@ from gui_fake_session import FakeSessionFactory  # noqa: E402
 from gui_frames import decode_clip  # noqa: E402
 
 from etam_plugin.gui._qt.controller import SessionState  # noqa: E402
-from etam_plugin.gui._qt.responsiveness import measure_tracking  # noqa: E402
+from etam_plugin.gui._qt.responsiveness import TickGapMeter, measure_tracking  # noqa: E402
 from etam_plugin.gui._qt.settings import PanelSettings  # noqa: E402
 from etam_plugin.gui.app import application, create_window  # noqa: E402
 
@@ -59,12 +59,14 @@ class RandomNetworkFactory:
         return f"{self.variant} (random weights) · cpu · float32"
 
 
-def wait_until(app, cond, timeout_s: float = 600.0) -> None:
+def wait_until(app, cond, timeout_s: float = 600.0, quiet: bool = False) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
 
     end = time.monotonic() + timeout_s
     while not cond():
         if time.monotonic() > end:
+            if quiet:
+                return
             raise TimeoutError("the panel did not get there in time")
         loop = QEventLoop()
         QTimer.singleShot(20, loop.quit)
@@ -79,6 +81,12 @@ def main() -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--scrub", type=int, default=0, help="scrub every N ms while tracking")
     parser.add_argument("--delay", type=float, default=0.2, help="fake: seconds per frame")
+    parser.add_argument(
+        "--idle",
+        type=float,
+        default=0.0,
+        help="first measure N seconds with nothing running (the machine's own noise)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -100,6 +108,12 @@ def main() -> int:
     h, w = array.shape[1:3]
     c.add_point(w // 2, h // 2)
     wait_until(app, lambda: c.masks.has(0, 1))
+    baseline = None
+    if args.idle > 0:
+        meter = TickGapMeter(5)
+        meter.start()
+        wait_until(app, lambda: False, timeout_s=args.idle, quiet=True)
+        baseline = meter.stop().as_dict()
     report, finished = measure_tracking(c, "forward", scrub_every_ms=args.scrub)
     result = {
         "model": args.model,
@@ -110,6 +124,10 @@ def main() -> int:
         "tracking_fps": finished.frames_done / finished.elapsed_s if finished else None,
         **report.as_dict(),
     }
+    if baseline is not None:
+        result["idle_max_gap_ms"] = baseline["max_gap_ms"]
+        result["idle_p99_gap_ms"] = baseline["p99_gap_ms"]
+        result["idle_over_50ms"] = baseline["over_50ms"]
     for key, value in result.items():
         print(f"{key:>16}: {value:.2f}" if isinstance(value, float) else f"{key:>16}: {value}")
     if args.json:
