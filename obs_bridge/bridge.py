@@ -382,7 +382,7 @@ def status_line(stats: dict) -> str:
     cap = stats.get("capture") or {}
     cam = (
         "camera lost"
-        if cap.get("state") == "reconnecting"
+        if cap.get("state") in ("reconnecting", "stalled")
         else f"{st['capture']['fps']:.1f} fps in"
     )
     paused = " (paused)" if stats["inference_paused"] else ""

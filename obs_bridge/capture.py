@@ -183,6 +183,7 @@ class CaptureThread(threading.Thread):
         backoff: Backoff | None = None,
         stats: StageStats | None = None,
         on_error: Callable[[CaptureError], None] | None = None,
+        stall_s: float = 2.0,
     ) -> None:
         super().__init__(name="etam-capture", daemon=True)
         self.source = source
@@ -198,18 +199,27 @@ class CaptureThread(threading.Thread):
         self._last_error: str | None = None
         self._reopen_count = 0
         self._latest_index = -1
+        self._last_frame_t = time.monotonic()
         self._seq = 0
+        self.stall_s = stall_s
 
     # -- control -------------------------------------------------------------------------
     def stop(self) -> None:
         self._stop_event.set()
 
     def status(self) -> CaptureStatus:
+        """The state; ``stalled`` when a running source has sent nothing for ``stall_s``
+        (a driver can block inside a read when a camera is pulled, so no error comes)."""
         with self._lock:
+            state, error = self._state, self._last_error
+            quiet = time.monotonic() - self._last_frame_t
+            if state == "running" and quiet > self.stall_s:
+                state = "stalled"
+                error = f"no frame from {self.source.describe()} for {quiet:.1f} s"
             return CaptureStatus(
-                state=self._state,
+                state=state,
                 source=self.source.describe(),
-                last_error=self._last_error,
+                last_error=error,
                 reopen_count=self._reopen_count,
                 latest_index=self._latest_index,
             )
@@ -260,6 +270,7 @@ class CaptureThread(threading.Thread):
             frame = Frame(self._seq, now, rgb, self.source.index)
             with self._lock:
                 self._latest_index = self.source.index
+                self._last_frame_t = now
             for slot in self.slots:
                 slot.put(frame)
             self.stats.record((time.perf_counter() - t0) * 1000.0, now)

@@ -137,3 +137,31 @@ def test_missing_and_corrupt_sources_give_clear_errors(tmp_path: Path) -> None:
 def test_a_camera_that_does_not_exist_is_a_capture_error() -> None:
     with pytest.raises(CaptureError, match=r"camera 57|/dev/video57"):
         VideoSource(57).open()
+
+
+class _StuckSource(VideoSource):
+    """A camera whose driver blocks in read() after a few frames (pulled mid-read)."""
+
+    def __init__(self, clip: str) -> None:
+        super().__init__(clip)
+        self.release = __import__("threading").Event()
+
+    def read(self):  # type: ignore[override]
+        if self.index >= 3:
+            self.release.wait(10)
+            return None
+        return super().read()
+
+
+def test_a_source_that_blocks_in_read_is_reported_as_stalled(pattern_clip: Path) -> None:
+    source = _StuckSource(str(pattern_clip))
+    slot: LatestSlot[Frame] = LatestSlot()
+    cap = CaptureThread(source, [slot], size=(320, 240), stall_s=0.3)
+    cap.start()
+    try:
+        assert wait_for(lambda: cap.status().state == "stalled", 3)
+        assert "no frame from video file" in cap.status().last_error
+    finally:
+        source.release.set()
+        cap.stop()
+        cap.join(2)
