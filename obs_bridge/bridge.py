@@ -21,7 +21,7 @@ from typing import Any
 
 import psutil
 
-from etam_plugin.errors import CancelledError
+from etam_plugin.errors import CancelledError, CaptureError
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
@@ -112,6 +112,7 @@ class Bridge:
         self._visible: bool | None = None
         self._started = False
         self._status_stop = threading.Event()
+        self._slots_closed = False
         # stages
         self.capture_stats = StageStats("capture")
         self.track_stats = StageStats("track")
@@ -138,8 +139,8 @@ class Bridge:
         when the stream cannot be served, :class:`ObsCredentialsError` for an unsafe
         password file — before anything is left running.
         """
-        if self._started:
-            raise RuntimeError("the bridge is already started")
+        if self._started or self._slots_closed:
+            raise RuntimeError("a bridge starts once: make a new Bridge to start again")
         cfg = self.config
         self._rss_start = self._process.memory_info().rss
         self._t_start = time.monotonic()
@@ -148,9 +149,10 @@ class Bridge:
             password = load_password(config_path=cfg.password_file)
         source = VideoSource(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps)
         source.open()  # CaptureError here, with nothing started yet
-        first = source.read()
-        assert first is not None
+        first = source.read()  # open() has read it already: this cannot fail
         source.close()
+        if first is None:
+            raise CaptureError(f"{source.describe()} gave no first frame", source=cfg.source)
         h, w = first.shape[:2]
         self.size = (cfg.width, cfg.height) if cfg.width and cfg.height else (w, h)
         fps = source.fps
@@ -226,6 +228,7 @@ class Bridge:
                 stage.stop()
         for slot in (self._to_track, self._to_composite, self._masks, self._preview):
             slot.close()
+        self._slots_closed = True
         for stage in (self.capture, self.track, self.composite):
             if stage is not None and stage.is_alive():
                 stage.join(5.0)
