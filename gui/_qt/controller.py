@@ -115,6 +115,7 @@ class EditorController(QObject):
         self._last_step_ms: float | None = None
         self._tracking_fps: float | None = None
         self._shut_down = False
+        self._frame_error_shown = False
 
         backend = InferenceBackend(frames_factory, session_factory)
         self.backend = backend
@@ -185,6 +186,7 @@ class EditorController(QObject):
         self.thumbnails.clear()
         self._thumb_asked.clear()
         self._fetching.clear()
+        self._frame_error_shown = False
         self.image, self.displayed_frame = None, None
         self.objects.clear()
         if folder is None:
@@ -415,6 +417,11 @@ class EditorController(QObject):
             if isinstance(msg.request, m.LoadThumbnail):
                 self._thumb_asked.discard(msg.request.index)
                 self._report(msg.error, _action(msg.request), severity="warning")
+            elif isinstance(msg.request, m.LoadFrame):
+                # One dialog per clip; scrubbing over more bad frames only says so below.
+                severity = "warning" if self._frame_error_shown else ""
+                self._frame_error_shown = True
+                self._report(msg.error, _action(msg.request), msg.details, severity)
             else:
                 if isinstance(msg.request, m.OpenFrames):
                     self._pending_spec = None

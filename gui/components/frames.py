@@ -77,6 +77,12 @@ def check_frame(image: np.ndarray, index: int, size: tuple[int, int], spec: m.So
         )
 
 
+def _close(frames: object) -> None:
+    close = getattr(frames, "close", None)
+    if callable(close):
+        close()
+
+
 class FrameBackend:
     """Serves OpenFrames / LoadFrame / LoadThumbnail requests in the loader thread."""
 
@@ -94,22 +100,21 @@ class FrameBackend:
 
     def close(self) -> None:
         if self._frames is not None:
-            close = getattr(self._frames, "close", None)
-            if callable(close):
-                close()
+            _close(self._frames)
         self._frames = None
         self._info = None
 
     def _dispatch(self, request: object, emit: Emit) -> None:
         if isinstance(request, m.OpenFrames):
-            self.close()
+            # Open the new source before letting the old one go: a file that fails to open
+            # leaves the clip on screen scrubbable.
             frames = self._factory(request.spec)
             try:
                 info = source_info(request.spec, frames)
             except BaseException:
-                self._frames = frames
-                self.close()
+                _close(frames)
                 raise
+            self.close()
             self._frames, self._spec, self._info = frames, request.spec, info
             emit(m.FramesOpened(info))
             return

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from gui_fake_session import SHIFT, FakeSessionFactory, draw_prompt, shift_x
-from gui_frames import synthetic_clip
+from gui_frames import ArrayFrames, synthetic_clip
 
-from etam_plugin.errors import ModelError
+from etam_plugin.errors import MediaError, ModelError
 from etam_plugin.gui._qt.controller import EditorController, SessionState
 from etam_plugin.gui.components.prompts import with_point
 from etam_plugin.matte import MatteOps
@@ -276,6 +276,35 @@ def test_opening_a_bad_file_keeps_the_current_clip(qtbot, make, tmp_path) -> Non
         c.open_source(tmp_path / "missing.mov")
     assert reports[0].title == "Cannot read the media" and "missing.mov" in reports[0].details
     assert c.info.path == clip_path(tmp_path) and c.session_state is SessionState.READY
+    c.seek(5)  # the clip on screen can still be scrubbed
+    qtbot.waitUntil(lambda: c.displayed_frame == 5, timeout=WAIT)
+    np.testing.assert_array_equal(c.image, synthetic_clip()[5])
+
+
+def test_a_bad_frame_is_one_dialog_then_status_messages(qtbot, tmp_path) -> None:
+    class CorruptFrames(ArrayFrames):
+        def __getitem__(self, index: int) -> np.ndarray:
+            if 4 <= index <= 6:
+                raise MediaError(f"frame {index} is corrupt", path="x.mp4", frame_index=index)
+            return super().__getitem__(index)
+
+    c = EditorController(
+        FakeSessionFactory(), frames_factory=lambda s: CorruptFrames(synthetic_clip(10))
+    )
+    try:
+        reports = []
+        c.errorOccurred.connect(reports.append)
+        open_clip(qtbot, c, tmp_path / "x.mp4")
+        for frame in (4, 5, 6, 7):
+            c.seek(frame)
+            qtbot.waitUntil(
+                lambda frame=frame: len(reports) >= frame - 3 or frame == 7, timeout=WAIT
+            )
+        qtbot.waitUntil(lambda: c.displayed_frame == 7, timeout=WAIT)
+        assert [r.severity for r in reports] == ["error", "warning", "warning"]
+        assert reports[0].title == "Cannot read the media" and "frame 4" in reports[0].text
+    finally:
+        c.shutdown()
 
 
 def test_save_and_reopen_restores_the_work(qtbot, make, tmp_path) -> None:
