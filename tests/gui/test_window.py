@@ -467,3 +467,24 @@ def test_run_panel_starts_opens_and_quits(qtbot, settings, clips, tmp_path):
         frames_factory=clips,
     )
     assert code == 0 and seen["count"] == 1 and seen["info"].num_frames == 24
+
+
+def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None:
+    from PySide6.QtCore import QSettings
+
+    import etam_plugin.gui.app
+    from etam_plugin.cli import build_parser
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path))
+    calls = []
+    monkeypatch.setattr(
+        etam_plugin.gui.app,
+        "run_panel",
+        lambda source, settings: calls.append((source, settings)) or 0,
+    )
+    args = build_parser().parse_args(["panel", "clip.mp4", "--theme", "system"])
+    assert args._run(args) == 0
+    ((source, settings),) = calls
+    assert source == Path("clip.mp4") and settings.theme() == "system"
+    assert str(tmp_path) in settings.q.fileName()
