@@ -472,10 +472,11 @@ class _RequestFailed(ObsError):
 
 
 def _close_quietly(client: ObsClient) -> None:
-    try:
+    """Disconnect, and close the socket even when the library thinks it is already closed
+    (after a refused password it keeps the socket open)."""
+    with contextlib.suppress(Exception):
         client.disconnect()
-    except Exception:
-        ws = getattr(client, "ws", None)
-        if ws is not None:
-            with contextlib.suppress(Exception):
-                ws.close()
+    ws = getattr(client, "ws", None)
+    if ws is not None:
+        with contextlib.suppress(Exception):
+            ws.shutdown()
