@@ -205,9 +205,11 @@ class EfficientTAM(nn.Module):
         memory, _ = self.memory_encoder(features, mask)
         return memory
 
-    def prepare_memory(self, memory_bchw: Tensor) -> PreparedMemory:
+    def prepare_memory(
+        self, memory_bchw: Tensor, project_values: bool | None = None
+    ) -> PreparedMemory:
         """Per-memory-frame precomputation for memory attention (see memory_attention)."""
-        return self.memory_attention.prepare(memory_bchw)
+        return self.memory_attention.prepare(memory_bchw, project_values)
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -7,11 +7,14 @@ Why it is organised around :class:`PreparedMemory`: a memory frame's key project
 changes with its *age* (a learned temporal embedding added to its position code), and keys
 are linear in that embedding, so ``key = rope(W·(memory + spatial_pos) + b) + rope(W·tpos)``.
 The first term is computed once per memory frame (and pooled once, in the pooled modes);
-the second is a per-age constant. Values do not depend on age at all, so their projection
-(pooled in the pooled modes) is cached too. A frame stays in memory for six tracked frames,
-so each projection is computed once instead of six times. (Projecting values *after*
-attention would be cheaper in FLOPs, since weights sum to one, but the fused CPU/GPU
-attention kernels need values as wide as keys and the unfused path is slower.)
+the second is a per-age constant. A frame stays in memory for six tracked frames, so each
+projection is computed once instead of six times. Values do not depend on age at all:
+- on a GPU their projections are cached and a fused attention kernel runs (those kernels
+  need values as wide as keys);
+- on the CPU the value projection is applied *after* attention: weights sum to one, so
+  ``softmax(qkᵀ)·(W·x + b) = (softmax(qkᵀ)·x)·Wᵀ + b``, which mixes the narrow ``kv_dim``
+  memory tokens instead of the 4× wider projected values (single-core CPU time per layer,
+  7 memory frames at 512²: 56 ms against 69 ms for the fused kernel on projected values).
 
 Cross-attention modes (``MemoryAttentionConfig.mode``):
 - ``full``: every memory token is a key (paper Eq. 1);
@@ -45,12 +48,14 @@ class PreparedMemory:
 
     ``tokens`` (B, N, kv_dim): the memory encoder's output (N = h·w, row-major);
     ``keys``: per layer (B, H, N', d) rotated key projections without the temporal term,
-    pooled in the pooled modes (then N' = N / l²); ``values``: per layer (B, H, N', d) the
-    (pooled) value projections; ``layout``: the (mode, window) they were made for.
+    pooled in the pooled modes (then N' = N / l²); ``value_tokens`` (B, N', kv_dim) the
+    (pooled) tokens; ``values``: per layer (B, H, N', d) their projections when attention
+    runs a fused kernel (GPU), else empty; ``layout``: the (mode, window) of all this.
     """
 
     tokens: Tensor
     keys: tuple[Tensor, ...]
+    value_tokens: Tensor
     values: tuple[Tensor, ...]
     layout: tuple[str, int]
 
@@ -62,12 +67,13 @@ class PreparedMemory:
         return PreparedMemory(
             tokens=torch.cat([m.tokens for m in items]),
             keys=tuple(torch.cat(ks) for ks in zip(*(m.keys for m in items), strict=True)),
+            value_tokens=torch.cat([m.value_tokens for m in items]),
             values=tuple(torch.cat(vs) for vs in zip(*(m.values for m in items), strict=True)),
             layout=items[0].layout,
         )
 
     def nbytes(self) -> int:
-        tensors = (self.tokens, *self.values, *self.keys)
+        tensors = (self.tokens, self.value_tokens, *self.values, *self.keys)
         return sum(t.numel() * t.element_size() for t in tensors)
 
 
@@ -117,9 +123,18 @@ class MemoryCrossAttention(nn.Module):
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
     def forward(self, q: Tensor, keys: Tensor, values: Tensor, bias: Tensor | None) -> Tensor:
-        """``q`` (B, H, N, d) rotated queries; ``keys``/``values`` (B, H, M, d)."""
-        out = attention(q, keys, values, bias)
-        return self.out_proj(out.transpose(1, 2).flatten(-2))
+        """``q`` (B, H, N, d) rotated queries; ``keys`` (B, H, M, d); ``values`` either
+        projected (B, H, M, d) or the raw tokens (B, M, kv_dim), projected after mixing."""
+        if values.dim() == 4:
+            out = attention(q, keys, values, bias)
+            return self.out_proj(out.transpose(1, 2).flatten(-2))
+        logits = q @ (keys.transpose(-1, -2) * (q.shape[-1] ** -0.5))
+        if bias is not None:
+            logits = logits + bias
+        mixed = logits.softmax(-1) @ values[:, None]  # (B, H, N, kv)
+        w = self.v_proj.weight.unflatten(0, (self.num_heads, -1))  # (H, d, kv)
+        out = torch.einsum("bhnk,hdk->bnhd", mixed, w).flatten(-2) + self.v_proj.bias
+        return self.out_proj(out)
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -174,14 +189,19 @@ class MemoryAttention(nn.Module):
         pooled = F.avg_pool2d(grid, win, stride=win)
         return pooled.permute(0, 2, 3, 1).reshape(*lead, -1, x.shape[-1])
 
-    def prepare(self, memory_bchw: Tensor) -> PreparedMemory:
-        """Precomputes what attention needs from one memory frame (B objects)."""
+    def prepare(self, memory_bchw: Tensor, project_values: bool | None = None) -> PreparedMemory:
+        """Precomputes what attention needs from one memory frame (B objects).
+
+        ``project_values``: cache value projections for a fused attention kernel (default:
+        on any device but the CPU; see the module docstring).
+        """
         h, w = memory_bchw.shape[-2:]
         if h != w:
             raise ValueError(f"memory grid must be square, got {h}×{w}")
         tokens = memory_bchw.flatten(2).transpose(1, 2)  # (B, N, kv)
         mode, window = self.layout
         pooled_tokens = self._pool(tokens, h) if mode != "full" else tokens
+        fused = memory_bchw.device.type != "cpu" if project_values is None else project_values
         keys, values = [], []
         for layer in self.layers:
             k = self._spatial_keys(layer, tokens, h)
@@ -190,10 +210,10 @@ class MemoryAttention(nn.Module):
                 if mode == "pooled-keys":
                     k = k + math.log(window * window)
             keys.append(k)
-            # pool(W·x + b) = W·pool(x) + b: project the (fewer) pooled tokens.
-            cross = layer.cross_attn_image
-            values.append(cross.heads(cross.v_proj(pooled_tokens)))
-        return PreparedMemory(tokens, tuple(keys), tuple(values), self.layout)
+            if fused:  # pool(W·x + b) = W·pool(x) + b: project the (fewer) pooled tokens
+                cross = layer.cross_attn_image
+                values.append(cross.heads(cross.v_proj(pooled_tokens)))
+        return PreparedMemory(tokens, tuple(keys), pooled_tokens, tuple(values), self.layout)
 
     def _temporal_keys(self, layer: MemoryAttentionLayer, tpos: Tensor, side: int, pooled: bool):
         """rope(W_k · tpos) on the (pooled) grid: the per-age part of every key, (H, N', d)."""
@@ -286,14 +306,24 @@ class MemoryAttention(nn.Module):
         ptr_tokens: Tensor | None,
         pooled: bool,
     ) -> Tensor:
-        """All values of layer ``index``, in the same order as :meth:`_keys`."""
+        """All values of layer ``index``, in the order of :meth:`_keys`: projected
+        (B, H, M, d) when the memories carry projections (fused kernel), else raw tokens
+        (B, M, kv_dim)."""
         cross = self.layers[index].cross_attn_image
+        project = bool(frames[0][0].values)
         parts = []
         for prepared, _ in frames:
-            if pooled or self.config.mode == "full":
-                parts.append(prepared.values[index])
-            else:  # a pooled mode with a single memory frame attends to it unpooled
-                parts.append(cross.heads(cross.v_proj(prepared.tokens)))
+            tokens = (
+                prepared.value_tokens if pooled or self.config.mode == "full" else prepared.tokens
+            )
+            if project:
+                cached = pooled or self.config.mode == "full"
+                parts.append(
+                    prepared.values[index] if cached else cross.heads(cross.v_proj(tokens))
+                )
+            else:
+                parts.append(tokens)
         if ptr_tokens is not None:
-            parts.append(cross.heads(cross.v_proj(ptr_tokens)))
-        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+            parts.append(cross.heads(cross.v_proj(ptr_tokens)) if project else ptr_tokens)
+        axis = 2 if project else 1
+        return torch.cat(parts, dim=axis) if len(parts) > 1 else parts[0]

@@ -102,3 +102,19 @@ def test_every_package_directory_is_listed_in_pyproject() -> None:
             rel = init.parent.relative_to(root)
             found.add(".".join([name, *rel.parts]))
     assert found <= listed, f"add to [tool.setuptools] packages: {sorted(found - listed)}"
+
+
+def test_cli_start_stays_light() -> None:
+    """`etam-plugin --help` and argument parsing must not import torch, Qt or PyAV: heavy
+    imports belong inside each subcommand's ``run`` (a CLI that takes seconds to print its
+    help is broken for scripts)."""
+    code = (
+        "import sys\n"
+        "from etam_plugin.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = [m for m in ('torch', 'PySide6', 'av', 'cv2', 'onnxruntime') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"imported at CLI start: {out.stdout.strip()}"

@@ -69,7 +69,7 @@ def _pct(values: list[float], q: float) -> float:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from etam_plugin.bench.reference_oracle import shaped_random_state_dict
+    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
     from etam_plugin.model import LiveTracker, Prompt, build_model, get_config, tiny_test_config
 
     if args.threads:
@@ -173,7 +173,7 @@ class _ReferenceStream:
     """The reference's ``track_step`` driven one frame at a time."""
 
     def __init__(self, config, state_dict) -> None:
-        from etam_plugin.bench.reference_oracle import build_reference_video_predictor
+        from etam_plugin.bench._reference_oracle import build_reference_video_predictor
 
         self.config = config
         self.ref = build_reference_video_predictor(config)

@@ -64,7 +64,7 @@ def measure(config, memory_frames: int, repeats: int, vs_reference: bool) -> dic
     """Median ms of each component (and the sum per tracked frame) for one config."""
     import torch
 
-    from etam_plugin.bench.reference_oracle import shaped_random_state_dict
+    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
     from etam_plugin.model import build_model
     from etam_plugin.model.memory_attention import MemoryInput
 
@@ -136,7 +136,7 @@ def measure(config, memory_frames: int, repeats: int, vs_reference: bool) -> dic
 def _reference_timers(config, sd, image, feats, pos, memories, pointers, mask_logits):
     """The reference on the same situation: frame ``P`` (P = pointer count) attends the
     conditioning frame 0 and frames P-6 … P-1, and the pointers of frames 0 … P-1."""
-    from etam_plugin.bench.reference_oracle import build_reference_model
+    from etam_plugin.bench._reference_oracle import build_reference_model
 
     ref = build_reference_model(config)
     ref.load_state_dict(sd)

@@ -21,7 +21,7 @@ WIDTH, HEIGHT, FRAMES = 320, 180, 8
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> Path:
-    from etam_plugin.bench.reference_oracle import shaped_random_state_dict
+    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
     from etam_plugin.model import get_config, save_checkpoint
 
     path = tmp_path_factory.mktemp("ckpt") / "efficienttam_ti_512x512.pt"

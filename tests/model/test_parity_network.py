@@ -126,11 +126,14 @@ def test_mask_prompt_as_output_matches(pair) -> None:
     _assert_close(mine.object_score, theirs[6], "mask-prompt object score")
 
 
+@pytest.mark.parametrize("project_values", [False, True], ids=["late-values", "fused"])
 @pytest.mark.parametrize("mode", ["full", "pooled", "pooled-keys"])
 @torch.inference_mode()
-def test_tracking_step_with_memory_matches(mode: str) -> None:
+def test_tracking_step_with_memory_matches(mode: str, project_values: bool) -> None:
     """Memory encoder → memory attention over 7 memory frames and 7 pointers → decoder,
-    against the reference's matching cross-attention class."""
+    against the reference's matching cross-attention class; both attention paths (values
+    projected after mixing, as on the CPU; cached projections for a fused kernel, as on a
+    GPU)."""
     config = get_config("ti_512x512", attention=mode)
     ours, ref = _pair(config, seed=1)
     assert (
@@ -170,9 +173,10 @@ def test_tracking_step_with_memory_matches(mode: str) -> None:
         }
 
     current = n_past
-    frames = [(ours.prepare_memory(memories[0].float()), config.num_maskmem - 1)]
+    frames = [(ours.prepare_memory(memories[0].float(), project_values), config.num_maskmem - 1)]
     frames += [
-        (ours.prepare_memory(memories[t].float()), current - t - 1) for t in range(1, n_past)
+        (ours.prepare_memory(memories[t].float(), project_values), current - t - 1)
+        for t in range(1, n_past)
     ]
     ptrs = torch.stack([pointers[0], *[pointers[current - d] for d in range(1, current)]], dim=1)
     conditioned = ours.condition_on_memory(
@@ -199,9 +203,12 @@ def test_tracking_step_with_memory_matches(mode: str) -> None:
     _nontrivial(mine.masks)
 
 
+@pytest.mark.parametrize("project_values", [False, True], ids=["late-values", "fused"])
 @pytest.mark.parametrize("window", [2, 4])
 @torch.inference_mode()
-def test_pooled_attention_equals_full_attention_over_repeated_tokens(window: int) -> None:
+def test_pooled_attention_equals_full_attention_over_repeated_tokens(
+    window: int, project_values: bool
+) -> None:
     """Lemma 1: attention over l×l-pooled keys/values with ln(l·l) added to their logits
     (Eq. 5) equals plain attention where each pooled token is repeated l·l times.
     Pointer tokens are not pooled and get no bias."""
@@ -213,7 +220,7 @@ def test_pooled_attention_equals_full_attention_over_repeated_tokens(window: int
     side, gen = config.feature_size, torch.Generator().manual_seed(5)
 
     memories = [torch.randn(1, config.mem_dim, side, side, generator=gen) for _ in range(3)]
-    frames = [(net.prepare_memory(m), age) for age, m in enumerate(memories)]
+    frames = [(net.prepare_memory(m, project_values), age) for age, m in enumerate(memories)]
     ptr_tokens = torch.randn(1, 8, config.mem_dim, generator=gen)
     feats = torch.randn(1, side * side, config.hidden_dim, generator=gen)
     q = cross.heads(cross.q_proj(feats))
@@ -221,9 +228,11 @@ def test_pooled_attention_equals_full_attention_over_repeated_tokens(window: int
 
     keys = attn._keys(0, frames, tpos, ptr_tokens, True, side)  # pooled + pointers
     values = attn._values(0, frames, ptr_tokens, True)
-    n_spatial = sum(m.values[0].shape[2] for m, _ in frames)
-    assert n_spatial == 3 * side * side // window**2
-    bias = torch.zeros(1, 1, 1, values.shape[2])
+    token_axis = 2 if project_values else 1
+    n_total = values.shape[token_axis]
+    n_spatial = 3 * side * side // window**2
+    assert n_total == n_spatial + 8
+    bias = torch.zeros(1, 1, 1, n_total)
     bias[..., :n_spatial] = math.log(window * window)
     pooled = cross(q, keys, values, bias)
 
@@ -231,9 +240,9 @@ def test_pooled_attention_equals_full_attention_over_repeated_tokens(window: int
     repeated_keys = torch.cat(
         [keys[:, :, :n_spatial].repeat_interleave(reps, dim=2), keys[:, :, n_spatial:]], dim=2
     )
+    spatial, pointers = values.split([n_spatial, 8], dim=token_axis)
     repeated_values = torch.cat(
-        [values[:, :, :n_spatial].repeat_interleave(reps, dim=2), values[:, :, n_spatial:]],
-        dim=2,
+        [spatial.repeat_interleave(reps, dim=token_axis), pointers], dim=token_axis
     )
     full = cross(q, repeated_keys, repeated_values, None)
     _assert_close(pooled, full, f"Lemma 1 (l={window})", tol=1e-5)
