@@ -112,7 +112,8 @@ def test_cli_start_stays_light() -> None:
         "import sys\n"
         "from etam_plugin.cli import build_parser\n"
         "build_parser()\n"
-        "heavy = [m for m in ('torch', 'PySide6', 'av', 'cv2', 'onnxruntime') if m in sys.modules]\n"
+        "names = ('torch', 'PySide6', 'av', 'cv2', 'onnxruntime')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
