@@ -89,12 +89,7 @@ def open_track_source(request: TrackRequest):
             raise EtamError(f"{source} has no clip {request.clip} (clips 1..{len(clips)})")
         clip = matching[0]
         frames = open_source(clip.require_media(), **_source_options(request))
-        media_start = None
-        if clip.available_start is None and frames.info.start_timecode:
-            from etam_plugin.media import timecode_to_frame
-
-            media_start = timecode_to_frame(frames.info.start_timecode, frames.info.frame_rate)
-        window = clip.file_frames(request.handles, media_start=media_start)
+        window = clip_window(clip, frames.info, request.handles)
         default = (window.start, window.stop - 1)
     else:
         frames = open_source(source, **_source_options(request))
@@ -104,6 +99,18 @@ def open_track_source(request: TrackRequest):
             last = default[1] if request.end is None else request.end
             clip = clip_for_media(source, frame_range=(first, last + 1))
     return frames, clip, default
+
+
+def clip_window(clip, info, handles: int = 0) -> range:
+    """0-based frames of a timeline clip's media file (``info``: its ``VideoInfo``) plus up
+    to ``handles`` frames each side; an EDL (no media extent) counts from the file's own
+    start timecode."""
+    media_start = None
+    if clip.available_start is None and info.start_timecode:
+        from etam_plugin.media import timecode_to_frame
+
+        media_start = timecode_to_frame(info.start_timecode, info.frame_rate)
+    return clip.file_frames(handles, media_start=media_start)
 
 
 def _source_options(request: TrackRequest) -> dict:
@@ -243,24 +250,56 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _export(request, session, frames, objects, frame_range, progress, cancel) -> list[Path]:
+    return export_session_mattes(
+        session,
+        frames,
+        objects,
+        frame_range,
+        request.export,
+        Path(request.out),
+        ops=request.matte_ops,
+        combine=request.combine,
+        progress=progress,
+        cancel=cancel,
+    )
+
+
+def separate_path(out: Path, obj_id: int) -> Path:
+    """Where ``combine="separate"`` writes one object's matte."""
+    return out.with_name(f"{out.stem}_obj{obj_id}{out.suffix}")
+
+
+def export_session_mattes(
+    session,
+    frames,
+    objects: list[int],
+    frame_range: tuple[int, int],
+    fmt: str,
+    out: Path,
+    *,
+    ops: MatteOps,
+    combine: str = "union",
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> list[Path]:
+    """Export a session's finished mattes of ``objects`` over frames ``first..last``
+    (inclusive): one file of their union, or one per object (``combine="separate"``).
+    The CLI and the panel both call this."""
     from etam_plugin.export import export_mattes
 
     first, last = frame_range
-    ops = request.matte_ops
-    groups = [objects] if request.combine == "union" else [[o] for o in objects]
+    groups = [objects] if combine == "union" else [[o] for o in objects]
     paths = []
     for group in groups:
-        out = Path(request.out)
-        if len(groups) > 1:
-            out = out.with_name(f"{out.stem}_obj{group[0]}{out.suffix}")
-        mattes = _finished_mattes(session, frames, group, first, last, ops)
+        target = separate_path(out, group[0]) if len(groups) > 1 else out
+        mattes = finished_mattes(session, frames, group, first, last, ops)
         paths.append(
             export_mattes(
                 frames,
                 frames.info,
                 mattes,
-                request.export,
-                out,
+                fmt,
+                target,
                 frame_range=(first, last + 1),
                 progress=(lambda d, t: progress("export", d, t)) if progress else None,
                 cancel=cancel,
@@ -269,7 +308,7 @@ def _export(request, session, frames, objects, frame_range, progress, cancel) ->
     return paths
 
 
-def _finished_mattes(session, frames, objects, first, last, ops: MatteOps) -> Iterator:
+def finished_mattes(session, frames, objects, first, last, ops: MatteOps) -> Iterator:
     """(frame, matte) of the objects' union, finished with ``ops``, frame by frame."""
     soft = ops.soft > 0
     h, w = session.frame_size
@@ -291,10 +330,13 @@ def _finished_mattes(session, frames, objects, first, last, ops: MatteOps) -> It
 
 
 def _write_timeline(request: TrackRequest, clip, outputs: list[Path], first: int) -> Path:
-    from etam_plugin.timeline import write_matte_timeline
-
     if not outputs:
         raise EtamError("--timeline-out needs an exported matte")
-    return write_matte_timeline(
-        request.timeline_out, clip, outputs[0], kind=TIMELINE_KINDS[request.export]
-    )
+    return write_session_timeline(request.timeline_out, clip, outputs[0], request.export)
+
+
+def write_session_timeline(out: Path, clip, matte: Path, fmt: str) -> Path:
+    """A timeline with ``clip`` on V1 and the exported ``matte`` (format ``fmt``) above."""
+    from etam_plugin.timeline import write_matte_timeline
+
+    return write_matte_timeline(out, clip, matte, kind=TIMELINE_KINDS[fmt])
