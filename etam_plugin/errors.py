@@ -35,6 +35,7 @@ __all__ = [
     "ObsAuthError",
     "ObsCredentialsError",
     "ObsError",
+    "ProjectError",
     "SequenceGapError",
     "StreamError",
     "TimelineError",
@@ -178,6 +179,17 @@ class TimelineError(EtamError):
     def __init__(self, message: str, *, path: str | Path | None = None) -> None:
         super().__init__(message)
         self.path = Path(path) if path is not None else None
+
+
+class ProjectError(EtamError):
+    """A panel project (``.etam``) or its autosave cannot be read or written: ``path`` the
+    file at fault, ``reason`` one phrase (``missing``, ``not-a-project``, ``version``,
+    ``damaged``, ``unwritable``, ``source-missing``)."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, reason: str) -> None:
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+        self.reason = reason
 
 
 class ExportFrameError(ExportError):

@@ -18,7 +18,9 @@ from etam_plugin.gui._qt.theme import apply_theme, icon
 from etam_plugin.gui.components.backend import ModelSessionFactory
 from etam_plugin.gui.components.errors import describe_error
 from etam_plugin.gui.components.frames import FramesFactory, open_frames
+from etam_plugin.gui.components.recovery import RecoveryArea
 from etam_plugin.gui.components.session_api import SessionFactory
+from etam_plugin.model import Prompt
 
 # The GUI thread needs the GIL back quickly after each Qt call while the worker runs Python
 # (the model's glue code between kernels). At CPython's default 5 ms switch interval a
@@ -48,12 +50,18 @@ def create_window(
     settings: PanelSettings | None = None,
     session_factory: SessionFactory | None = None,
     frames_factory: FramesFactory = open_frames,
+    recovery: RecoveryArea | None = None,
 ) -> MainWindow:
-    """A main window with its controller (defaults: the real model and media reading)."""
+    """A main window with its controller (defaults: the real model and media reading).
+
+    With ``recovery`` the work is autosaved there and crashed panels' work is offered back;
+    without it (tests, embedding) nothing is autosaved."""
     settings = settings or PanelSettings()
     if session_factory is None:
         session_factory = ModelSessionFactory(settings.model_options())
-    controller = EditorController(session_factory, frames_factory)
+    if recovery is not None:
+        recovery.start_run()
+    controller = EditorController(session_factory, frames_factory, recovery=recovery)
     return MainWindow(controller, settings)
 
 
@@ -77,14 +85,35 @@ def run_panel(
     settings: PanelSettings | None = None,
     session_factory: SessionFactory | None = None,
     frames_factory: FramesFactory = open_frames,
+    recovery: RecoveryArea | None = None,
+    prompts: Sequence[tuple[int, int, Prompt]] = (),
+    track: str | None = None,
+    clip: int | None = None,
+    handles: int = 0,
 ) -> int:
-    """Show the panel (opening ``source`` if given) and run until it is closed."""
+    """Show the panel and run until it is closed.
+
+    First offers to recover the work of a panel that did not close normally; then opens
+    ``source`` (a clip, a ``.etam`` project, or a timeline: clip number ``clip``, else the
+    clip picker), applies ``prompts`` (frame, object, Prompt) as if clicked and, with
+    ``track``, tracks. ``recovery`` defaults to the user's recovery folder.
+    """
     app = application()
     settings = settings or PanelSettings()
     apply_theme(app, settings.theme())
-    window = create_window(settings, session_factory, frames_factory)
+    window = create_window(settings, session_factory, frames_factory, recovery or RecoveryArea())
     install_excepthook(window)
     window.show()
-    if source is not None:
-        QTimer.singleShot(0, lambda: window.open_path(Path(source)))
+
+    def start() -> None:
+        if window.offer_recovery() or source is None:
+            return
+        if clip is not None:
+            window.open_timeline_clip_number(Path(source), clip, handles)
+        else:
+            window.open_path(Path(source))
+        if prompts or track:
+            window.controller.apply_prompts(list(prompts), track)
+
+    QTimer.singleShot(0, start)
     return int(app.exec())

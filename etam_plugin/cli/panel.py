@@ -18,16 +18,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "source",
         nargs="?",
         type=Path,
-        help="a video file or an image-sequence folder to open at start",
+        help="a video file, an image-sequence folder, a .etam project, or a timeline",
     )
     parser.add_argument(
         "--theme",
         choices=("dark", "system"),
         help="the look (remembered for next time)",
     )
+    parser.add_argument("--clip", type=int, help="when SOURCE is a timeline: open clip N")
+    parser.add_argument(
+        "--handles", type=int, default=0, help="frames more each side of a timeline clip"
+    )
+    parser.add_argument(
+        "--prompts", type=Path, help="prompts.json to apply at start (as `track` reads it)"
+    )
+    parser.add_argument(
+        "--point",
+        action="append",
+        default=[],
+        metavar="FRAME:OBJ:X,Y[:neg]",
+        help="a click to apply at start (repeatable; undoable like a click)",
+    )
+    parser.add_argument("--box", action="append", default=[], metavar="FRAME:OBJ:X0,Y0,X1,Y1")
+    parser.add_argument(
+        "--track",
+        choices=("forward", "backward", "both"),
+        help="track once the prompts are applied",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
+    from etam_plugin.prompts import build_prompts
+
+    prompts = build_prompts(args.prompts, args.point, args.box).items()  # errors before Qt
+
     from etam_plugin.gui._qt.settings import PanelSettings
     from etam_plugin.gui.app import application, run_panel
 
@@ -35,4 +59,11 @@ def run(args: argparse.Namespace) -> int:
     settings = PanelSettings()
     if args.theme:
         settings.set_theme(args.theme)
-    return run_panel(args.source, settings=settings)
+    return run_panel(
+        args.source,
+        settings=settings,
+        prompts=prompts,
+        track=args.track,
+        clip=args.clip,
+        handles=args.handles,
+    )

@@ -8,7 +8,8 @@ and thumbnails. All of it runs on the GUI thread except what the workers do.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,24 +17,37 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
-from etam_plugin.errors import ModelError
+from etam_plugin.errors import ModelError, ProjectError, WeightsUnavailableError
 from etam_plugin.gui._qt.undo import AddObjectCommand, PromptCommand, RemoveObjectCommand
 from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
 from etam_plugin.gui.components import messages as m
 from etam_plugin.gui.components.backend import InferenceBackend
+from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
+from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
 from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
-from etam_plugin.gui.components.objects import Color, ObjectList, TrackedObject
+from etam_plugin.gui.components.model_options import ModelOptions
+from etam_plugin.gui.components.objects import Color, ObjectList, TrackedObject, color_for
+from etam_plugin.gui.components.project import LoadedProject, ProjectState, read_project
 from etam_plugin.gui.components.prompts import PromptStore, with_box, with_point
+from etam_plugin.gui.components.recovery import RecoveryArea, RecoveryCandidate
 from etam_plugin.gui.components.render import Layer
 from etam_plugin.gui.components.session_api import SessionFactory
+from etam_plugin.gui.components.tasks import TaskBackend
 from etam_plugin.gui.components.transport import Transport
 from etam_plugin.gui.components.view import ViewOptions
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import FrameStatus, Prompt
+from etam_plugin.timeline import TimelineClip
+
+# Autosave a few seconds after the first unsaved change (not after the last: a user who
+# keeps clicking is still saved every few seconds).
+AUTOSAVE_DELAY_MS = 3000
+# While tracking, the worker also checkpoints to the autosave this often.
+CHECKPOINT_EVERY_S = 30.0
 
 
 class SessionState(str, enum.Enum):
@@ -65,6 +79,11 @@ def _action(request: object) -> str:
         m.RenameObject: lambda r: "Renaming an object",
         m.FetchResults: lambda r: f"Loading the masks of frame {r.frame}",
         m.SaveSession: lambda r: f"Saving the session to {r.folder}",
+        m.SaveProject: lambda r: "Autosaving" if r.autosave else f"Saving {r.path.name}",
+        m.ReloadModel: lambda r: "Switching the model",
+        m.Export: lambda r: f"Exporting {r.job.out.name}",
+        m.DownloadWeights: lambda r: f"Downloading the {r.variant} weights",
+        m.ReadTimeline: lambda r: f"Reading the timeline {r.path.name}",
     }
     fn = names.get(type(request))
     return fn(request) if fn else ""
@@ -81,15 +100,45 @@ class EditorController(QObject):
     errorOccurred = Signal(object)  # ErrorReport
     statusChanged = Signal(object)  # StatusInfo
     sessionSaved = Signal(object)  # Path
+    projectSaved = Signal(object)  # ProjectSaved (explicit saves and autosaves)
+    projectSaveFailed = Signal(object)  # SaveProject
+    dirtyChanged = Signal(bool)  # unsaved work appeared / was saved
+    exportStarted = Signal(object)  # ExportJob
+    exportProgress = Signal(object)  # ExportProgress
+    exportFinished = Signal(object)  # ExportFinished
+    downloadProgress = Signal(object)  # DownloadProgress
+    downloadFinished = Signal(bool)  # True: the weights are there now
+    weightsMissing = Signal(object)  # WeightsUnavailableError: the window offers a download
+    timelineRead = Signal(object)  # TimelineRead
+    modelOptionsApplied = Signal(object)  # ModelOptions now in use (after a revert too)
+    stateRestored = Signal()  # view, finishing, range restored from a project
 
     def __init__(
         self,
         session_factory: SessionFactory,
         frames_factory: FramesFactory = open_frames,
         parent: QObject | None = None,
+        recovery: RecoveryArea | None = None,
     ) -> None:
         super().__init__(parent)
         self.session_factory = session_factory
+        self.recovery = recovery
+        self.changes = ChangeTracker()
+        self.project_path: Path | None = None
+        self.clip: TimelineClip | None = None
+        self.export_settings = ExportSettings()
+        self.exporting: ExportJob | None = None
+        self.downloading: m.DownloadWeights | None = None
+        self.autosave_delay_ms = AUTOSAVE_DELAY_MS
+        self.checkpoint_every_s = CHECKPOINT_EVERY_S
+        self._restore: ProjectState | None = None
+        self._pending_project: Path | None = None
+        self._recovered: RecoveryCandidate | None = None
+        self._start_request: m.StartSession | None = None
+        self._after_download: Callable[[], None] | None = None
+        self._reload_from: ModelOptions | None = None
+        self._pending_prompts: tuple[list[tuple[int, int, Prompt]], str | None] | None = None
+        self._autosave_failed = False
         self.objects = ObjectList()
         self.transport = Transport(0)
         self.coverage = Coverage(0)
@@ -126,15 +175,24 @@ class EditorController(QObject):
         self._loader = WorkerThread(
             MailboxWorker(frame_backend.handle, frame_backend.close), "etam-frames"
         )
+        tasks = TaskBackend()
+        self._tasks = WorkerThread(MailboxWorker(tasks.handle, tasks.close), "etam-tasks")
         self._inference.worker.resultReady.connect(self._on_inference_result_ready)
         self._loader.worker.resultReady.connect(self._on_loader_result_ready)
+        self._tasks.worker.resultReady.connect(self._on_task_result_ready)
 
         self.transport.frame_changed.connect(self._on_frame_changed)
         self.transport.speed_changed.connect(self._on_speed_changed)
+        self.transport.range_changed.connect(self._on_range_changed)
         self.objects.changed.connect(self._on_objects_changed)
         self.view.changed.connect(self.displayChanged.emit)
+        self.changes.changed.connect(self.dirtyChanged.emit)
+        self.undo_stack.indexChanged.connect(self._on_undo_index_changed)
         self._play_timer = QTimer(self)
         self._play_timer.timeout.connect(self._on_play_timer_timeout)
+        self._autosave_timer = QTimer(self)
+        self._autosave_timer.setSingleShot(True)
+        self._autosave_timer.timeout.connect(self._on_autosave_timer_timeout)
 
     # ------------------------------------------------------------------ workers
     @property
@@ -151,20 +209,87 @@ class EditorController(QObject):
             return
         self._shut_down = True
         self._play_timer.stop()
+        self._autosave_timer.stop()
         if self.tracking is not None:
             self.tracking.cancel.set()
+        if self.exporting is not None:
+            self.exporting.cancel.set()
+        if self.downloading is not None:
+            self.downloading.cancel.set()
         self._inference.stop()
         self._loader.stop()
+        self._tasks.stop()
 
     # ------------------------------------------------------------------ opening
-    def open_source(self, path: str | Path, session_folder: Path | None = None) -> None:
-        """Open a clip (and, with ``session_folder``, its saved session) without blocking."""
+    def open_source(
+        self,
+        path: str | Path,
+        session_folder: Path | None = None,
+        *,
+        state: ProjectState | None = None,
+        clip: TimelineClip | None = None,
+        handles: int = 0,
+    ) -> None:
+        """Open a clip without blocking: with ``session_folder`` its saved session, with
+        ``state`` a project's objects/range/view, with ``clip`` a timeline clip of it (in/out
+        from the clip, ``handles`` frames more each side)."""
         if self.tracking is not None:
             self.tracking.cancel.set()
-        spec = m.SourceSpec(Path(path))
+        if self.exporting is not None:
+            self.exporting.cancel.set()
+        spec = m.SourceSpec(Path(path), clip, max(int(handles), 0))
         self._pending_spec = spec
         self._session_folder = session_folder
+        self._restore = state
+        self._pending_project = None
+        self._recovered = None
         self._loader.worker.submit(m.OpenFrames(spec))
+
+    def open_project(self, path: Path) -> bool:
+        """Open a ``.etam`` project; False (and an error dialog) when it cannot be read."""
+        try:
+            loaded = read_project(Path(path))
+        except ProjectError as exc:
+            self._report(exc, f"Opening {Path(path).name}")
+            return False
+        return self.open_loaded(loaded)
+
+    def open_loaded(
+        self, loaded: LoadedProject, recovered: RecoveryCandidate | None = None
+    ) -> bool:
+        """Open a read project (or a crashed panel's autosave, ``recovered``)."""
+        state = loaded.state
+        if not state.source.exists():
+            self._report(
+                ProjectError(
+                    f"the clip of {loaded.path.name} is missing: {state.source}",
+                    path=loaded.path,
+                    reason="source-missing",
+                ),
+                "Opening the project",
+            )
+            return False
+        if state.model is not None:
+            self._configure_model(state.model)
+        self.open_source(state.source, loaded.session_folder, state=state, clip=state.clip)
+        self._pending_project = loaded.path if recovered is None else recovered.origin
+        self._recovered = recovered
+        return True
+
+    def open_timeline(self, path: Path) -> None:
+        """List a timeline's clips (in the task worker); ``timelineRead`` brings them."""
+        self._tasks.worker.submit(m.ReadTimeline(Path(path)))
+
+    def open_timeline_clip(self, clip: TimelineClip, handles: int = 0) -> bool:
+        """Open the media of a timeline clip with the clip's range (plus handles) as in/out;
+        exports then default to a timeline with that clip."""
+        try:
+            media = clip.require_media()
+        except Exception as exc:
+            self._report(exc, f"Opening clip {clip.index}")
+            return False
+        self.open_source(media, clip=clip, handles=handles)
+        return True
 
     def save_session(self, folder: Path) -> None:
         if self.session_state is not SessionState.READY:
@@ -172,13 +297,203 @@ class EditorController(QObject):
             return
         self._inference.worker.submit(m.SaveSession(Path(folder)))
 
+    # ------------------------------------------------------------------ projects
+    def project_state(self) -> ProjectState:
+        """What a project saves besides the session (see ``components/project.py``)."""
+        assert self.info is not None
+        t = self.transport
+        return ProjectState(
+            source=self.info.path,
+            objects=tuple(self.objects),
+            active=self.objects.active_id,
+            in_point=t.in_point,
+            out_point=t.out_point,
+            playhead=t.current,
+            view_mode=self.view.mode,
+            opacity=self.view.opacity,
+            markers=self.view.markers,
+            finishing=self.finishing,
+            model=getattr(self.session_factory, "options", None),
+            clip=self.clip,
+            export=self.export_settings.to_json(),
+        )
+
+    def summary(self) -> dict[str, int]:
+        """Counts shown when offering to recover an autosave."""
+        tracked = sum(self.coverage.counts(o).get(FrameStatus.TRACKED, 0) for o in self.objects.ids)
+        return {"objects": len(self.objects), "prompts": len(self.prompts), "tracked": tracked}
+
+    def save_project(self, path: Path) -> bool:
+        """Save the work as a project (in the inference worker; ``projectSaved`` follows).
+        Queued behind tracking or an export if one is running."""
+        if self.info is None or self.session_state is not SessionState.READY:
+            self._report_info("There is nothing to save yet: open a clip first.")
+            return False
+        path = Path(path)
+        if path.suffix.lower() != ".etam":
+            path = path.with_name(path.name + ".etam")
+        autosave = self.recovery.autosave_path if self.recovery is not None else None
+        self._inference.worker.submit(self._save_request(path, autosave=False, then=autosave))
+        if self.tracking is not None or self.exporting is not None:
+            self._report_info(f"{path.name} will be saved when the running job finishes.")
+        return True
+
+    def autosave_now(self) -> bool:
+        """Autosave to the recovery area if anything changed since the last (auto)save."""
+        if (
+            self.recovery is None
+            or self.info is None
+            or self.session_state is not SessionState.READY
+            or not self.changes.needs_autosave
+        ):
+            return False
+        self._inference.worker.submit(self._save_request(self.recovery.autosave_path, True))
+        return True
+
+    def _save_request(self, path: Path, autosave: bool, then: Path | None = None) -> m.SaveProject:
+        extra = None
+        if autosave:
+            origin = str(self.project_path) if self.project_path else None
+            extra = {"autosave": {"origin": origin, "pid": os.getpid(), "summary": self.summary()}}
+        return m.SaveProject(
+            Path(path), self.project_state(), self.changes.revision, autosave, extra, then
+        )
+
+    def _mark_changed(self) -> None:
+        if self.info is None:
+            return
+        self.changes.mark()
+        if self.recovery is not None and not self._autosave_timer.isActive():
+            self._autosave_timer.start(self.autosave_delay_ms)
+
+    def _on_autosave_timer_timeout(self) -> None:
+        self.autosave_now()
+
+    def _on_undo_index_changed(self, _index: int) -> None:
+        self._mark_changed()
+
+    def _on_range_changed(self, _first: int, _last: int) -> None:
+        self._mark_changed()
+
+    def _on_project_saved(self, msg: m.ProjectSaved) -> None:
+        request = msg.request
+        if request.autosave:
+            self.changes.mark_autosaved(request.revision)
+            if self._recovered is not None:  # our own autosave holds the recovered work now
+                if self.recovery is not None:
+                    self.recovery.discard(self._recovered)
+                self._recovered = None
+        else:
+            self.changes.mark_saved(request.revision)
+            self.project_path = request.path
+        self.projectSaved.emit(msg)
+
+    # ------------------------------------------------------------------ model
+    def _configure_model(self, options: ModelOptions) -> None:
+        configure = getattr(self.session_factory, "configure", None)
+        if callable(configure):
+            configure(options)
+        self.modelOptionsApplied.emit(options)
+        self._emit_status()
+
+    def apply_model_options(self, options: ModelOptions) -> None:
+        """Use ``options`` from now on; an open clip's session is rebuilt on the new model
+        with the same objects and prompts (tracked frames then need tracking again)."""
+        previous = getattr(self.session_factory, "options", None)
+        if previous == options:
+            return
+        self._configure_model(options)
+        if self.info is None or self.tracking is not None or self.exporting is not None:
+            return
+        if self.session_state is SessionState.READY:
+            self._reload_from = previous
+            self._inference.worker.submit(m.ReloadModel())
+            self._set_session_state(SessionState.STARTING)
+        elif self.session_state is SessionState.FAILED:
+            self.retry_session()
+
+    def retry_session(self) -> bool:
+        """Start the clip's session again (after weights arrived, or a device change)."""
+        if self._start_request is None or self.info is None:
+            return False
+        self._set_session_state(SessionState.STARTING)
+        self._inference.worker.submit(self._start_request)
+        return True
+
+    def download_weights(self, variant: str, then: Callable[[], None] | None = None) -> bool:
+        """Fetch ``variant``'s official weights in the task worker (progress through
+        ``downloadProgress``, ``cancel_download`` stops it); ``then`` runs once they are
+        there."""
+        if self.downloading is not None:
+            return False
+        self.downloading = m.DownloadWeights(variant)
+        self._after_download = then
+        self._tasks.worker.submit(self.downloading)
+        return True
+
+    def cancel_download(self) -> None:
+        if self.downloading is not None:
+            self.downloading.cancel.set()
+
+    # ------------------------------------------------------------------ export
+    def export(self, job: ExportJob) -> bool:
+        """Run an export in the inference worker (it reads the session's results)."""
+        if self.info is None or self.session_state is not SessionState.READY:
+            self._report_info("Open a clip and track an object before exporting.")
+            return False
+        if self.tracking is not None or self.exporting is not None:
+            self._report_info("Wait for the running job to finish (or cancel it) first.")
+            return False
+        self.exporting = job
+        self._inference.worker.submit(m.Export(job))
+        self.exportStarted.emit(job)
+        return True
+
+    def cancel_export(self) -> None:
+        if self.exporting is not None:
+            self.exporting.cancel.set()
+
+    def set_export_settings(self, settings: ExportSettings) -> None:
+        if settings != self.export_settings:
+            self.export_settings = settings
+
+    # ------------------------------------------------------------------ scripted prompts
+    def apply_prompts(
+        self, items: Sequence[tuple[int, int, Prompt]], track: str | None = None
+    ) -> None:
+        """Prompts given from outside (``etam-plugin panel --point …``), each one an undoable
+        edit as if clicked; then track ``track`` ("forward"/"backward"/"both") if given.
+        Waits for the session when it is still starting."""
+        if self.session_state is not SessionState.READY or self.displayed_frame is None:
+            self._pending_prompts = (list(items), track)
+            return
+        self._pending_prompts = None
+        for frame, obj_id, prompt in items:
+            if obj_id not in self.objects:
+                name = self.objects.default_name(obj_id)
+                self.undo_stack.push(
+                    AddObjectCommand(self, TrackedObject(obj_id, name, color_for(obj_id)))
+                )
+            if not 0 <= frame < self.transport.num_frames:
+                self._report(ModelError(f"a prompt is on frame {frame}, outside the clip"))
+                continue
+            before = self.prompts.get(frame, obj_id)
+            self.undo_stack.push(PromptCommand(self, frame, obj_id, before, prompt, "Prompt"))
+        if items:
+            self.seek(min(f for f, _o, _p in items))
+        if track:
+            self.track(track)
+
     def _on_frames_opened(self, info: m.SourceInfo) -> None:
         if self._pending_spec is None or info.path != self._pending_spec.path:
             return  # an older open that was overtaken
-        spec, folder = self._pending_spec, self._session_folder
+        spec, folder, state = self._pending_spec, self._session_folder, self._restore
         self._pending_spec = None
+        self._restore = None
         self.info = info
         self.tracking = None
+        self.clip = state.clip if state is not None else info.clip
+        self.project_path = self._pending_project
         self.undo_stack.clear()
         self.prompts.clear()
         self.masks.reset(info.frame_size)
@@ -189,14 +504,43 @@ class EditorController(QObject):
         self._frame_error_shown = False
         self.image, self.displayed_frame = None, None
         self.objects.clear()
-        if folder is None:
+        if state is not None:
+            for obj in state.objects:
+                self.objects.add(
+                    obj.name, obj_id=obj.obj_id, color=obj.color, visible=obj.visible,
+                    activate=False,
+                )  # fmt: skip
+            if state.active in self.objects:
+                self.objects.set_active(state.active)
+        elif folder is None:
             self.objects.add()
         self._play_timer.setInterval(max(1, round(1000 / float(info.fps))))
         self.transport.reset(info.num_frames)
+        last = info.num_frames - 1
+        if state is not None:
+            self.transport.set_out(min(last, state.out_point if state.out_point is not None
+                                       else last))  # fmt: skip
+            self.transport.set_in(min(max(state.in_point, 0), self.transport.out_point))
+            self.transport.seek(state.playhead)
+            self.view.mode = state.view_mode
+            self.view.opacity = state.opacity
+            self.view.markers = state.markers
+            self.finishing = state.finishing
+            self.export_settings = ExportSettings.from_json(state.export)
+        else:
+            self.export_settings = ExportSettings()
+            if info.window is not None:
+                self.transport.set_out(info.window[1])
+                self.transport.set_in(info.window[0])
+                self.transport.seek(info.clip_first or info.window[0])
         self._set_session_state(SessionState.STARTING)
         objects = tuple((o.obj_id, o.name) for o in self.objects)
-        self._inference.worker.submit(m.StartSession(spec, objects, folder))
+        self._start_request = m.StartSession(spec, objects, folder)
+        self._inference.worker.submit(self._start_request)
+        self.changes.reset()
+        self._autosave_timer.stop()
         self.sourceOpened.emit(info)
+        self.stateRestored.emit()
 
     # ------------------------------------------------------------------ prompts
     def add_point(self, x: float, y: float, positive: bool = True) -> bool:
@@ -215,6 +559,9 @@ class EditorController(QObject):
             return False
         if self.tracking is not None:
             self._report_info("Corrections wait until tracking stops (Esc cancels it).")
+            return False
+        if self.exporting is not None:
+            self._report_info("Corrections wait until the export finishes.")
             return False
         if self.session_state is SessionState.FAILED:
             self._report(
@@ -295,11 +642,16 @@ class EditorController(QObject):
     def _on_objects_changed(self, kind: str, _obj_id: int | None) -> None:
         if kind in ("recolored", "visibility", "removed", "added", "active", "reset"):
             self.displayChanged.emit()
+        if kind in ("recolored", "visibility", "renamed"):
+            self._mark_changed()
 
     # ------------------------------------------------------------------ tracking
     def track(self, direction: str = "forward") -> bool:
         """Track from the playhead over the in/out range in a worker; returns whether started."""
         if self.info is None or self.tracking is not None:
+            return False
+        if self.exporting is not None:
+            self._report_info("Tracking waits until the export finishes.")
             return False
         if self.session_state is SessionState.FAILED:
             self._report(ModelError(f"No tracking session: {self.session_error}"), "Tracking")
@@ -310,7 +662,19 @@ class EditorController(QObject):
         t = self.transport
         start = min(max(t.current, t.in_point), t.out_point)
         prompted = tuple(o for o in self.objects.ids if self.prompts.frames(o))
-        request = m.Propagate(direction, start, t.in_point, t.out_point, obj_ids=prompted)
+        checkpoint = None
+        if self.recovery is not None:
+            self.autosave_now()  # the prompts are safe before a long run starts
+            checkpoint = self._save_request(self.recovery.autosave_path, autosave=True)
+        request = m.Propagate(
+            direction,
+            start,
+            t.in_point,
+            t.out_point,
+            obj_ids=prompted,
+            checkpoint=checkpoint,
+            checkpoint_every_s=self.checkpoint_every_s,
+        )
         self.transport.stop()
         self.tracking = request
         self._follow = True
@@ -335,6 +699,7 @@ class EditorController(QObject):
     def set_finishing(self, finishing: MatteOps) -> None:
         if finishing != self.finishing:
             self.finishing = finishing
+            self._mark_changed()
             self.displayChanged.emit()
 
     def layers(self, frame: int) -> list[Layer]:
@@ -407,6 +772,8 @@ class EditorController(QObject):
                 self.image, self.displayed_frame = msg.image, msg.index
                 self._fetch_missing_masks(msg.index)
                 self.displayChanged.emit()
+                if self._pending_prompts is not None and self.session_state is (SessionState.READY):
+                    self.apply_prompts(*self._pending_prompts)
         elif isinstance(msg, m.ThumbnailLoaded):
             if msg.image.shape[0] == self._thumb_height:
                 self.thumbnails[msg.index] = msg.image
@@ -428,7 +795,38 @@ class EditorController(QObject):
                 self._report(msg.error, _action(msg.request), msg.details)
 
     @Slot(object)
+    def _on_task_result_ready(self, msg: object) -> None:
+        if isinstance(msg, m.DownloadProgress):
+            self.downloadProgress.emit(msg)
+        elif isinstance(msg, m.WeightsReady):
+            self.downloading = None
+            then, self._after_download = self._after_download, None
+            self.downloadFinished.emit(True)
+            self._report_info(f"The {msg.variant} weights are ready ({msg.path.name}).")
+            if then is not None:
+                then()
+        elif isinstance(msg, m.TimelineRead):
+            self.timelineRead.emit(msg)
+        elif isinstance(msg, m.Failed):
+            if isinstance(msg.request, m.DownloadWeights):
+                self.downloading = None
+                self._after_download = None
+                self.downloadFinished.emit(False)
+            self._report(msg.error, _action(msg.request), msg.details)
+
+    @Slot(object)
     def _on_inference_result_ready(self, msg: object) -> None:
+        if isinstance(msg, m.ExportProgress):
+            self.exportProgress.emit(msg)
+            return
+        if isinstance(msg, m.ExportFinished):
+            if self.exporting is msg.job:
+                self.exporting = None
+            self.exportFinished.emit(msg)
+            return
+        if isinstance(msg, m.ProjectSaved) and msg.request.autosave:
+            self._on_project_saved(msg)  # also for the previous clip: its data is on disk
+            return
         stale = (
             m.FrameTracked,
             m.PromptApplied,
@@ -436,6 +834,7 @@ class EditorController(QObject):
             m.ResultsFetched,
             m.ObjectsChanged,
             m.SessionSaved,
+            m.ProjectSaved,
         )
         if self.session_state is SessionState.STARTING and isinstance(msg, stale):
             return  # from the previous clip's session: the worker serves in order
@@ -455,6 +854,8 @@ class EditorController(QObject):
             if self.tracking is msg.request:
                 self.tracking = None
             self._follow = False
+            if msg.frames_done:
+                self._mark_changed()
             self.trackingFinished.emit(msg)
             self._emit_status()
         elif isinstance(msg, m.ResultsFetched):
@@ -471,15 +872,43 @@ class EditorController(QObject):
         elif isinstance(msg, m.SessionSaved):
             self.undo_stack.setClean()
             self.sessionSaved.emit(msg.folder)
+        elif isinstance(msg, m.ProjectSaved):
+            self._on_project_saved(msg)
         elif isinstance(msg, m.Failed):
-            if isinstance(msg.request, m.StartSession):
-                self.session_error = msg.error
-                self._set_session_state(SessionState.FAILED)
-            if isinstance(msg.request, m.FetchResults):
-                self._fetching.discard(msg.request.frame)
-            self._report(msg.error, _action(msg.request), msg.details)
+            self._on_inference_failed(msg)
+
+    def _on_inference_failed(self, msg: m.Failed) -> None:
+        request, error = msg.request, msg.error
+        if isinstance(request, m.StartSession):
+            self.session_error = error
+            self._set_session_state(SessionState.FAILED)
+        elif isinstance(request, m.ReloadModel):
+            previous, self._reload_from = self._reload_from, None
+            if previous is not None:  # the old session is still there, on the old model
+                self._configure_model(previous)
+            self._set_session_state(SessionState.READY)
+        elif isinstance(request, m.FetchResults):
+            self._fetching.discard(request.frame)
+        elif isinstance(request, m.SaveProject):
+            if request.autosave:
+                # Said once in a dialog, then in the status bar: autosave retries on change.
+                severity = "warning" if self._autosave_failed else ""
+                self._autosave_failed = True
+                self._report(error, "Autosaving your work", msg.details, severity)
+                return
+            self.projectSaveFailed.emit(request)
+        if isinstance(request, (m.StartSession, m.ReloadModel)) and isinstance(
+            error, WeightsUnavailableError
+        ):
+            self.weightsMissing.emit(error)  # the window offers to download them
+            return
+        self._report(error, _action(request), msg.details)
 
     def _on_session_started(self, msg: m.SessionStarted) -> None:
+        if msg.rebuilt:  # a new network: every mask shown so far belongs to the old one
+            self._reload_from = None
+            self.masks.reset(self.masks.size)
+            self._fetching.clear()
         for obj_id, name in msg.objects.items():
             if obj_id not in self.objects:
                 self.objects.add(name, obj_id=obj_id, activate=False)
@@ -493,7 +922,15 @@ class EditorController(QObject):
         self._set_session_state(SessionState.READY)
         if self.displayed_frame is not None:
             self._fetch_missing_masks(self.displayed_frame)
+        if msg.rebuilt or self._recovered is not None:
+            self._mark_changed()  # recovered work goes into our own autosave at once
+            if self._recovered is not None:
+                self.autosave_now()
+        elif self.changes.needs_autosave and not self._autosave_timer.isActive():
+            self._autosave_timer.start(self.autosave_delay_ms)
         self.displayChanged.emit()
+        if self._pending_prompts is not None and self.displayed_frame is not None:
+            self.apply_prompts(*self._pending_prompts)
 
     def _on_frame_tracked(self, msg: m.FrameTracked) -> None:
         frame = msg.result.frame_index

@@ -23,6 +23,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QProgressDialog,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -39,24 +41,34 @@ from PySide6.QtWidgets import (
 
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
+from etam_plugin.gui._qt.export_dialog import ExportDialog
 from etam_plugin.gui._qt.finishing_panel import FinishingPanel
 from etam_plugin.gui._qt.objects_panel import ObjectsPanel, pick_color
 from etam_plugin.gui._qt.progress import TrackingProgress
+from etam_plugin.gui._qt.recovery_dialog import RecoveryChoice, RecoveryDialog
 from etam_plugin.gui._qt.settings import PanelSettings
 from etam_plugin.gui._qt.theme import apply_theme, icon
+from etam_plugin.gui._qt.timeline_dialog import ClipPickerDialog
 from etam_plugin.gui._qt.timeline_strip import TimelineStrip
 from etam_plugin.gui._qt.viewer import Viewer
 from etam_plugin.gui.components import messages as m
-from etam_plugin.gui.components.errors import ErrorReport
+from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.model_options import DEVICES, PRECISIONS, ModelOptions
+from etam_plugin.gui.components.project import PROJECT_SUFFIX
+from etam_plugin.gui.components.recovery import RecoveryCandidate
 from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
 from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
+from etam_plugin.track import TIMELINE_EXTENSIONS
 
 VIDEO_FILTER = (
+    "Video, project or timeline (*.mp4 *.mov *.mkv *.avi *.webm *.mxf *.m4v *.mts *.etam "
+    "*.otio *.xml *.fcpxml *.edl *.kdenlive);;"
     "Video (*.mp4 *.mov *.mkv *.avi *.webm *.mxf *.m4v *.mts);;"
-    "Images (*.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
+    "Projects (*.etam);;Images (*.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"
 )
+TIMELINE_FILTER = "Timelines (*.otio *.xml *.fcpxml *.fcpxmld *.edl *.kdenlive);;All files (*)"
+PROJECT_FILTER = "etam-plugin projects (*.etam)"
 MEMORY_POLL_MS = 2000
 
 
@@ -82,7 +94,12 @@ class MainWindow(QMainWindow):
         self.error_boxes: list[QMessageBox] = []
         self.last_report: ErrorReport | None = None
         self._process = psutil.Process()
-        self._closing_confirmed = False
+        self._after_save: Callable[[], object] | None = None
+        self._closing = False
+        self._wanted_options: ModelOptions | None = None
+        self.export_dialog: ExportDialog | None = None
+        self.download_dialog: QProgressDialog | None = None
+        self._auto_clip: tuple[Path, int, int] | None = None
 
         self.viewer = Viewer()
         self.viewer.bind(controller)
@@ -134,8 +151,12 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         c, t, v = self.controller, self.controller.transport, self.viewer
         a = self._action
-        a("open", "&Open Video…", self.open_dialog, "open")
+        a("open", "&Open…", self.open_dialog, "open")
         a("open_sequence", "Open Image &Sequence…", self.open_sequence_dialog, "open")
+        a("open_timeline", "Open &Timeline Clip…", self.open_timeline_dialog, "timeline")
+        a("save", "&Save Project", self.save, "save")
+        a("save_as", "Save Project &As…", self.save_as)
+        a("export", "&Export…", self.show_export, "export")
         a("quit", "&Quit", self.close)
         undo = c.undo_stack.createUndoAction(self, "&Undo")
         redo = c.undo_stack.createRedoAction(self, "&Redo")
@@ -253,8 +274,14 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(acts["open"])
         file_menu.addAction(acts["open_sequence"])
+        file_menu.addAction(acts["open_timeline"])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self._rebuild_recent_menu()
+        file_menu.addSeparator()
+        file_menu.addAction(acts["save"])
+        file_menu.addAction(acts["save_as"])
+        file_menu.addSeparator()
+        file_menu.addAction(acts["export"])
         file_menu.addSeparator()
         file_menu.addAction(acts["quit"])
         edit = bar.addMenu("&Edit")
@@ -346,6 +373,10 @@ class MainWindow(QMainWindow):
         self.checkpoint_action.triggered.connect(self.choose_checkpoint)
         official = menu.addAction("Use the &Official Weights")
         official.triggered.connect(lambda: self.set_model_options(checkpoint=None))
+        menu.addSeparator()
+        self.download_action = menu.addAction(icon("download"), "&Download Weights…")
+        self.download_action.setObjectName("download_weights")
+        self.download_action.triggered.connect(self._on_download_action_triggered)
 
     def _build_toolbar(self) -> None:
         tb = self.addToolBar("Main")
@@ -354,6 +385,8 @@ class MainWindow(QMainWindow):
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         for name in (
             "open",
+            "save",
+            "export",
             None,
             "undo",
             "redo",
@@ -403,7 +436,16 @@ class MainWindow(QMainWindow):
         c.trackingFinished.connect(self._on_tracking_finished)
         c.errorOccurred.connect(self._on_error_occurred)
         c.statusChanged.connect(self._on_status_changed)
-        c.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        c.dirtyChanged.connect(self._on_dirty_changed)
+        c.projectSaved.connect(self._on_project_saved)
+        c.projectSaveFailed.connect(self._on_project_save_failed)
+        c.weightsMissing.connect(self._on_weights_missing)
+        c.downloadProgress.connect(self._on_download_progress)
+        c.downloadFinished.connect(self._on_download_finished)
+        c.timelineRead.connect(self._on_timeline_read)
+        c.modelOptionsApplied.connect(self._on_model_options_applied)
+        c.stateRestored.connect(self._on_state_restored)
+        c.exportFinished.connect(self._on_export_finished)
         c.transport.frame_changed.connect(self._on_frame_changed)
         c.transport.range_changed.connect(self._on_range_changed)
         self.progress.cancel.clicked.connect(self._cancel_tracking)
@@ -424,9 +466,14 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     # ================================================================== user actions
+    def _start_folder(self) -> str:
+        recent = self.settings.recent_files()
+        return str(recent[0].parent) if recent else ""
+
     def open_dialog(self) -> None:
-        start = str(self.settings.recent_files()[0].parent) if self.settings.recent_files() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video", start, VIDEO_FILTER)
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a video, a project or a timeline", self._start_folder(), VIDEO_FILTER
+        )
         if path:
             self.open_path(Path(path))
 
@@ -435,14 +482,260 @@ class MainWindow(QMainWindow):
         if folder:
             self.open_path(Path(folder))
 
+    def open_timeline_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a clip of an editing timeline", self._start_folder(), TIMELINE_FILTER
+        )
+        if path:
+            self.open_path(Path(path))
+
     def open_path(self, path: Path) -> None:
-        """Open a clip from the menu, recent files, a drop or the command line."""
-        if not self.confirm_discard("open another clip"):
+        """Open a clip, a project (``.etam``) or a timeline (pick a clip) from the menu,
+        recent files, a drop or the command line."""
+        path = Path(path)
+        if not self.confirm_unsaved("open another clip", lambda: self.open_path(path)):
             return
-        self.settings.add_recent(Path(path))
+        suffix = path.suffix.lower()
+        if suffix in TIMELINE_EXTENSIONS:
+            self.statusBar().showMessage(f"Reading the timeline {path.name}…")
+            self.controller.open_timeline(path)
+            return
+        self.settings.add_recent(path)
         self._rebuild_recent_menu()
-        self.statusBar().showMessage(f"Opening {Path(path).name}…")
-        self.controller.open_source(Path(path))
+        self.statusBar().showMessage(f"Opening {path.name}…")
+        if suffix == PROJECT_SUFFIX:
+            self.controller.open_project(path)
+        else:
+            self.controller.open_source(path)
+
+    def open_timeline_clip(self, clip, handles: int) -> None:
+        self.settings.set_handles(handles)
+        if clip.timeline_path is not None:
+            self.settings.add_recent(clip.timeline_path)
+            self._rebuild_recent_menu()
+        self.controller.open_timeline_clip(clip, handles)
+
+    def pick_clip(self, msg: m.TimelineRead) -> tuple[object, int] | None:
+        """Ask which clip of a timeline to open (tests replace this)."""
+        dialog = ClipPickerDialog(msg.clips, msg.path.name, self.settings.handles(), self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.chosen() is None:
+            return None
+        return dialog.chosen(), dialog.handles.value()
+
+    def open_timeline_clip_number(self, path: Path, index: int, handles: int = 0) -> None:
+        """Open clip ``index`` of a timeline without asking (the command line's --clip)."""
+        self._auto_clip = (Path(path).absolute(), index, handles)
+        self.controller.open_timeline(Path(path))
+
+    def _on_timeline_read(self, msg: m.TimelineRead) -> None:
+        self.statusBar().clearMessage()
+        auto, self._auto_clip = self._auto_clip, None
+        if auto is not None and auto[0] == Path(msg.path).absolute():
+            match = [c for c in msg.clips if c.index == auto[1]]
+            if match:
+                self.open_timeline_clip(match[0], auto[2])
+                return
+            self._on_error_occurred(
+                ErrorReport(
+                    "Cannot use the timeline",
+                    f"{msg.path.name} has no clip {auto[1]} (clips 1..{len(msg.clips)})",
+                )
+            )
+        picked = self.pick_clip(msg)
+        if picked is not None:
+            clip, handles = picked
+            self.open_timeline_clip(clip, handles)
+
+    # -- projects ------------------------------------------------------------------------
+    def save(self) -> bool:
+        """Save to the project's file (asking for one the first time)."""
+        if self.controller.project_path is None:
+            return self.save_as()
+        return self.controller.save_project(self.controller.project_path)
+
+    def save_as(self) -> bool:
+        c = self.controller
+        if c.info is None:
+            self.statusBar().showMessage("Open a clip first.", 5000)
+            return False
+        start = c.project_path or c.info.path.with_suffix(PROJECT_SUFFIX)
+        path, _ = QFileDialog.getSaveFileName(self, "Save the project", str(start), PROJECT_FILTER)
+        if not path:
+            return False
+        return c.save_project(Path(path))
+
+    def _on_project_saved(self, msg: m.ProjectSaved) -> None:
+        if msg.request.autosave:
+            self.statusBar().showMessage("Autosaved", 2000)
+            return
+        self.settings.add_recent(msg.request.path)
+        self._rebuild_recent_menu()
+        self.statusBar().showMessage(
+            f"Saved {msg.request.path.name} ({msg.elapsed_s * 1000:.0f} ms)", 5000
+        )
+        self._on_dirty_changed(self.controller.changes.dirty)
+        then, self._after_save = self._after_save, None
+        if then is not None and not self.controller.changes.dirty:
+            then()
+
+    def _on_project_save_failed(self, _request: m.SaveProject) -> None:
+        self._after_save = None  # e.g. quitting waits until the work is safely saved
+
+    def confirm_unsaved(self, what: str, then: Callable[[], object]) -> bool:
+        """True when it is fine to go on now; with unsaved work asks Save / Discard /
+        Cancel (Save goes on with ``then`` once the project is saved)."""
+        c = self.controller
+        if not c.changes.dirty or c.info is None:
+            return True
+        answer = self.ask_unsaved(what)
+        if answer == "discard":
+            if c.recovery is not None:
+                c.recovery.clear_autosave()
+            return True
+        if answer == "save":
+            self._after_save = then
+            if not self.save():
+                self._after_save = None
+        return False
+
+    def ask_unsaved(self, what: str) -> str:
+        """ "save", "discard" or "cancel" (tests replace this)."""
+        info = self.controller.info
+        name = info.name if info is not None else "this clip"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "etam-plugin",
+            "Unsaved work",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText(
+            f"Your prompts and tracking on {name} are not saved. Save them before you {what}?"
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        return {
+            QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard",
+        }.get(QMessageBox.StandardButton(answer), "cancel")
+
+    # -- recovery --------------------------------------------------------------------------
+    def offer_recovery(self) -> bool:
+        """At start: offer the work of panels that did not close normally. Returns
+        whether something is being recovered."""
+        recovery = self.controller.recovery
+        if recovery is None:
+            return False
+        candidates = recovery.candidates()
+        if not candidates:
+            return False
+        choice, chosen = self.ask_recovery(candidates)
+        if choice is RecoveryChoice.DISCARD:
+            for candidate in candidates:
+                recovery.discard(candidate)
+            return False
+        if choice is RecoveryChoice.RECOVER and chosen is not None:
+            self.statusBar().showMessage(f"Recovering {chosen.source.name}…")
+            return self.controller.open_loaded(chosen.project, recovered=chosen)
+        return False
+
+    def ask_recovery(
+        self, candidates: list[RecoveryCandidate]
+    ) -> tuple[RecoveryChoice, RecoveryCandidate | None]:
+        """The user's choice (tests replace this)."""
+        dialog = RecoveryDialog(candidates, self)
+        dialog.exec()
+        return dialog.choice, dialog.selected()
+
+    # -- export ----------------------------------------------------------------------------
+    def show_export(self) -> ExportDialog | None:
+        c = self.controller
+        if c.info is None:
+            self.statusBar().showMessage("Open a clip and track an object first.", 5000)
+            return None
+        if self.export_dialog is None:
+            self.export_dialog = ExportDialog(c, self)
+        elif c.exporting is None:
+            self.export_dialog.load(c.export_settings)
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+        return self.export_dialog
+
+    def _on_export_finished(self, msg: m.ExportFinished) -> None:
+        if msg.cancelled:
+            self.statusBar().showMessage("Export cancelled.", 6000)
+        elif not msg.failed:
+            names = ", ".join(p.name for p in msg.paths)
+            self.statusBar().showMessage(f"Exported {names} in {msg.elapsed_s:.1f} s", 10000)
+
+    # -- weights -----------------------------------------------------------------------------
+    def ask_download(self, error: Exception) -> bool:
+        """Offer to download missing weights (tests replace this)."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "etam-plugin",
+            "Model weights are missing",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText(f"{error}\n\nDownload them now?")
+        download = box.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(download)
+        box.exec()
+        return box.clickedButton() is download
+
+    def _on_weights_missing(self, error: Exception) -> None:
+        c = self.controller
+        variant = getattr(error, "variant", None)
+        if not variant or not self.ask_download(error):
+            self._on_error_occurred(describe_error(error, "Starting the tracking session"))
+            return
+        if c.session_state is SessionState.FAILED:
+            then = c.retry_session
+        else:
+            wanted = self._wanted_options
+            then = (lambda: c.apply_model_options(wanted)) if wanted is not None else None
+        self.start_download(variant, then)
+
+    def start_download(self, variant: str, then: Callable[[], None] | None = None) -> bool:
+        if not self.controller.download_weights(variant, then):
+            return False
+        dialog = QProgressDialog(f"Downloading the {variant} weights…", "Cancel", 0, 0, self)
+        dialog.setObjectName("downloadDialog")
+        dialog.setWindowTitle("etam-plugin")
+        dialog.setMinimumDuration(0)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(self.controller.cancel_download)
+        dialog.show()
+        self.download_dialog = dialog
+        return True
+
+    def _on_download_action_triggered(self) -> None:
+        self.start_download(self.settings.model_options().variant)
+
+    def _on_download_progress(self, msg: m.DownloadProgress) -> None:
+        dialog = self.download_dialog
+        if dialog is None:
+            return
+        mb = msg.done / 2**20
+        if msg.total:
+            dialog.setMaximum(1000)
+            dialog.setValue(min(1000, round(1000 * msg.done / msg.total)))
+            dialog.setLabelText(
+                f"Downloading the {msg.variant} weights: {mb:.1f} of {msg.total / 2**20:.1f} MB"
+            )
+        else:
+            dialog.setLabelText(f"Downloading the {msg.variant} weights: {mb:.1f} MB")
+
+    def _on_download_finished(self, _ok: bool) -> None:
+        if self.download_dialog is not None:
+            self.download_dialog.canceled.disconnect(self.controller.cancel_download)
+            self.download_dialog.close()
+            self.download_dialog.deleteLater()
+            self.download_dialog = None
 
     def set_view_mode(self, mode: ViewMode) -> None:
         mode = ViewMode(mode)
@@ -451,6 +744,8 @@ class MainWindow(QMainWindow):
         self.settings.set_view_mode(mode)
 
     def set_model_options(self, **changes: object) -> None:
+        """Change the Model menu's options; an open clip's session moves to the new model
+        (same objects and prompts)."""
         current = self.settings.model_options()
         fields = {**current.__dict__, **changes}
         try:
@@ -458,15 +753,32 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self._on_error_occurred(ErrorReport("Model options", str(exc)))
             return
+        self._wanted_options = options
         self.settings.set_model_options(options)
-        configure = getattr(self.controller.session_factory, "configure", None)
-        if callable(configure):
-            configure(options)
+        self.controller.apply_model_options(options)
         self._on_status_changed(self.controller.status())
         if self.controller.info is not None:
             self.statusBar().showMessage(
-                f"Model set to {options.label()}; it is used for the next clip you open.", 8000
+                f"Switching to {options.label()}: your prompts are kept; track again to "
+                "update the tracked frames.",
+                8000,
             )
+
+    def _on_model_options_applied(self, options: ModelOptions) -> None:
+        """The options in use changed (a project's own, or a switch that failed and went
+        back): show them in the menu and remember them."""
+        self.settings.set_model_options(options)
+        values = {
+            "variant": options.variant,
+            "attention": options.attention or "",
+            "device": options.device,
+            "precision": options.precision,
+        }
+        for key, value in values.items():
+            for action in self.model_groups[key].actions():
+                if action.data() == value:
+                    action.setChecked(True)
+        self._on_status_changed(self.controller.status())
 
     def _on_model_option(self, key: str, value: object) -> None:
         if key == "attention":
@@ -511,25 +823,6 @@ class MainWindow(QMainWindow):
             self.controller.cancel_tracking()
             self.progress.cancelling()
 
-    def confirm_discard(self, what: str) -> bool:
-        """Ask before unsaved prompt work is dropped (sessions are saved in phase 2)."""
-        c = self.controller
-        if c.undo_stack.isClean() or c.undo_stack.count() == 0:
-            return True
-        return self.ask_discard(what)
-
-    def ask_discard(self, what: str) -> bool:
-        info = self.controller.info
-        name = info.name if info is not None else "this clip"
-        answer = QMessageBox.question(
-            self,
-            "Unsaved work",
-            f"Your prompts and tracking on {name} are not saved. Discard them and {what}?",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            QMessageBox.StandardButton.Cancel,
-        )
-        return answer == QMessageBox.StandardButton.Discard
-
     # ================================================================== controller → view
     def _on_source_opened(self, info: m.SourceInfo) -> None:
         self.statusBar().showMessage(
@@ -538,7 +831,7 @@ class MainWindow(QMainWindow):
             6000,
         )
         self.controller.undo_stack.setClean()
-        self._on_clean_changed(True)
+        self._on_dirty_changed(self.controller.changes.dirty)
         self._on_source_state()
         self._on_frame_changed(self.controller.transport.current)
         self._on_range_changed(
@@ -553,6 +846,8 @@ class MainWindow(QMainWindow):
         self.actions["cancel_tracking"].setEnabled(tracking)
         for name in ("add_object", "delete_object", "clear_prompt", "set_in", "set_out"):
             self.actions[name].setEnabled(has_clip and not tracking)
+        for name in ("save", "save_as", "export"):
+            self.actions[name].setEnabled(has_clip)
 
     def _on_session_state_changed(self, state: SessionState) -> None:
         self._on_source_state()
@@ -611,11 +906,26 @@ class MainWindow(QMainWindow):
         masks = self.controller.masks.nbytes() / 2**20
         self.memory_label.setText(f"RAM {rss:.0f} MB · masks {masks:.1f} MB")
 
-    def _on_clean_changed(self, clean: bool) -> None:
-        info = self.controller.info
-        name = info.name if info else "no clip"
+    def _on_dirty_changed(self, dirty: bool) -> None:
+        c = self.controller
+        name = (
+            c.project_path.name
+            if c.project_path is not None
+            else c.info.name
+            if c.info is not None
+            else "no clip"
+        )
         self.setWindowTitle(f"{name}[*] — etam-plugin")
-        self.setWindowModified(not clean)
+        self.setWindowModified(dirty)
+
+    def _on_state_restored(self) -> None:
+        """A project (or a timeline clip) set the view, finishing and range: show them."""
+        c = self.controller
+        self.set_view_mode(c.view.mode)
+        self.opacity_slider.setValue(round(c.view.opacity * 100))
+        self.actions["toggle_markers"].setChecked(c.view.markers)
+        self.finishing_panel.show_ops(c.finishing)
+        self._on_dirty_changed(c.changes.dirty)
 
     def _on_frame_changed(self, index: int) -> None:
         info = self.controller.info
@@ -682,11 +992,16 @@ class MainWindow(QMainWindow):
             self.open_path(paths[0])
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        if not self.confirm_discard("quit"):
+        if not self._closing and not self.confirm_unsaved("quit", self.close):
             event.ignore()
             return
+        self._closing = True
         self.settings.set_window_state(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self._memory_timer.stop()
+        if self.export_dialog is not None:
+            self.export_dialog.close()
         self.controller.shutdown()
+        if self.controller.recovery is not None:
+            self.controller.recovery.finish_run()  # a clean exit: nothing to recover
         event.accept()

@@ -68,6 +68,17 @@ class PanelSettings:
         self.q.setValue("model/precision", options.precision)
         self.q.setValue("model/checkpoint", str(options.checkpoint) if options.checkpoint else "")
 
+    # -- timelines ----------------------------------------------------------------------
+    def handles(self) -> int:
+        """Extra frames each side of a timeline clip (the clip picker's last choice)."""
+        try:
+            return max(0, int(self.q.value("timeline/handles", 0)))
+        except (TypeError, ValueError):
+            return 0
+
+    def set_handles(self, frames: int) -> None:
+        self.q.setValue("timeline/handles", int(frames))
+
     # -- look ----------------------------------------------------------------------------
     def theme(self) -> str:
         value = str(self.q.value("ui/theme", "dark"))

@@ -7,15 +7,23 @@ what ``emit`` receives back to the GUI over queued signals.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
-from etam_plugin.errors import CancelledError, ModelError
+from etam_plugin.errors import CancelledError, ExportError, ModelError, ProjectError
 from etam_plugin.gui.components import messages as m
 from etam_plugin.gui.components.model_options import ModelOptions
+from etam_plugin.gui.components.project import (
+    copy_session_folder,
+    delete_project_files,
+    save_project,
+)
 from etam_plugin.gui.components.session_api import SessionFactory, SessionLike
 from etam_plugin.model import FrameSource, FrameStatus, Progress, Prompt
 
@@ -102,6 +110,9 @@ class InferenceBackend:
         self.session: SessionLike | None = None
         self._frames: FrameSource | None = None
         self._start_error: BaseException | None = None
+        # A reopened project's session works on a private copy of the saved folder (so the
+        # saved project stays as saved); removed with the session.
+        self._work_folder: Path | None = None
 
     # -- public --------------------------------------------------------------------------
     def handle(self, request: object, emit: Emit) -> None:
@@ -112,14 +123,22 @@ class InferenceBackend:
             emit(m.Failed(request, exc, traceback.format_exc()))
             if isinstance(request, m.Propagate):
                 emit(m.TrackingFinished(request, True, 0, self._statuses_or_empty(), 0.0))
+            elif isinstance(request, m.Export):
+                emit(m.ExportFinished(request.job, (), False, True, 0.0))
 
     def close(self) -> None:
         if self.session is not None:
             _close(self.session)
         self.session = None
+        self._drop_work_folder()
         if self._frames is not None:
             _close(self._frames)
             self._frames = None
+
+    def _drop_work_folder(self) -> None:
+        if self._work_folder is not None:
+            shutil.rmtree(self._work_folder, ignore_errors=True)
+            self._work_folder = None
 
     # -- dispatch ------------------------------------------------------------------------
     def _dispatch(self, request: object, emit: Emit) -> None:
@@ -153,6 +172,12 @@ class InferenceBackend:
         elif isinstance(request, m.SaveSession):
             session.save(request.folder)  # the session writes its folder safely
             emit(m.SessionSaved(request.folder))
+        elif isinstance(request, m.SaveProject):
+            self._save_project(session, request, emit)
+        elif isinstance(request, m.ReloadModel):
+            self._reload(session, emit)
+        elif isinstance(request, m.Export):
+            self._export(session, request.job, emit)
         else:
             raise TypeError(f"the inference worker cannot serve {type(request).__name__}")
 
@@ -163,7 +188,10 @@ class InferenceBackend:
         try:
             self._frames = self._frames_factory(request.spec)
             if request.folder is not None:
-                session = self.session_factory.open(request.folder, self._frames)
+                work = Path(tempfile.mkdtemp(prefix="etam-panel-session-"))
+                self._work_folder = work
+                copy_session_folder(request.folder, work / "session")
+                session = self.session_factory.open(work / "session", self._frames)
             else:
                 session = self.session_factory.create(self._frames)
             for obj_id, name in request.objects:
@@ -174,22 +202,110 @@ class InferenceBackend:
             self.close()
             raise
         self.session = session
+        emit(self._started(session, t0))
+
+    def _started(self, session: SessionLike, t0: float, rebuilt: bool = False) -> m.SessionStarted:
         prompts = {
             (frame, obj_id): p
             for obj_id in session.object_ids
             for frame in session.prompted_frames(obj_id)
             if (p := session.prompt(frame, obj_id)) is not None
         }
-        emit(
-            m.SessionStarted(
-                num_frames=session.num_frames,
-                frame_size=tuple(session.frame_size),
-                objects={o: session.object_name(o) for o in session.object_ids},
-                statuses=self._statuses(),
-                prompts=prompts,
-                elapsed_s=time.perf_counter() - t0,
-            )
+        return m.SessionStarted(
+            num_frames=session.num_frames,
+            frame_size=tuple(session.frame_size),
+            objects={o: session.object_name(o) for o in session.object_ids},
+            statuses=self._statuses(),
+            prompts=prompts,
+            elapsed_s=time.perf_counter() - t0,
+            rebuilt=rebuilt,
+            model=self.session_factory.describe(),
         )
+
+    def _reload(self, old: SessionLike, emit: Emit) -> None:
+        """The same clip, objects and prompts on the factory's current network. Built
+        beside the old session, which stays in use if anything fails."""
+        t0 = time.perf_counter()
+        assert self._frames is not None
+        objects = [(o, old.object_name(o)) for o in old.object_ids]
+        prompts = [
+            (frame, o, p)
+            for o in old.object_ids
+            for frame in old.prompted_frames(o)
+            if (p := old.prompt(frame, o)) is not None
+        ]
+        new = self.session_factory.create(self._frames)
+        try:
+            for obj_id, name in objects:
+                new.add_object(obj_id, name)
+            for frame, obj_id, prompt in sorted(prompts, key=lambda t: (t[0], t[1])):
+                new.set_prompt(frame, obj_id, prompt)
+        except BaseException:
+            _close(new)
+            raise
+        _close(old)
+        self._drop_work_folder()
+        self.session = new
+        emit(self._started(new, t0, rebuilt=True))
+
+    def _save_project(self, session: SessionLike, request: m.SaveProject, emit: Emit) -> None:
+        t0 = time.perf_counter()
+        folder = Path(session.folder)
+        session.save(folder)  # in place: the session's own folder is now complete on disk
+        extra = dict(request.extra or {})
+        if request.autosave:
+            block = dict(extra.get("autosave", {}))
+            block["saved_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            block["revision"] = request.revision
+            extra["autosave"] = block
+        target = save_project(request.path, request.state, folder, extra)
+        if request.then_delete is not None and request.then_delete != request.path:
+            delete_project_files(request.then_delete)
+        emit(m.ProjectSaved(request, target, time.perf_counter() - t0))
+
+    def _export(self, session: SessionLike, job, emit: Emit) -> None:
+        from etam_plugin.timeline import clip_for_media
+        from etam_plugin.track import export_session_mattes, write_session_timeline
+
+        t0 = time.perf_counter()
+        frames = self._frames
+        if getattr(frames, "info", None) is None:
+            raise ExportError(
+                f"{job.source.name} has no media information (rate, timecode) to export with",
+                path=job.out,
+            )
+        groups = len(job.obj_ids) if job.combine == "separate" else 1
+        total = job.frame_count * groups
+        done = [0]
+        last_emit = [0.0]
+
+        def progress(_stage: str, _d: int, _t: int) -> None:
+            done[0] += 1
+            now = time.monotonic()
+            if now - last_emit[0] >= 0.05 or done[0] == total:
+                last_emit[0] = now
+                emit(m.ExportProgress(job, done[0], total))
+
+        try:
+            paths = export_session_mattes(
+                session,
+                frames,
+                list(job.obj_ids),
+                (job.first, job.last),
+                job.fmt,
+                job.out,
+                ops=job.ops,
+                combine=job.combine,
+                progress=progress,
+                cancel=job.cancel,
+            )
+            if job.timeline_out is not None:
+                clip = job.clip or clip_for_media(job.source, frame_range=(job.first, job.last + 1))
+                paths.append(write_session_timeline(job.timeline_out, clip, paths[0], job.fmt))
+        except CancelledError:
+            emit(m.ExportFinished(job, (), True, False, time.perf_counter() - t0))
+            return
+        emit(m.ExportFinished(job, tuple(paths), False, False, time.perf_counter() - t0))
 
     def _propagate(self, session: SessionLike, request: m.Propagate, emit: Emit) -> None:
         t0 = time.perf_counter()
@@ -197,6 +313,7 @@ class InferenceBackend:
         total = request.total
         cancelled = False
         obj_ids = list(request.obj_ids) if request.obj_ids is not None else None
+        checkpoint, last_checkpoint = request.checkpoint, time.monotonic()
         try:
             for direction, start, end in request.legs():
                 if request.cancel.is_set():
@@ -211,6 +328,16 @@ class InferenceBackend:
                     eta = (total - done) / fps if fps > 0 else float("inf")
                     combined = Progress(done, total, progress.frame_index, fps, max(eta, 0.0))
                     emit(m.FrameTracked(result, combined))
+                    now = time.monotonic()
+                    if checkpoint is not None and now - last_checkpoint >= (
+                        request.checkpoint_every_s
+                    ):
+                        last_checkpoint = now
+                        try:
+                            self._save_project(session, checkpoint, emit)
+                        except (OSError, ProjectError) as exc:  # tracking goes on
+                            emit(m.Failed(checkpoint, exc))
+                            checkpoint = None
         except CancelledError:
             cancelled = True
         cancelled = cancelled or request.cancel.is_set()

@@ -38,10 +38,11 @@ def open_frames(spec: m.SourceSpec) -> FrameSource:
 
 
 def source_info(spec: m.SourceSpec, frames: FrameSource) -> m.SourceInfo:
-    """Frame count, size and exact rate; sources without ``.info`` (arrays) get 25 fps.
+    """Frame count, size and exact rate; sources without ``.info`` (arrays) get 25 fps; for a
+    timeline clip also its frames in the file (with handles).
 
     The size is the first frame's: frames come in display orientation, which differs from
-    the coded size of a rotated clip."""
+    the coded size of a rotated clip (``info.width``/``height``)."""
     count = len(frames)
     if count <= 0:
         raise MediaError(f"{spec.path} has no frames.", path=spec.path)
@@ -50,7 +51,22 @@ def source_info(spec: m.SourceSpec, frames: FrameSource) -> m.SourceInfo:
     info = getattr(frames, "info", None)
     rate = getattr(info, "frame_rate", None) if info is not None else None
     fps = Fraction(rate) if rate else DEFAULT_FPS
-    return m.SourceInfo(spec.path, count, size, fps)
+    window = clip_first = None
+    if spec.clip is not None:
+        from etam_plugin.track import clip_window
+
+        frames_of_clip = clip_window(spec.clip, info, spec.handles)
+        last = min(frames_of_clip.stop, count) - 1
+        if frames_of_clip.start > last:
+            raise MediaError(
+                f"clip {spec.clip.index} ({spec.clip.name}) uses frames "
+                f"{frames_of_clip.start}..{frames_of_clip.stop - 1} but {spec.path.name} has "
+                f"{count}",
+                path=spec.path,
+            )
+        window = (frames_of_clip.start, last)
+        clip_first = min(max(clip_window(spec.clip, info, 0).start, window[0]), last)
+    return m.SourceInfo(spec.path, count, size, fps, window, spec.clip, clip_first)
 
 
 def thumbnail(image: np.ndarray, height: int) -> np.ndarray:

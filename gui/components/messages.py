@@ -8,24 +8,33 @@ only. ``key`` on a request names what "the same request" means for newest-wins c
 from __future__ import annotations
 
 import threading
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from etam_plugin.model import FrameResult, FrameStatus, ObjectResult, Progress, Prompt
+
+if TYPE_CHECKING:
+    from etam_plugin.gui.components.export_job import ExportJob
+    from etam_plugin.gui.components.project import ProjectState
+    from etam_plugin.timeline import TimelineClip
 
 DIRECTIONS = ("forward", "backward", "both")
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """What to open: a video file, an image sequence (folder or pattern), later a timeline
-    clip (phase 2: its media path plus in/out)."""
+    """What to open: a video file or an image sequence (folder or pattern); for a clip of
+    an editing timeline, its media file plus the clip (in/out come from the clip's range
+    with ``handles`` extra frames each side)."""
 
     path: Path
+    clip: TimelineClip | None = None
+    handles: int = 0
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,9 @@ class SourceInfo:
     num_frames: int
     frame_size: tuple[int, int]  # (height, width)
     fps: Fraction
+    window: tuple[int, int] | None = None  # a timeline clip's frames (+ handles), inclusive
+    clip: TimelineClip | None = None
+    clip_first: int | None = None  # the clip's own first frame (without handles)
 
     @property
     def name(self) -> str:
@@ -94,9 +106,29 @@ class SetPrompt(Request):
 
 
 @dataclass(frozen=True)
+class SaveProject(Request):
+    """Save the session and ``state`` as a project at ``path`` (an autosave goes to the
+    recovery area; ``then_delete`` names an autosave the save makes unnecessary)."""
+
+    path: Path
+    state: ProjectState
+    revision: int
+    autosave: bool = False
+    extra: Mapping[str, Any] | None = None
+    then_delete: Path | None = None
+
+    @property
+    def key(self) -> Hashable | None:
+        return ("autosave",) if self.autosave else None
+
+
+@dataclass(frozen=True)
 class Propagate(Request):
     """Track from ``start`` (the playhead) to the range end: "forward" to ``last``,
-    "backward" to ``first``, "both" forward then backward (ends inclusive)."""
+    "backward" to ``first``, "both" forward then backward (ends inclusive).
+
+    ``checkpoint`` (an autosave request) is carried out every ``checkpoint_every_s``
+    seconds while tracking, so a crash during a long run keeps the frames done."""
 
     direction: str
     start: int
@@ -104,6 +136,8 @@ class Propagate(Request):
     last: int
     obj_ids: tuple[int, ...] | None = None
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+    checkpoint: SaveProject | None = field(default=None, compare=False)
+    checkpoint_every_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -146,6 +180,32 @@ class SaveSession(Request):
     folder: Path
 
 
+@dataclass(frozen=True)
+class ReloadModel(Request):
+    """Rebuild the session on the factory's current model, keeping objects and prompts
+    (tracked frames must be tracked again: they belong to the old network)."""
+
+
+@dataclass(frozen=True)
+class Export(Request):
+    job: ExportJob
+
+
+@dataclass(frozen=True)
+class DownloadWeights(Request):
+    """Fetch a variant's official weights (task worker); ``cancel`` stops it."""
+
+    variant: str
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+
+@dataclass(frozen=True)
+class ReadTimeline(Request):
+    """List the clips of an editing timeline (task worker)."""
+
+    path: Path
+
+
 # ---------------------------------------------------------------- inference results
 @dataclass(frozen=True)
 class SessionStarted:
@@ -155,6 +215,8 @@ class SessionStarted:
     statuses: dict[int, list[FrameStatus]]
     prompts: dict[tuple[int, int], Prompt]
     elapsed_s: float
+    rebuilt: bool = False  # a ReloadModel: same clip and prompts, new network
+    model: str = ""  # what the session runs on (the factory's description)
 
 
 @dataclass(frozen=True)
@@ -195,6 +257,48 @@ class ResultsFetched:
 @dataclass(frozen=True)
 class SessionSaved:
     folder: Path
+
+
+@dataclass(frozen=True)
+class ProjectSaved:
+    request: SaveProject
+    session_folder: Path
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class ExportProgress:
+    job: ExportJob
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class ExportFinished:
+    job: ExportJob
+    paths: tuple[Path, ...]
+    cancelled: bool
+    failed: bool
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    variant: str
+    done: int
+    total: int | None
+
+
+@dataclass(frozen=True)
+class WeightsReady:
+    variant: str
+    path: Path
+
+
+@dataclass(frozen=True)
+class TimelineRead:
+    path: Path
+    clips: tuple[TimelineClip, ...]
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ class ObjectList:
     def new_object(self, name: str | None = None) -> TrackedObject:
         """The object :meth:`add` would add next (for an undoable add), without adding it."""
         obj_id = self._next_id
-        return TrackedObject(obj_id, name or self.default_name(obj_id), _palette(obj_id))
+        return TrackedObject(obj_id, name or self.default_name(obj_id), color_for(obj_id))
 
     # -- edits ---------------------------------------------------------------------------
     def add(
@@ -106,7 +106,7 @@ class ObjectList:
             raise ValueError(f"object id {obj_id} is already used")
         self._next_id = max(self._next_id, obj_id + 1)
         if color is None:
-            color = _palette(obj_id)
+            color = color_for(obj_id)
         obj = TrackedObject(obj_id, name or self.default_name(obj_id), color, visible)
         self._objects[obj_id] = obj
         self.changed.emit("added", obj_id)
@@ -160,5 +160,6 @@ class ObjectList:
             self.changed.emit(kind, obj_id)
 
 
-def _palette(obj_id: int) -> Color:
+def color_for(obj_id: int) -> Color:
+    """The default colour of object ``obj_id`` (the palette, cycling)."""
     return PALETTE[(obj_id - 1) % len(PALETTE)]

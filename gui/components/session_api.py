@@ -16,6 +16,7 @@ class SessionLike(Protocol):
     num_frames: int
     frame_size: tuple[int, int]
     object_ids: list[int]
+    folder: Path  # where the session keeps its records; ``save(folder)`` writes it in place
 
     def add_object(self, obj_id: int | None = None, name: str | None = None) -> int: ...
 
@@ -45,7 +46,9 @@ class SessionLike(Protocol):
 
     def statuses(self, obj_id: int) -> list[FrameStatus]: ...
 
-    def save(self, folder: Path) -> None: ...
+    def save(self, folder: Path) -> object: ...
+
+    def close(self) -> None: ...
 
 
 class SessionFactory(Protocol):

@@ -15,8 +15,12 @@ class Shortcut:
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut("open", ("Ctrl+O",), "Open a video", "File"),
+    Shortcut("open", ("Ctrl+O",), "Open a video, a project or a timeline", "File"),
     Shortcut("open_sequence", ("Ctrl+Shift+O",), "Open an image sequence (folder)", "File"),
+    Shortcut("open_timeline", ("Ctrl+Alt+O",), "Open a clip of an editing timeline", "File"),
+    Shortcut("save", ("Ctrl+S",), "Save the project", "File"),
+    Shortcut("save_as", ("Ctrl+Shift+S",), "Save the project under another name", "File"),
+    Shortcut("export", ("Ctrl+E",), "Export mattes (and a timeline)", "File"),
     Shortcut("quit", ("Ctrl+Q",), "Quit", "File"),
     Shortcut("undo", ("Ctrl+Z",), "Undo the last prompt change", "Edit"),
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),

@@ -10,6 +10,8 @@ it STALE. Every call is logged with its thread so tests can check who calls the 
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -87,6 +89,10 @@ class FakeSession:
         self._status: dict[int, list[FrameStatus]] = {}
         self.calls: list[tuple[str, int, tuple]] = []
         self._lock = threading.Lock()
+        # Like the real session: a folder of its own, written in place by save(folder).
+        self.folder = Path(tempfile.mkdtemp(prefix="etam-fake-session-"))
+        self._own_folder = True
+        self.closed = False
 
     # -- bookkeeping for tests ---------------------------------------------------------
     def _log(self, name: str, *args: object) -> None:
@@ -269,6 +275,11 @@ class FakeSession:
         arrays = {f"{f}_{o}": np.packbits(m) for (f, o), m in self._masks.items()}
         np.savez_compressed(folder / "masks.npz", **arrays)
 
+    def close(self) -> None:
+        self.closed = True
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
     @classmethod
     def open(cls, folder: Path, model: object, frames, **kwargs) -> FakeSession:
         folder = Path(folder)
@@ -277,6 +288,9 @@ class FakeSession:
         except FileNotFoundError:
             raise ModelError(f"{folder} is not a session folder (no session.json)") from None
         session = cls(model, frames, **kwargs)
+        session.close()
+        session.closed = False
+        session.folder, session._own_folder = folder, False
         if meta["num_frames"] != session.num_frames:
             raise ModelError(
                 f"the session has {meta['num_frames']} frames, the clip {session.num_frames}"

@@ -132,7 +132,7 @@ def main() -> int:
         print(f"{key:>16}: {value:.2f}" if isinstance(value, float) else f"{key:>16}: {value}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
-    c.undo_stack.setClean()
+    c.changes.reset()
     window.close()
     return 0
 

@@ -52,5 +52,5 @@ def test_tracking_in_the_window_keeps_the_timer_ticking(qtbot, clips, tmp_path: 
         assert finished is not None and not finished.cancelled
         assert report.ticks > report.duration_s * 1000 / 50  # it ticked all along
     finally:
-        w.controller.undo_stack.setClean()
+        w.controller.changes.reset()
         w.close()

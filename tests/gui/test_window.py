@@ -24,6 +24,7 @@ from etam_plugin.gui.app import create_window
 from etam_plugin.gui.components.coverage import EMPTY_COLOR, status_color
 from etam_plugin.gui.components.objects import PALETTE
 from etam_plugin.gui.components.prompts import with_point
+from etam_plugin.gui.components.recovery import RecoveryArea
 from etam_plugin.gui.components.render import Layer, ViewMode, compose
 from etam_plugin.gui.components.shortcuts import SHORTCUTS
 from etam_plugin.model import FrameStatus
@@ -44,7 +45,8 @@ def make_window(qtbot, clips, settings):
 
     def make(factory: FakeSessionFactory | None = None, s: PanelSettings | None = None):
         w = create_window(s or settings, factory or FakeSessionFactory(), clips)
-        w.ask_discard = lambda what: pytest.fail(f"unexpected 'discard and {what}?' question")
+        w.ask_unsaved = lambda what: pytest.fail(f"unexpected 'save before you {what}?'")
+        w.ask_download = lambda error: pytest.fail(f"unexpected download offer: {error}")
         w.resize(1100, 720)
         w.show()
         qtbot.waitExposed(w)
@@ -54,7 +56,7 @@ def make_window(qtbot, clips, settings):
 
     yield make
     for w in made:
-        w.controller.undo_stack.setClean()
+        w.controller.changes.reset()
         w.close()
         w.deleteLater()
 
@@ -341,8 +343,11 @@ def test_missing_model_is_explained(qtbot, make_window, tmp_path):
         target=tmp_path / "w.pt",
     )
     w = make_window(FakeSessionFactory(fail=error))
+    offered = []
+    w.ask_download = lambda e: offered.append(e) or False  # declined: the error is explained
     w.open_path(tmp_path / "synthetic.mp4")
     qtbot.waitUntil(lambda: any(b.isVisible() for b in w.error_boxes), timeout=WAIT)
+    assert offered == [error]
     box = w.error_boxes[-1]
     assert box.text() == "Model weights are missing"
     assert "No weights" in box.informativeText() and "huggingface.co" in box.detailedText()
@@ -422,10 +427,10 @@ def test_closing_with_unsaved_work_asks(qtbot, window, tmp_path, monkeypatch):
     open_clip(qtbot, w, tmp_path / "synthetic.mp4")
     click(qtbot, w, 30, 36)
     asked = []
-    monkeypatch.setattr(w, "ask_discard", lambda what: asked.append(what) or False)
+    monkeypatch.setattr(w, "ask_unsaved", lambda what: asked.append(what) or "cancel")
     w.close()
     assert asked == ["quit"] and w.isVisible()
-    monkeypatch.setattr(w, "ask_discard", lambda what: True)
+    monkeypatch.setattr(w, "ask_unsaved", lambda what: "discard")
     w.close()
     assert not w.isVisible()
 
@@ -449,7 +454,7 @@ def test_run_panel_starts_opens_and_quits(qtbot, settings, clips, tmp_path):
         for x in windows:
             if x.isVisible():
                 seen["info"] = x.controller.info
-                x.controller.undo_stack.setClean()
+                x.controller.changes.reset()
                 x.close()
 
     def poll() -> None:
@@ -465,6 +470,7 @@ def test_run_panel_starts_opens_and_quits(qtbot, settings, clips, tmp_path):
         settings=settings,
         session_factory=FakeSessionFactory(),
         frames_factory=clips,
+        recovery=RecoveryArea(tmp_path / "recovery"),
     )
     assert code == 0 and seen["count"] == 1 and seen["info"].num_frames == 24
 
@@ -481,10 +487,16 @@ def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None
     monkeypatch.setattr(
         etam_plugin.gui.app,
         "run_panel",
-        lambda source, settings: calls.append((source, settings)) or 0,
+        lambda source, settings, **kw: calls.append((source, settings, kw)) or 0,
     )
-    args = build_parser().parse_args(["panel", "clip.mp4", "--theme", "system"])
+    args = build_parser().parse_args(
+        ["panel", "clip.mp4", "--theme", "system", "--point", "3:2:40,30", "--point",
+         "3:2:50,31:neg", "--track", "both"]
+    )  # fmt: skip
     assert args._run(args) == 0
-    ((source, settings),) = calls
+    ((source, settings, kw),) = calls
     assert source == Path("clip.mp4") and settings.theme() == "system"
     assert str(tmp_path) in settings.q.fileName()
+    ((frame, obj, prompt),) = kw["prompts"]
+    assert (frame, obj, prompt.points_xy, prompt.labels) == (3, 2, ((40, 30), (50, 31)), (1, 0))
+    assert kw["track"] == "both" and kw["clip"] is None

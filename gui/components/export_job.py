@@ -1,0 +1,212 @@
+"""What the export dialog asks for, checked and turned into one job for the inference worker.
+
+The dialog edits an :class:`ExportSettings` (remembered in the project); :func:`plan_export`
+checks it against the clip (objects, range, paths) and makes the :class:`ExportJob` the
+worker runs with ``etam_plugin.track.export_session_mattes`` — the CLI's own export.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from etam_plugin.errors import ExportError
+from etam_plugin.matte import MatteOps
+from etam_plugin.timeline import TimelineClip
+from etam_plugin.track import TIMELINE_KINDS, separate_path
+
+OBJECT_MODES = ("all", "chosen", "separate")
+TIMELINE_TYPES: dict[str, str] = {
+    ".otio": "OpenTimelineIO (.otio) — Resolve, Premiere 25+, any OTIO tool",
+    ".xml": "FCP 7 XML (.xml) — Premiere, Resolve",
+    ".fcpxml": "Final Cut Pro X (.fcpxml)",
+    ".kdenlive": "Kdenlive project (.kdenlive)",
+}
+DEFAULT_FORMAT = "prores4444"
+
+
+def format_suffix(fmt: str) -> str:
+    """The file extension a format writes ('' for a folder of images)."""
+    from etam_plugin.export import writer_class
+
+    suffixes = getattr(writer_class(fmt), "suffixes", ())
+    return suffixes[0] if suffixes else ""
+
+
+def timeline_capable(fmt: str) -> bool:
+    """Can an NLE place this format's output on a track (a movie matte)?"""
+    return fmt in TIMELINE_KINDS
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    fmt: str = DEFAULT_FORMAT
+    objects: str = "all"  # "all" visible-or-not objects in one matte, "chosen", "separate"
+    chosen: tuple[int, ...] = ()
+    whole_clip: bool = False  # False: the in/out range
+    out: Path | None = None
+    timeline: str = ""  # "" or one of TIMELINE_TYPES
+    timeline_out: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["chosen"] = list(self.chosen)
+        data["out"] = str(self.out) if self.out else None
+        data["timeline_out"] = str(self.timeline_out) if self.timeline_out else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> ExportSettings:
+        """Settings read back from a project; anything odd falls back to the defaults."""
+        if not data:
+            return cls()
+        try:
+            return cls(
+                fmt=str(data.get("fmt", DEFAULT_FORMAT)),
+                objects=str(data.get("objects", "all")),
+                chosen=tuple(int(i) for i in data.get("chosen", ())),
+                whole_clip=bool(data.get("whole_clip", False)),
+                out=Path(data["out"]) if data.get("out") else None,
+                timeline=str(data.get("timeline", "")),
+                timeline_out=Path(data["timeline_out"]) if data.get("timeline_out") else None,
+            )
+        except (TypeError, ValueError):
+            return cls()
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """One export, as the worker runs it (frames ``first..last`` inclusive)."""
+
+    fmt: str
+    out: Path
+    obj_ids: tuple[int, ...]
+    combine: str  # "union" | "separate"
+    first: int
+    last: int
+    ops: MatteOps
+    source: Path
+    timeline_out: Path | None = None
+    clip: TimelineClip | None = None  # the timeline clip to place; None: the source file
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def frame_count(self) -> int:
+        return self.last - self.first + 1
+
+    def outputs(self) -> list[Path]:
+        """The files (or folders) this job writes, timeline last."""
+        paths = (
+            [separate_path(self.out, o) for o in self.obj_ids]
+            if self.combine == "separate" and len(self.obj_ids) > 1
+            else [self.out]
+        )
+        return paths + ([self.timeline_out] if self.timeline_out else [])
+
+
+def default_output(source: Path, fmt: str, first: int, last: int, num_frames: int) -> Path:
+    """``clip_matte.mov`` next to the clip (``clip_120-239_matte.mov`` for a range)."""
+    stem = Path(source).stem if Path(source).suffix else Path(source).name
+    part = "" if (first, last) == (0, num_frames - 1) else f"_{first}-{last}"
+    return Path(source).absolute().parent / f"{stem}{part}_matte{format_suffix(fmt)}"
+
+
+def default_timeline_output(out: Path, kind: str, clip: TimelineClip | None) -> Path:
+    """Next to the matte; named after the editing timeline when the clip came from one."""
+    if clip is not None and clip.timeline_path is not None:
+        stem = f"{clip.timeline_path.stem}_clip{clip.index}_matte"
+    else:
+        stem = out.stem if out.suffix else out.name
+    return out.with_name(stem + kind)
+
+
+def plan_export(
+    settings: ExportSettings,
+    *,
+    source: Path,
+    objects: Sequence[int],
+    in_out: tuple[int, int],
+    num_frames: int,
+    ops: MatteOps,
+    clip: TimelineClip | None = None,
+) -> ExportJob:
+    """Check ``settings`` and make the job; a readable :class:`ExportError` otherwise."""
+    from etam_plugin.export import available_formats
+
+    formats = available_formats()
+    if settings.fmt not in formats:
+        raise ExportError(
+            f"unknown export format {settings.fmt!r}; choose one of {', '.join(formats)}"
+        )
+    if settings.objects not in OBJECT_MODES:
+        raise ExportError(f"objects must be one of {', '.join(OBJECT_MODES)}")
+    if not objects:
+        raise ExportError("there is no object to export: add one and click on it first")
+    if settings.objects == "chosen":
+        ids = tuple(o for o in objects if o in settings.chosen)
+        if not ids:
+            raise ExportError("choose at least one object to export")
+    else:
+        ids = tuple(objects)
+    combine = "separate" if settings.objects == "separate" else "union"
+    first, last = (0, num_frames - 1) if settings.whole_clip else in_out
+    if not 0 <= first <= last < num_frames:
+        raise ExportError(f"frames {first}..{last} are outside the clip (0..{num_frames - 1})")
+    if settings.out is None or not str(settings.out).strip():
+        raise ExportError("choose where to write the export")
+    out = Path(settings.out).expanduser().absolute()
+    suffix = format_suffix(settings.fmt)
+    if suffix and out.suffix.lower() != suffix:
+        out = out.with_suffix(suffix) if out.suffix else out.with_name(out.name + suffix)
+    if not out.parent.is_dir():
+        raise ExportError(f"the folder {out.parent} does not exist", path=out)
+    timeline_out = None
+    if settings.timeline:
+        if settings.timeline not in TIMELINE_TYPES:
+            raise ExportError(f"cannot write {settings.timeline} timelines")
+        if not timeline_capable(settings.fmt):
+            raise ExportError(
+                f"a timeline needs a movie matte an editor can place on a track: export "
+                f"{' or '.join(TIMELINE_KINDS)} (not {settings.fmt})"
+            )
+        if combine == "separate" and len(ids) > 1:
+            raise ExportError("a timeline places one matte: export the objects together")
+        timeline_out = Path(
+            settings.timeline_out or default_timeline_output(out, settings.timeline, clip)
+        )
+        timeline_out = timeline_out.expanduser().absolute()
+        if timeline_out.suffix.lower() != settings.timeline:
+            timeline_out = timeline_out.with_suffix(settings.timeline)
+        if clip is not None and not _clip_inside(clip, first, last, source):
+            clip = None  # the range does not cover the timeline clip: place the range
+    return ExportJob(
+        fmt=settings.fmt,
+        out=out,
+        obj_ids=ids,
+        combine=combine,
+        first=first,
+        last=last,
+        ops=ops,
+        source=Path(source),
+        timeline_out=timeline_out,
+        clip=clip if timeline_out is not None else None,
+    )
+
+
+def _clip_inside(clip: TimelineClip, first: int, last: int, source: Path) -> bool:
+    """Does the exported range cover the timeline clip's frames of ``source``?"""
+    if clip.media_path is None or Path(clip.media_path).absolute() != Path(source).absolute():
+        return False
+    origin = clip.available_start
+    if origin is None:
+        return True  # an EDL: the timeline writer checks against the matte's timecode
+    start = clip.source_start - origin
+    return first <= start and start + clip.duration - 1 <= last
+
+
+def remember(settings: ExportSettings, job: ExportJob) -> ExportSettings:
+    """The settings to offer next time: the same, with the paths actually used."""
+    return replace(settings, out=job.out, timeline_out=job.timeline_out)
