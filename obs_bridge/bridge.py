@@ -31,6 +31,7 @@ from etam_plugin.obs_bridge.effects import Effect, parse_effect
 from etam_plugin.obs_bridge.flow import FlowWarper
 from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
 from etam_plugin.obs_bridge.presence import PresenceMixer, PresencePolicy
+from etam_plugin.obs_bridge.prompts import check_in_frame
 from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
@@ -53,7 +54,8 @@ class BridgeConfig:
     ``width``/``height``/``fps``: requested capture format (frames are resized to
     ``width``×``height`` when the source delivers another size).
     ``effect``: an :class:`Effect` or a spec (``remove``, ``blur``, ``replace:bg.png``, …).
-    ``prompts``: objects to select once the first frame is in, one object per prompt.
+    ``prompts``: objects to select on the first frame tracked, one object per prompt
+    (coordinates in pixels of the ``width``×``height`` frame; checked at start).
     ``obs``: where OBS is (None: do not control OBS, ``--no-obs``); ``password`` None
     reads ``ETAM_OBS_PASSWORD`` or the config file (``password_file`` or the default).
     ``stream``: serve the TCP stream (``stream_port`` 0 picks a free port).
@@ -130,6 +132,7 @@ class Bridge:
         self.obs: ObsController | None = None
         self.virtual_camera: Any = None
         self.size: tuple[int, int] | None = None
+        self.initial_selections: list[Future] = []  # one per config prompt, in order
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -155,6 +158,8 @@ class Bridge:
             raise CaptureError(f"{source.describe()} gave no first frame", source=cfg.source)
         h, w = first.shape[:2]
         self.size = (cfg.width, cfg.height) if cfg.width and cfg.height else (w, h)
+        for prompt in cfg.prompts:
+            check_in_frame(prompt, *self.size)  # PromptError, nothing started yet
         fps = source.fps
         sinks: list[FrameSink] = list(self._extra_sinks)
         try:
@@ -173,8 +178,9 @@ class Bridge:
             self._stop_outputs()
             raise
         self.track = TrackThread(self.tracker, self._to_track, self._masks, stats=self.track_stats)
-        for prompt in cfg.prompts:
-            self.track.submit("select", next(self._ids), prompt)
+        self.initial_selections = [
+            self.track.submit("select", next(self._ids), prompt) for prompt in cfg.prompts
+        ]
         self.composite = CompositeThread(
             self._to_composite,
             self._masks,
@@ -249,14 +255,21 @@ class Bridge:
         self.stop()
 
     # -- selection ----------------------------------------------------------------------------
-    def select(self, prompt: Prompt, obj_id: int | None = None) -> Future:
-        """Select a new object (``obj_id`` None) or re-select one, on the newest tracked frame.
+    def select(
+        self, prompt: Prompt, obj_id: int | None = None, *, frame: Frame | None = None
+    ) -> Future:
+        """Select a new object (``obj_id`` None) or re-select one.
 
+        ``frame``: the frame the prompt's coordinates refer to (the one the user clicked
+        on, e.g. ``bridge.latest().frame``); the tracker steps on it, then selects — with a
+        slow model the newest tracked frame may be a second away from what was on screen.
+        Without it the prompt applies to the newest tracked frame.
         Returns a future that resolves to the object's id once the tracker has applied it.
         """
         if self.track is None:
             raise RuntimeError("start the bridge before selecting")
-        return self.track.submit("select", next(self._ids) if obj_id is None else obj_id, prompt)
+        obj = next(self._ids) if obj_id is None else obj_id
+        return self.track.submit("select", obj, prompt, frame=frame)
 
     def remove(self, obj_id: int) -> Future:
         if self.track is None:
@@ -356,6 +369,7 @@ class Bridge:
             },
             "capture": self.capture.status().__dict__ if self.capture else None,
             "tracker_error": self.track.last_error if self.track else None,
+            "tracker": self._tracker_stats(),
             "stream": stream,
             "obs": self.obs.status().as_dict() if self.obs else None,
             "objects": [o.__dict__ for o in objects],
@@ -364,6 +378,20 @@ class Bridge:
                 "now": round(rss / 2**20, 1),
                 "stream_process": stream_rss,
             },
+        }
+
+    def _tracker_stats(self) -> dict:
+        """The tracker's state size (constant over a long run) and its lost/found events."""
+        track = self.track
+        if track is None:
+            return {"state_bytes": None, "events": {"lost": 0, "found": 0}, "recent_events": []}
+        return {
+            "state_bytes": track.state_bytes,
+            "events": dict(track.event_counts),
+            "recent_events": [
+                {"obj_id": e.obj_id, "kind": e.kind, "frame_seq": e.frame_seq}
+                for e in list(track.events)[-8:]
+            ],
         }
 
     def _log_status(self) -> None:

@@ -5,10 +5,14 @@ list, the click re-selects that object instead of adding one (N, "New object", u
 Esc clears every object, Delete removes the highlighted one. The window only queues requests
 to the bridge (which applies them on its track thread) and polls its newest frame and stats
 on a timer: the model never runs on the GUI thread, and a slow model never freezes it.
+Each selection carries the frame that was on screen when the user clicked, so the tracker
+prompts exactly that picture even when it is a second behind (or ahead of) it.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -31,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.bridge import status_line
+from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.compositor import Composited
 
 TINT = np.array([40, 160, 255], np.float32)
@@ -40,7 +45,9 @@ DRAG_MIN_PX = 6
 class BridgeLike(Protocol):
     """What the window needs from :class:`~etam_plugin.obs_bridge.bridge.Bridge`."""
 
-    def select(self, prompt: Prompt, obj_id: int | None = None) -> Future: ...
+    def select(
+        self, prompt: Prompt, obj_id: int | None = None, *, frame: Frame | None = None
+    ) -> Future: ...
     def remove(self, obj_id: int) -> Future: ...
     def clear(self) -> Future: ...
     def stats(self) -> dict: ...
@@ -191,6 +198,7 @@ class ControlWindow(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self, activated=self._on_remove)
         QShortcut(QKeySequence(Qt.Key.Key_N), self, activated=self.objects.clearSelection)
         self._last_seq = -1
+        self._shown: Frame | None = None  # the frame on screen: what clicks refer to
         self._ticks = 0
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._on_tick)
@@ -207,7 +215,7 @@ class ControlWindow(QWidget):
 
     def _submit(self, prompt: Prompt, what: str) -> None:
         target = self._target()
-        future = self.bridge.select(prompt, target)
+        future = self.bridge.select(prompt, target, frame=self._shown)
         self.message.setText(
             f"{what}: {'re-selecting object ' + str(target) if target else 'new object'}"
         )
@@ -243,6 +251,7 @@ class ControlWindow(QWidget):
         latest = self.bridge.latest()
         if latest is not None and latest.frame.seq != self._last_seq:
             self._last_seq = latest.frame.seq
+            self._shown = latest.frame
             h, w = latest.frame.rgb.shape[:2]
             r = self.preview.target_rect()
             size = (max(16, int(r.width())), max(16, int(r.height())))
@@ -283,10 +292,32 @@ class ControlWindow(QWidget):
         self.objects.blockSignals(False)
 
 
-def run_control_window(bridge: BridgeLike) -> int:
-    """Show the window for a started bridge until it is closed; returns the exit code."""
+def run_control_window(
+    bridge: BridgeLike,
+    *,
+    until: threading.Event | None = None,
+    frames_done: Callable[[], bool] | None = None,
+) -> int:
+    """Show the window for a started bridge until it is closed, ``until`` is set (Ctrl-C
+    in the live command) or ``frames_done()`` says so; returns the exit code.
+
+    The timer also lets Python run its signal handlers while Qt's loop is in C++.
+    """
     app = QApplication.instance() or QApplication([])
     window = ControlWindow(bridge)
     window.resize(1000, 620)
     window.show()
-    return int(app.exec())
+
+    def check() -> None:
+        if (until is not None and until.is_set()) or (frames_done is not None and frames_done()):
+            window.close()
+            app.quit()
+
+    watch = QTimer(window)
+    watch.timeout.connect(check)
+    watch.start(100)
+    try:
+        return int(app.exec())
+    finally:
+        watch.stop()
+        window.deleteLater()

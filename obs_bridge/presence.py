@@ -2,9 +2,12 @@
 
 A tracker loses an object for a frame or two all the time (motion blur, occlusion); cutting
 it out of the picture at once flickers. So a lost object's last matte is *held* for
-``hold_s``, then *faded* out over ``fade_s``; when every selected object is gone the picture
-fades to the configured fallback — the camera untouched (``passthrough``) or the effect fully
-applied (``keyed``). An object that comes back is shown again at once.
+``hold_s`` from the moment the loss is reported, then *faded* out over ``fade_s``. (Counting
+from the last result that showed it would be no hold at all with a model slower than the
+hold: its next result, a second later, would arrive already past the fade.) When every
+selected object is gone the picture fades to the configured fallback — the camera untouched
+(``passthrough``) or the effect fully applied (``keyed``). An object that comes back is
+shown again at once.
 
 Time is the caller's clock; while inference is paused (the source is hidden in OBS) the
 caller stops advancing it, so a pause never fades anything.
@@ -45,6 +48,7 @@ class _Track:
     matte: np.ndarray  # float32 (H, W): the last matte seen while present (finished)
     last_seen: float
     present: bool
+    lost_at: float | None = None  # when the tracker first reported it lost
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,8 @@ class PresenceMixer:
                     matte = smoother(matte)
                 self._tracks[obj_id] = _Track(matte, now, True)
             elif track is not None:
+                if track.present:
+                    track.lost_at = now
                 track.present = False
                 self._smoothers.pop(obj_id, None)  # when it returns, start afresh
             # never seen present: nothing to hold yet
@@ -106,7 +112,8 @@ class PresenceMixer:
     def weight(self, track: _Track, now: float) -> float:
         if track.present:
             return 1.0
-        lost_for = now - track.last_seen - self.policy.hold_s
+        since = track.last_seen if track.lost_at is None else track.lost_at
+        lost_for = now - since - self.policy.hold_s
         if lost_for <= 0:
             return 1.0
         if self.policy.fade_s <= 0:

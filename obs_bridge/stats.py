@@ -60,14 +60,21 @@ class StageStats:
             self.errors += 1
 
     def fps(self, now: float | None = None) -> float:
-        """Items per second over the recent window (0 when idle for over 2 s)."""
+        """Items per second over the recent window; 0 once the stage has been idle for over
+        2 s or three of its own recent intervals, whichever is longer (a tracker taking 2 s
+        per frame is slow, not stopped)."""
         now = time.monotonic() if now is None else now
         with self._lock:
             stamps = list(self._stamps)
-        if len(stamps) < 2 or now - stamps[-1] > 2.0:
+        if len(stamps) < 2:
             return 0.0
         span = stamps[-1] - stamps[0]
-        return (len(stamps) - 1) / span if span > 0 else 0.0
+        if span <= 0:
+            return 0.0
+        rate = (len(stamps) - 1) / span
+        if now - stamps[-1] > max(2.0, 3.0 / rate):
+            return 0.0
+        return rate
 
     def snapshot(self, dropped: int = 0) -> StageSnapshot:
         with self._lock:

@@ -12,39 +12,61 @@ import importlib
 import importlib.util
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from etam_plugin.errors import EtamError
 from etam_plugin.obs_bridge.protocol import MaskTracker
 
+BACKENDS: tuple[str, ...] = ("torch",)
+"""Inference backends ``build_live_tracker`` can run (the ``backend`` argument, the live
+command's ``--backend``). Hook for the ONNX Runtime backend: once
+``etam_plugin.onnx_runtime.make_engine`` and ``LiveTracker(..., engine=)`` are part of the
+package, ``"onnx"`` joins this tuple and builds its engine where the tracker is made below."""
+
 
 def best_device() -> str:
     """``cuda`` when present, else ``mps`` (Apple), else ``cpu``."""
-    import torch
+    from etam_plugin.devices import pick_device
 
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
+    return pick_device("auto")
 
 
 def build_live_tracker(
-    checkpoint: str | Path = "mobile", *, variant: str | None = None, device: str | None = None
+    checkpoint: str | Path = "mobile",
+    *,
+    variant: str | None = None,
+    attention: str | None = None,
+    device: str | None = "auto",
+    dtype: str = "float32",
+    backend: str = "torch",
+    on_event: Callable[[Any], None] | None = None,
 ) -> MaskTracker:
     """The real tracker: ``checkpoint`` is a .pt path or a variant name (default ``mobile``).
 
+    ``variant`` names the network when the file's name does not (a preset name as
+    ``checkpoint`` is its own variant, so ``mobile`` keeps its pooled-keys attention);
+    ``attention`` overrides the memory attention mode; ``device`` ``auto`` picks CUDA, then
+    MPS, then the CPU; ``dtype`` ``bfloat16``/``float16`` run on a GPU only. ``on_event``
+    gets the tracker's lost/found :class:`TrackEvent` (on the bridge's track thread).
+
     Raises :class:`WeightsUnavailableError` (saying where to get the file) when a variant's
-    weights are not on this machine.
+    weights are not on this machine, :class:`CheckpointError` for a missing or wrong file,
+    :class:`DeviceError` for a device or precision this machine lacks — all before any
+    thread starts.
     """
+    from etam_plugin.devices import pick_device, pick_dtype
     from etam_plugin.model import VARIANTS, LiveTracker, load_model
     from etam_plugin.weights import resolve_checkpoint
 
-    path = resolve_checkpoint(str(checkpoint))
+    if backend not in BACKENDS:
+        raise EtamError(f"backend {backend!r} is not available; use one of {', '.join(BACKENDS)}")
+    device = pick_device(device or "auto")
+    torch_dtype = pick_dtype(dtype, device)
+    path = resolve_checkpoint(str(checkpoint), download=False)
     if variant is None and str(checkpoint) in VARIANTS:
         variant = str(checkpoint)  # a preset: its own attention mode, not the file's default
-    device = device or best_device()
-    return LiveTracker(load_model(path, variant, device=device), device=device)
+    model = load_model(path, variant, attention=attention, device=device)
+    return LiveTracker(model, device=device, dtype=torch_dtype, on_event=on_event)
 
 
 def load_tracker_factory(spec: str) -> Callable[[], MaskTracker]:

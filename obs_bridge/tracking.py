@@ -6,6 +6,17 @@ stepped, as the tracker protocol says). When the tracker is slower than the came
 takes the newest frame each time; the frames in between are composited with the latest
 mask by stage 3. Inference can be paused (the source is hidden in OBS) without stopping
 the thread.
+
+A click's coordinates belong to the frame the user was looking at, and with a slow model
+that is not the frame the tracker stepped last (the picture keeps moving at camera rate
+while the tracker is one or more frames behind or ahead). So a ``select`` may carry that
+frame: the tracker then steps on it first and the prompt lands on the very pixels that were
+clicked. Without a frame (``--point``/``--box``, library calls) the prompt applies to the
+frame stepped last — the first frame for prompts given before the start.
+
+The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
+them) are logged and counted here; presence for hold/fade comes from the same signal, each
+result's ``present`` flag (object score > 0), read by stage 3.
 """
 
 from __future__ import annotations
@@ -52,6 +63,17 @@ class _Command:
     future: Future
     obj_id: int | None = None
     prompt: Prompt | None = None
+    frame: Frame | None = None  # select: the frame the prompt's coordinates refer to
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A lost/found event of the tracker, with the camera frame it happened on."""
+
+    obj_id: int
+    kind: str  # "lost" | "found"
+    frame_seq: int
+    t: float  # time.monotonic()
 
 
 class TrackThread(threading.Thread):
@@ -81,6 +103,10 @@ class TrackThread(threading.Thread):
         self._last: tuple[Frame, FrameResult] | None = None
         self._generation = 0
         self.last_error: str | None = None
+        self.events: deque[EventRecord] = deque(maxlen=64)
+        self.event_counts = {"lost": 0, "found": 0}
+        self.state_bytes: int | None = None  # the tracker's state after its last step
+        self.selected_on: deque[int] = deque(maxlen=64)  # frame seq of each applied select
 
     # -- requests from other threads ------------------------------------------------------
     def submit(
@@ -88,9 +114,14 @@ class TrackThread(threading.Thread):
         kind: Literal["select", "remove", "clear"],
         obj_id: int | None = None,
         prompt: Prompt | None = None,
+        frame: Frame | None = None,
     ) -> Future:
-        """Queue a command for the tracker; the future resolves once it has been applied."""
-        cmd = _Command(kind, Future(), obj_id, prompt)
+        """Queue a command for the tracker; the future resolves once it has been applied.
+
+        ``frame`` (select only): the frame the prompt was given on; the tracker steps on it
+        before selecting unless it was the last frame stepped.
+        """
+        cmd = _Command(kind, Future(), obj_id, prompt, frame)
         with self._lock:
             self._commands.append(cmd)
         self._wake.set()
@@ -102,6 +133,12 @@ class TrackThread(threading.Thread):
     def resume(self) -> None:
         self._resumed.set()
         self._wake.set()
+
+    @property
+    def last_seq(self) -> int:
+        """Sequence number of the frame the tracker stepped last (0 before the first)."""
+        last = self._last
+        return last[0].seq if last is not None else 0
 
     @property
     def paused(self) -> bool:
@@ -124,7 +161,7 @@ class TrackThread(threading.Thread):
                     continue
                 got = self.frames.get(after=last_seq, timeout=0.1)
                 if got is None:
-                    if pending and self._last is not None:
+                    if pending:
                         self._apply_commands()
                     continue
                 last_seq, frame = got
@@ -146,8 +183,21 @@ class TrackThread(threading.Thread):
             return False
         self.stats.record((time.perf_counter() - t0) * 1000.0)
         self._last = (frame, result)
+        self._after_step(frame)
         self._publish(frame, result.objects)
         return True
+
+    def _after_step(self, frame: Frame) -> None:
+        """Collect the tracker's lost/found events and its state size (when it has them)."""
+        for event in getattr(self.tracker, "last_events", None) or ():
+            record = EventRecord(event.obj_id, event.kind, frame.seq, time.monotonic())
+            self.events.append(record)
+            if record.kind in self.event_counts:
+                self.event_counts[record.kind] += 1
+            log.info("track: object %d %s on frame %d", record.obj_id, record.kind, frame.seq)
+        state_bytes = getattr(self.tracker, "state_bytes", None)
+        if callable(state_bytes):
+            self.state_bytes = int(state_bytes())
 
     def _publish(self, frame: Frame, objects: dict[int, ObjectResult]) -> None:
         snap = MaskSnapshot(
@@ -159,32 +209,49 @@ class TrackThread(threading.Thread):
         with self._lock:
             commands = list(self._commands)
             self._commands.clear()
-        if not commands or self._last is None:
+        waiting: list[_Command] = []  # no frame stepped yet: keep them for the first one
+        for cmd in commands:
+            seen = cmd.frame
+            new_frame = seen is not None and (self._last is None or self._last[0].seq != seen.seq)
+            if new_frame and not self._step(seen):
+                cmd.future.set_exception(
+                    RuntimeError(f"the tracker failed on the selected frame: {self.last_error}")
+                )
+                continue
+            if self._last is None:
+                waiting.append(cmd)
+                continue
+            self._apply(cmd)
+        if waiting:
             with self._lock:
-                self._commands.extendleft(reversed(commands))
-            return
+                self._commands.extendleft(reversed(waiting))
+
+    def _apply(self, cmd: _Command) -> None:
+        """One command on the last stepped frame; publishes the changed selection."""
+        assert self._last is not None
         frame, result = self._last
         objects = dict(result.objects)
-        for cmd in commands:
-            try:
-                if cmd.kind == "select":
-                    assert cmd.obj_id is not None and cmd.prompt is not None
-                    selected = self.tracker.select(cmd.obj_id, cmd.prompt)
-                    objects.update(selected.objects)
-                    cmd.future.set_result(cmd.obj_id)
-                elif cmd.kind == "remove":
-                    assert cmd.obj_id is not None
-                    self.tracker.remove(cmd.obj_id)
-                    objects.pop(cmd.obj_id, None)
-                    cmd.future.set_result(cmd.obj_id)
-                else:
-                    self.tracker.clear()
-                    objects.clear()
-                    cmd.future.set_result(None)
-            except Exception as exc:
-                log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)
-                self.last_error = f"{cmd.kind} failed: {exc}"
-                cmd.future.set_exception(exc)
+        try:
+            if cmd.kind == "select":
+                assert cmd.obj_id is not None and cmd.prompt is not None
+                selected = self.tracker.select(cmd.obj_id, cmd.prompt)
+                objects.update(selected.objects)
+                self.selected_on.append(frame.seq)
+                cmd.future.set_result(cmd.obj_id)
+            elif cmd.kind == "remove":
+                assert cmd.obj_id is not None
+                self.tracker.remove(cmd.obj_id)
+                objects.pop(cmd.obj_id, None)
+                cmd.future.set_result(cmd.obj_id)
+            else:
+                self.tracker.clear()
+                objects.clear()
+                cmd.future.set_result(None)
+        except Exception as exc:
+            log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)
+            self.last_error = f"{cmd.kind} failed: {exc}"
+            cmd.future.set_exception(exc)
+            return
         self._generation += 1
         self._last = (frame, FrameResult(result.frame_index, objects))
         self._publish(frame, objects)

@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tracker", default="live", help="'live' (EfficientTAM) or module:callable"
     )
     parser.add_argument("--checkpoint", default="mobile", help="checkpoint path or variant")
+    parser.add_argument("--variant", help="network variant of --checkpoint (e.g. mobile)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     parser.add_argument("--obs", metavar="HOST:PORT", help="drive this OBS (needed for latency)")
     parser.add_argument(
         "--scene", help="OBS scene to add the source to (default: the program scene)"
@@ -70,7 +72,7 @@ def _tracker(args: argparse.Namespace) -> Any:
     from etam_plugin.obs_bridge.trackers import build_live_tracker, load_tracker_factory
 
     if args.tracker == "live":
-        return build_live_tracker(args.checkpoint)
+        return build_live_tracker(args.checkpoint, variant=args.variant, device=args.device)
     return load_tracker_factory(args.tracker)()
 
 
@@ -133,7 +135,9 @@ def _row_text(r: dict) -> str:
         f"track {r['track_fps']:5.1f} fps  age p50/p90/p99 {r['output_age_p50_ms']:.1f}/"
         f"{r['output_age_p90_ms']:.1f}/{r['output_age_p99_ms']:.1f} ms  mask age "
         f"{r['mask_age_p50_ms']:.0f} ms  drops {r['dropped_before_composite']}+"
-        f"{r['stream_skipped']}  RSS {r['rss_mb']:.1f}+{r['stream_rss_mb']} MB"
+        f"{r['stream_skipped']}  RSS {r['rss_mb']:.1f}+{r['stream_rss_mb']} MB  "
+        f"steps {r['track_steps']} ({r['track_p50_ms']:.0f} ms p50)  "
+        f"state {r['tracker_state_kb']} kB"
     )
 
 
@@ -171,6 +175,13 @@ def _soak(args: argparse.Namespace, bridge: Any) -> dict:
                 "dropped_before_composite": s["dropped"]["before_composite"],
                 "stream_skipped": s["dropped"]["stream"],
                 "stream_sent": (s["stream"] or {}).get("sent"),
+                "track_p90_ms": s["stages"]["track"]["p90_ms"],
+                "track_steps": s["stages"]["track"]["count"],
+                "tracker_state_kb": (
+                    None
+                    if s["tracker"]["state_bytes"] is None
+                    else round(s["tracker"]["state_bytes"] / 1024, 1)
+                ),
                 "rss_mb": s["rss_mb"]["now"],
                 "stream_rss_mb": s["rss_mb"]["stream_process"],
             }
@@ -191,6 +202,9 @@ def _soak(args: argparse.Namespace, bridge: Any) -> dict:
         "output_age_p50_ms_first_last": [first["output_age_p50_ms"], last["output_age_p50_ms"]],
         "output_age_p90_ms_first_last": [first["output_age_p90_ms"], last["output_age_p90_ms"]],
         "reader_restarts": reader.restarts if reader is not None else None,
+        "track_p50_ms_first_last": [first["track_p50_ms"], last["track_p50_ms"]],
+        "tracker_state_kb_first_last": [first["tracker_state_kb"], last["tracker_state_kb"]],
+        "track_steps": last["track_steps"],
     }
     print(
         f"RSS {summary['rss_mb_start']} MB at start, {first['rss_mb']} MB after "
@@ -332,7 +346,9 @@ def run(args: argparse.Namespace) -> int:
         "size": [w, h],
         "fps": args.fps,
         "effect": effect,
-        "tracker": args.tracker if args.tracker != "live" else f"live:{args.checkpoint}",
+        "tracker": args.tracker
+        if args.tracker != "live"
+        else f"live:{args.checkpoint}" + (f" ({args.variant})" if args.variant else ""),
         "device": bridge.stats()["device"],
         **result,
     }

@@ -24,6 +24,19 @@ def pattern_clip(tmp_path: Path, pattern: TestPattern) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mobile_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Seeded random weights in the official ``efficienttam_ti_512x512.pt`` format (the
+    file the ``mobile`` preset loads): the real network's compute and plumbing, with masks
+    that mean nothing but are non-trivial (objects present, logits of useful size)."""
+    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
+    from etam_plugin.model import get_config, save_checkpoint
+
+    path = tmp_path_factory.mktemp("weights") / "efficienttam_ti_512x512.pt"
+    save_checkpoint(shaped_random_state_dict(get_config("ti_512x512"), seed=3), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def obs_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObsStudio]:
     """One OBS 29 under Xvfb for the whole session (isolated HOME, random port/password)."""
     for tool in ("obs", "Xvfb"):

@@ -80,3 +80,35 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         window.close()
     finally:
         bridge.stop()
+
+
+def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
+    qtbot, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """With the real LiveTracker (tiny network, slowed below camera rate) the picture on
+    screen is newer than the tracker's frame; the click is applied to the picture clicked."""
+    from tests.obs_bridge.real_tracker import SpyTracker, tiny_model
+
+    tracker = SpyTracker(tiny_model(), delay_s=0.25)
+    config = BridgeConfig(source=str(pattern_clip), obs=None, stream=False, status_log_s=0)
+    bridge = Bridge(config, tracker)
+    bridge.start()
+    try:
+        window = ControlWindow(bridge, refresh_ms=20)
+        qtbot.addWidget(window)
+        window.resize(800, 500)
+        window.show()
+        qtbot.waitUntil(lambda: tracker.steps() >= 2 and window._shown is not None, timeout=20000)
+        qtbot.waitUntil(lambda: window._shown.seq != bridge.track.last_seq, timeout=5000)
+        shown = window._shown  # the GUI thread: nothing replaces it before the click
+        x, y = pattern.discs[0].position(shown.source_index, 320, 240)
+        qtbot.mouseClick(
+            window.preview, Qt.MouseButton.LeftButton, pos=window.preview.from_frame(x, y).toPoint()
+        )
+        qtbot.waitUntil(lambda: len(bridge.track.selected_on) == 1, timeout=20000)
+        assert bridge.track.selected_on[0] == shown.seq
+        assert tracker.selects[0][0] is shown.rgb
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        window.close()
+    finally:
+        bridge.stop()

@@ -36,13 +36,26 @@ def test_lost_object_is_held_then_fades_to_passthrough() -> None:
     shown = m.mix(0.1, SHAPE, 1.0, selected=True)
     assert shown[20, 20] == 1 and shown[0, 0] == 0
     m.update({1: obj(1, False)}, now=0.2)  # lost
-    held = m.mix(0.45, SHAPE, 1.0, selected=True)  # hold counts from when last seen
+    held = m.mix(0.65, SHAPE, 1.0, selected=True)  # hold counts from the loss report
     assert np.array_equal(held, shown)
-    half = m.mix(1.0, SHAPE, 1.0, selected=True)  # halfway through the fade
+    half = m.mix(1.2, SHAPE, 1.0, selected=True)  # halfway through the fade
     assert half[20, 20] == pytest.approx(1.0) and half[0, 0] == pytest.approx(0.5)
-    gone = m.mix(2.0, SHAPE, 1.0, selected=True)
+    gone = m.mix(2.2, SHAPE, 1.0, selected=True)
     assert (gone == 1).all()  # pass-through: the whole camera picture
-    assert m.states(2.0)[0].weight == 0 and not m.states(2.0)[0].present
+    assert m.states(2.2)[0].weight == 0 and not m.states(2.2)[0].present
+
+
+def test_a_slow_trackers_loss_is_still_held_then_faded() -> None:
+    """One result every 1.5 s (a model on a CPU): the loss is known 1.5 s after the object
+    was last seen, longer than hold + fade; it is held from then on, not cut at once."""
+    m = mixer(hold_s=0.5, fade_s=0.5, fallback="passthrough")
+    m.update({1: obj(1, True)}, now=0.0)
+    m.update({1: obj(1, False)}, now=1.5)
+    assert m.states(1.6)[0].weight == 1.0 and m.mix(1.6, SHAPE, 1.0, selected=True)[0, 0] == 0
+    assert m.states(2.25)[0].weight == pytest.approx(0.5)
+    assert m.states(2.5)[0].weight == 0.0
+    m.update({1: obj(1, False)}, now=3.0)  # still lost: the hold does not restart
+    assert m.states(3.0)[0].weight == 0.0
 
 
 def test_keyed_fallback_fades_to_fully_keyed() -> None:

@@ -1,0 +1,123 @@
+"""The bridge with the model's real LiveTracker (a tiny test network of the same
+architecture, so these run in seconds): prompts land on the frame they were given on,
+lost/found drive hold and fade, and the tracker's state stays constant."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from etam_plugin.model import LiveTracker, Prompt
+from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
+from etam_plugin.obs_bridge.presence import PresencePolicy
+from etam_plugin.obs_bridge.testpattern import TestPattern
+from tests.obs_bridge.real_tracker import OBJ_SCORE_BIAS, SpyTracker, tiny_model
+
+
+def wait_for(check, timeout: float, what: str, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value is not None and value is not False:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def config(clip: Path, **kw: Any) -> BridgeConfig:
+    return BridgeConfig(source=str(clip), obs=None, stream=False, status_log_s=0, **kw)
+
+
+def disc_prompt(pattern: TestPattern, index: int) -> Prompt:
+    return Prompt(points_xy=(pattern.discs[0].position(index, 320, 240),), labels=(1,))
+
+
+def test_a_click_is_applied_to_the_frame_the_user_saw(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """The tracker is ~8 frames slower than the camera, so the frame on screen is not the
+    one it stepped last: the select carries the frame; the tracker steps on it, then selects,
+    and the mask equals a fresh tracker's selection on exactly that picture."""
+    model = tiny_model()
+    tracker = SpyTracker(model, delay_s=0.25)
+    bridge = Bridge(config(pattern_clip), tracker)
+    with bridge:
+        wait_for(lambda: tracker.steps() >= 2, 20, "two tracker steps")
+        seen = bridge.latest().frame  # what the control window shows right now
+        wait_for(lambda: bridge.track.last_seq > seen.seq, 10, "the tracker to move past it")
+        prompt = disc_prompt(pattern, seen.source_index)
+        obj_id = bridge.select(prompt, frame=seen).result(timeout=20)
+        stepped, selected = tracker.selects[-1]
+        # the prompt's own frame, not the newest tracked one
+        assert stepped is seen.rgb, "the select was applied to another frame"
+        assert bridge.track.selected_on[-1] == seen.seq
+
+        # without a frame, the prompt goes to the frame stepped last
+        bridge.select(prompt, obj_id=obj_id).result(timeout=20)
+        assert tracker.selects[-1][0] is not seen.rgb
+        assert bridge.track.selected_on[-1] > seen.seq
+
+    fresh = LiveTracker(model)
+    fresh.step(seen.rgb)
+    expected = fresh.select(1, prompt).objects[1]
+    assert 0.0 < expected.mask.mean() < 1.0
+    assert float((selected.mask != expected.mask).mean()) <= 1e-4
+
+
+def test_lost_and_found_drive_hold_and_fade(pattern_clip: Path) -> None:
+    """The network is made to say "absent" (object-score bias), as when the object leaves
+    the picture: the tracker reports the loss, the bridge holds the last matte, then fades
+    to pass-through; when the network sees it again it is shown at once."""
+    model = tiny_model(seed=1)
+    tracker = SpyTracker(model)
+    policy = PresencePolicy(hold_s=0.8, fade_s=0.8, fallback="passthrough")
+    pattern = TestPattern(frames=60)
+    bridge = Bridge(config(pattern_clip, presence=policy, prompts=(disc_prompt(pattern, 0),)),
+                    tracker)  # fmt: skip
+    bias = model.state_dict()[OBJ_SCORE_BIAS]
+
+    def state() -> dict | None:
+        objects = bridge.stats()["objects"]
+        return objects[0] if objects else None
+
+    with bridge:
+        assert bridge.initial_selections[0].result(timeout=20) == 1
+        wait_for(lambda: (s := state()) and s["present"], 10, "the object to be shown")
+        shown = bridge.latest().matte
+        assert 0.0 < float((shown > 0.5).mean()) < 1.0
+
+        with torch.no_grad():
+            bias.fill_(-50.0)
+        wait_for(lambda: bridge.stats()["tracker"]["events"]["lost"] == 1, 10, "a lost event")
+        held = wait_for(lambda: (s := state()) and not s["present"] and s, 2, "the loss shown")
+        assert held["weight"] == 1.0  # held, not cut
+        wait_for(lambda: state()["weight"] == 0.0, 5, "the fade to finish")
+        wait_for(lambda: (bridge.latest().matte == 1.0).all(), 2, "pass-through")
+
+        with torch.no_grad():
+            bias.fill_(50.0)
+        wait_for(lambda: bridge.stats()["tracker"]["events"]["found"] == 1, 10, "a found event")
+        wait_for(lambda: (s := state()) and s["present"] and s["weight"] == 1.0, 5, "it back")
+        events = [(e["obj_id"], e["kind"]) for e in bridge.stats()["tracker"]["recent_events"]]
+        assert events == [(1, "lost"), (1, "found")]
+
+
+@pytest.mark.slow
+def test_tracker_state_stays_constant_over_a_long_run(tmp_path: Path) -> None:
+    """Memory and pointer windows fill within 16 steps; after that the state's size is the
+    same at every step, however long the stream runs."""
+    small = TestPattern(width=160, height=120, frames=30, counter=False)
+    clip = small.write(tmp_path / "small.mkv")
+    tracker = SpyTracker(tiny_model(image_size=32))
+    prompt = Prompt(points_xy=(small.discs[0].position(0, 160, 120),), labels=(1,))
+    sizes: dict[int, int] = {}
+    with Bridge(config(clip, fps=60.0, prompts=(prompt,), flow_warp=False), tracker) as bridge:
+        for steps in (20, 40, 60):
+            wait_for(lambda s=steps: bridge.track_stats.count >= s, 60, f"{steps} steps")
+            sizes[steps] = bridge.stats()["tracker"]["state_bytes"]
+    assert sizes[20] > 0
+    assert sizes[20] == sizes[40] == sizes[60], sizes
