@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from etam_plugin.model.config import MemoryAttentionConfig
 from etam_plugin.model.layers import attention
-from etam_plugin.model.position import AxialRope, apply_rope, rotate_pairs, sine_position_map
+from etam_plugin.model.position import AxialRope, apply_rope, rotate, sine_position_map
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,14 @@ class RopeSelfAttention(nn.Module):
     def _heads(self, x: Tensor) -> Tensor:
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-        q = apply_rope(self._heads(self.q_proj(x)), cos, sin)
-        k = apply_rope(self._heads(self.k_proj(x)), cos, sin)
+    def forward(self, x: Tensor, cis: Tensor, sin: Tensor | None = None) -> Tensor:
+        """``cis`` the grid's complex rotations, or (with ``sin``) real cos/sin tables."""
+        if sin is None:
+            q = rotate(self._heads(self.q_proj(x)), cis)
+            k = rotate(self._heads(self.k_proj(x)), cis)
+        else:
+            q = apply_rope(self._heads(self.q_proj(x)), cis, sin)
+            k = apply_rope(self._heads(self.k_proj(x)), cis, sin)
         out = attention(q, k, self._heads(self.v_proj(x)))
         return self.out_proj(out.transpose(1, 2).flatten(-2))
 
@@ -128,7 +133,7 @@ class MemoryCrossAttention(nn.Module):
         if values.dim() == 4:
             out = attention(q, keys, values, bias)
             return self.out_proj(out.transpose(1, 2).flatten(-2))
-        logits = q @ (keys.transpose(-1, -2) * (q.shape[-1] ** -0.5))
+        logits = (q * q.shape[-1] ** -0.5) @ keys.transpose(-1, -2)
         if bias is not None:
             logits = logits + bias
         mixed = logits.softmax(-1) @ values[:, None]  # (B, H, N, kv)
@@ -160,6 +165,11 @@ class MemoryAttention(nn.Module):
             MemoryAttentionLayer(config, self.rope) for _ in range(config.num_layers)
         )
         self.norm = nn.LayerNorm(config.d_model)
+        self._temporal_cache: dict[tuple, Tensor] = {}
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        self._temporal_cache.clear()
+        super()._load_from_state_dict(*args, **kwargs)
 
     # -- memory preparation -------------------------------------------------------------
 
@@ -178,8 +188,7 @@ class MemoryAttention(nn.Module):
         )
         keys = layer.cross_attn_image.k_proj(tokens + spos.flatten(1).T)
         keys = layer.cross_attn_image.heads(keys)
-        cos, sin = self.rope.tables(side, tokens.device, tokens.dtype)
-        return apply_rope(keys, cos, sin)
+        return rotate(keys, self.rope.cis(side, tokens.device))
 
     def _pool(self, x: Tensor, side: int) -> Tensor:
         """Average-pools (..., side², d) tokens over l×l windows → (..., side²/l², d)."""
@@ -216,13 +225,30 @@ class MemoryAttention(nn.Module):
         return PreparedMemory(tokens, tuple(keys), pooled_tokens, tuple(values), self.layout)
 
     def _temporal_keys(self, layer: MemoryAttentionLayer, tpos: Tensor, side: int, pooled: bool):
-        """rope(W_k · tpos) on the (pooled) grid: the per-age part of every key, (H, N', d)."""
-        const = tpos @ layer.cross_attn_image.k_proj.weight.T  # (C,)
+        """rope(W_k · tpos) on the (pooled) grid: the per-age part of every key, (H, N', d).
+
+        A function of the weights only: cached per layer, age row and grid, and dropped when
+        weights are loaded (``load_state_dict``).
+        """
+        weight = layer.cross_attn_image.k_proj.weight
+        key = (id(layer), side, pooled, tpos.data_ptr(), weight.data_ptr(), tpos.device, tpos.dtype)
+        cached = self._temporal_cache.get(key)
+        if cached is not None:
+            return cached
+        const = tpos @ weight.T  # (C,)
         const = const.unflatten(-1, (self.config.num_heads, -1))[:, None, :]  # (H, 1, d)
-        cos, sin = self.rope.tables(side, tpos.device, tpos.dtype)
-        if pooled:
-            cos, sin = self._pool(cos[None], side)[0], self._pool(sin[None], side)[0]
-        return const * cos + rotate_pairs(const) * sin
+        cis = self.rope.cis(side, tpos.device)
+        if pooled:  # the mean rotation over each window: pooling is linear
+            cis = torch.view_as_complex(
+                self._pool(torch.view_as_real(cis).flatten(-2)[None], side)[0]
+                .unflatten(-1, (-1, 2))
+                .contiguous()
+            )
+        table = rotate(const.expand(-1, cis.shape[0], -1), cis)
+        if len(self._temporal_cache) > 8 * self.config.num_layers * 16:
+            self._temporal_cache.clear()
+        self._temporal_cache[key] = table
+        return table
 
     # -- attention ----------------------------------------------------------------------
 
@@ -262,13 +288,13 @@ class MemoryAttention(nn.Module):
             bias = torch.zeros(1, 1, 1, n_total, device=features.device, dtype=features.dtype)
             bias[..., :n_spatial] = math.log(window * window)
 
-        cos, sin = self.rope.tables(h, features.device, features.dtype)
+        cis = self.rope.cis(h, features.device)
         x = (features + 0.1 * pos).flatten(2).transpose(1, 2)  # (B, N, C)
         for index, layer in enumerate(self.layers):
-            x = x + layer.self_attn(layer.norm1(x), cos, sin)
+            x = x + layer.self_attn(layer.norm1(x), cis)
 
             cross = layer.cross_attn_image
-            q = apply_rope(cross.heads(cross.q_proj(layer.norm2(x))), cos, sin)
+            q = rotate(cross.heads(cross.q_proj(layer.norm2(x))), cis)
             keys = self._keys(index, frames, temporal_embedding, ptr_tokens, pooled, mem_side)
             values = self._values(index, frames, ptr_tokens, pooled)
             x = x + cross(q, keys, values, bias)
@@ -286,18 +312,29 @@ class MemoryAttention(nn.Module):
         pooled: bool,
         side: int,
     ) -> Tensor:
-        """All keys of layer ``index``: memory frames (with their age term), then pointers."""
+        """All keys of layer ``index``: memory frames (with their age term), then pointers,
+        written once into one buffer."""
         layer = self.layers[index]
-        parts = []
-        for prepared, age in frames:
+        cross = layer.cross_attn_image
+        bases = []
+        for prepared, _ in frames:
             if pooled or self.config.mode == "full":
-                base = prepared.keys[index]
+                bases.append(prepared.keys[index])
             else:  # a pooled mode with a single memory frame attends to it unpooled
-                base = self._spatial_keys(layer, prepared.tokens, side)
-            parts.append(base + self._temporal_keys(layer, temporal_embedding[age], side, pooled))
-        if ptr_tokens is not None:
-            parts.append(layer.cross_attn_image.heads(layer.cross_attn_image.k_proj(ptr_tokens)))
-        return torch.cat(parts, dim=2) if len(parts) > 1 else parts[0]
+                bases.append(self._spatial_keys(layer, prepared.tokens, side))
+        ptr_keys = cross.heads(cross.k_proj(ptr_tokens)) if ptr_tokens is not None else None
+        b, h, _, d = bases[0].shape
+        total = sum(k.shape[2] for k in bases) + (0 if ptr_keys is None else ptr_keys.shape[2])
+        out = bases[0].new_empty(b, h, total, d)
+        start = 0
+        for base, (_, age) in zip(bases, frames, strict=True):
+            n = base.shape[2]
+            temporal = self._temporal_keys(layer, temporal_embedding[age], side, pooled)
+            torch.add(base, temporal, out=out[:, :, start : start + n])
+            start += n
+        if ptr_keys is not None:
+            out[:, :, start:] = ptr_keys
+        return out
 
     def _values(
         self,

@@ -104,13 +104,43 @@ class AxialRope:
         row = torch.div(index, side, rounding_mode="floor")
         return torch.cat([torch.outer(col, freqs), torch.outer(row, freqs)], dim=-1)
 
+    def cis(self, side: int, device: torch.device) -> Tensor:
+        """The rotations as unit complex numbers, one per channel pair: (side², dim/2)."""
+        key = ("cis", side, device)
+        if key not in self._tables:
+            ang = self.angles(side, device)
+            self._tables[key] = torch.polar(torch.ones_like(ang), ang)
+        return self._tables[key]
+
     def tables(self, side: int, device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-        """cos and sin of the angles, each repeated over its channel pair: (side², dim)."""
+        """cos and sin of the angles, each repeated over its channel pair: (side², dim).
+
+        The real-arithmetic form, for graph exporters without complex numbers (ONNX)."""
         key = (side, device, dtype)
         if key not in self._tables:
             ang = self.angles(side, device).repeat_interleave(2, dim=-1)
             self._tables[key] = (ang.cos().to(dtype), ang.sin().to(dtype))
         return self._tables[key]
+
+
+def _exporting() -> bool:
+    is_exporting = getattr(torch.compiler, "is_exporting", None)
+    return torch.onnx.is_in_onnx_export() or bool(is_exporting and is_exporting())
+
+
+def rotate(x: Tensor, cis: Tensor) -> Tensor:
+    """RoPE as a complex multiply (about 20× faster on the CPU than :func:`apply_rope`):
+    ``x`` (..., N, dim) with N a multiple of ``len(cis)`` (memory frames share the grid)."""
+    if _exporting():  # graph formats without complex numbers: the same rotation, real form
+        cos = cis.real.repeat_interleave(2, dim=-1).to(x.dtype)
+        sin = cis.imag.repeat_interleave(2, dim=-1).to(x.dtype)
+        return apply_rope(x, cos, sin)
+    n = cis.shape[0]
+    xf = x.float()
+    if xf.shape[-2] != n:
+        xf = xf.unflatten(-2, (xf.shape[-2] // n, n))
+    out = torch.view_as_real(torch.view_as_complex(xf.unflatten(-1, (-1, 2))) * cis)
+    return out.flatten(-2).reshape(x.shape).type_as(x)
 
 
 def rotate_pairs(x: Tensor) -> Tensor:

@@ -33,6 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-frames", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per component")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall time, or this thread's CPU time (with --threads 1: robust on a busy machine)",
+    )
     parser.add_argument("--vs-reference", action="store_true", help="also time the reference")
     parser.add_argument("--json", type=Path, help="write the numbers here")
 
@@ -50,17 +56,21 @@ def run(args: argparse.Namespace) -> int:
         base = get_config(variant)
         for mode in modes:
             config = base.with_attention(mode)
-            row = measure(config, args.memory_frames, args.repeats, args.vs_reference)
+            row = measure(config, args.memory_frames, args.repeats, args.vs_reference, args.clock)
             rows.append(row)
             _print_row(row)
     if args.json:
         args.json.write_text(
-            json.dumps({"threads": torch.get_num_threads(), "rows": rows}, indent=1)
+            json.dumps(
+                {"threads": torch.get_num_threads(), "clock": args.clock, "rows": rows}, indent=1
+            )
         )
     return 0
 
 
-def measure(config, memory_frames: int, repeats: int, vs_reference: bool) -> dict:
+def measure(
+    config, memory_frames: int, repeats: int, vs_reference: bool, clock: str = "wall"
+) -> dict:
     """Median ms of each component (and the sum per tracked frame) for one config."""
     import torch
 
@@ -105,6 +115,7 @@ def measure(config, memory_frames: int, repeats: int, vs_reference: bool) -> dic
         timers["reference"] = _reference_timers(
             config, sd, image, feats, pos, memories, pointers, mask_logits
         )
+    now = time.thread_time if clock == "cpu" else time.perf_counter
     samples: dict[str, dict[str, list[float]]] = {
         impl: {k: [] for k in COMPONENTS} for impl in timers
     }
@@ -115,9 +126,9 @@ def measure(config, memory_frames: int, repeats: int, vs_reference: bool) -> dic
         for _ in range(repeats):
             for component in COMPONENTS:
                 for impl, fns in timers.items():
-                    t0 = time.perf_counter()
+                    t0 = now()
                     fns[component]()
-                    samples[impl][component].append((time.perf_counter() - t0) * 1e3)
+                    samples[impl][component].append((now() - t0) * 1e3)
     row: dict = {
         "variant": config.name,
         "attention": config.memory_attention.mode,
