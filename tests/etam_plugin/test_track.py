@@ -133,3 +133,72 @@ def test_track_console_script_reports_bad_input(tmp_path, checkpoint, clip) -> N
     assert broken.returncode == 2 and "garbage.mp4" in broken.stderr
     noprompt = run(str(clip), "--checkpoint", str(checkpoint))
     assert noprompt.returncode == 2 and "no prompts" in noprompt.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.realtool
+def test_track_a_timeline_clip_in_context(tmp_path, checkpoint, clip) -> None:
+    """`track TIMELINE --clip N`: the clip's source range (plus handles) is what gets tracked
+    and exported, and the matte lands over the clip at its record range."""
+    from fractions import Fraction
+
+    from etam_plugin.media import open_source, timecode_to_frame
+    from etam_plugin.timeline import read_timeline
+
+    with open_source(clip) as src:
+        rate, first_tc = src.info.frame_rate, src.info.start_timecode
+    origin = timecode_to_frame(first_tc, rate)
+    fps = float(rate)
+    media = otio.schema.ExternalReference(
+        target_url=str(clip),
+        available_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(origin, fps), otio.opentime.RationalTime(FRAMES, fps)
+        ),
+    )
+    timeline = otio.schema.Timeline(name="edit")
+    track = otio.schema.Track(name="V1")
+    track.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(10, fps))))  # fmt: skip
+    track.append(
+        otio.schema.Clip(
+            name="dog",
+            media_reference=media,
+            source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(origin + 3, fps), otio.opentime.RationalTime(4, fps)
+            ),
+        )
+    )
+    timeline.tracks.append(track)
+    edit = tmp_path / "edit.otio"
+    otio.adapters.write_to_file(timeline, str(edit))
+    listed = read_timeline(edit)
+    assert [(c.index, c.duration, c.record_start) for c in listed] == [(1, 4, 10)]
+    assert listed[0].rate == Fraction(30000, 1001)
+
+    out = tmp_path / "out"
+    code = main(
+        [
+            "track", str(edit), "--clip", "1", "--handles", "1", "--checkpoint", str(checkpoint),
+            "--point", "3:1:160,90", "--direction", "both", "--masks-out", str(out / "masks"),
+            "--export", "prores4444", "--out", str(out / "matte.mov"),
+            "--timeline-out", str(out / "comp.otio"),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    # clip frames 3..6 in the file, with one frame of handle each side: 2..7
+    assert sorted(p.name for p in (out / "masks" / "obj_1").glob("*.png")) == [
+        f"{i:06d}.png" for i in range(2, 8)
+    ]
+    count = subprocess.run(
+        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+         "stream=nb_read_frames", "-of", "csv=p=0", str(out / "matte.mov")],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert count == "6"
+    comp = otio.adapters.read_from_file(str(out / "comp.otio"))
+    clip_track, matte_track = comp.video_tracks()[:2]
+    placed = next(iter(clip_track.find_clips()))
+    matte = next(iter(matte_track.find_clips()))
+    assert placed.range_in_parent() == matte.range_in_parent()
+    assert placed.range_in_parent().start_time.value == 10
+    assert placed.range_in_parent().duration.value == 4
