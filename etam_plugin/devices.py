@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from etam_plugin.errors import EtamError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -38,3 +40,29 @@ def pick_dtype(name: str, device: str):
     if name != "float32" and device == "cpu":
         raise DeviceError(f"{name} runs on a GPU only; use float32 on the CPU")
     return getattr(torch, name)
+
+
+def cpu_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def set_cpu_threads(threads: int = 0) -> int:
+    """Set how many threads torch's CPU kernels use in this process and return it.
+
+    ``0`` picks the default for an interactive program: every core but one, so that a GUI
+    thread (or capture, or the compositor) always finds a core free while the network runs;
+    see the panel's README section for the measurement behind it. Process-wide (torch's
+    intra-op pool); call it from the thread that runs the network.
+    """
+    import torch
+
+    if threads < 0:
+        raise DeviceError(f"CPU threads must be 0 (automatic) or more, not {threads}")
+    n = threads or max(1, cpu_cores() - 1)
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -258,17 +258,7 @@ class EditorController(QObject):
         self, loaded: LoadedProject, recovered: RecoveryCandidate | None = None
     ) -> bool:
         """Open a read project (or a crashed panel's autosave, ``recovered``)."""
-        state = loaded.state
-        if not state.source.exists():
-            self._report(
-                ProjectError(
-                    f"the clip of {loaded.path.name} is missing: {state.source}",
-                    path=loaded.path,
-                    reason="source-missing",
-                ),
-                "Opening the project",
-            )
-            return False
+        state = loaded.state  # a missing clip is reported by the media layer, by name
         if state.model is not None:
             self._configure_model(state.model)
         self.open_source(state.source, loaded.session_folder, state=state, clip=state.clip)
@@ -403,14 +393,27 @@ class EditorController(QObject):
         if previous == options:
             return
         self._configure_model(options)
-        if self.info is None or self.tracking is not None or self.exporting is not None:
+        if previous is not None and replace(previous, cpu_threads=0) == replace(
+            options, cpu_threads=0
+        ):  # the same network: only torch's thread count changes, at the next request
+            self._inference.worker.submit(m.SetCpuThreads(options.cpu_threads))
             return
-        if self.session_state is SessionState.READY:
-            self._reload_from = previous
-            self._inference.worker.submit(m.ReloadModel())
-            self._set_session_state(SessionState.STARTING)
-        elif self.session_state is SessionState.FAILED:
+        if self.info is None:
+            return
+        if self.session_state is SessionState.FAILED:
             self.retry_session()
+            return
+        if self._reload_from is None:
+            self._reload_from = previous
+        if self.tracking is None and self.exporting is None:
+            self._reload_model()
+        # else: reloaded when the running job finishes
+
+    def _reload_model(self) -> None:
+        if self._reload_from is None or self.session_state is not SessionState.READY:
+            return
+        self._inference.worker.submit(m.ReloadModel())
+        self._set_session_state(SessionState.STARTING)
 
     def retry_session(self) -> bool:
         """Start the clip's session again (after weights arrived, or a device change)."""
@@ -490,6 +493,7 @@ class EditorController(QObject):
         spec, folder, state = self._pending_spec, self._session_folder, self._restore
         self._pending_spec = None
         self._restore = None
+        self._reload_from = None  # the new session starts on the current options anyway
         self.info = info
         self.tracking = None
         self.clip = state.clip if state is not None else info.clip
@@ -823,6 +827,7 @@ class EditorController(QObject):
             if self.exporting is msg.job:
                 self.exporting = None
             self.exportFinished.emit(msg)
+            self._reload_model()  # a model switch asked for while exporting
             return
         if isinstance(msg, m.ProjectSaved) and msg.request.autosave:
             self._on_project_saved(msg)  # also for the previous clip: its data is on disk
@@ -858,6 +863,7 @@ class EditorController(QObject):
                 self._mark_changed()
             self.trackingFinished.emit(msg)
             self._emit_status()
+            self._reload_model()  # a model switch asked for while tracking
         elif isinstance(msg, m.ResultsFetched):
             self._fetching.discard(msg.frame)
             for res in msg.objects.values():

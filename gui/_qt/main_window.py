@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etam_plugin.devices import cpu_cores
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
@@ -368,6 +369,14 @@ class MainWindow(QMainWindow):
             options.device,
         )
         group("&Precision", "precision", [(p, p) for p in PRECISIONS], options.precision)
+        cores = cpu_cores()
+        group(
+            "CPU &Threads",
+            "cpu_threads",
+            [("Automatic (a core stays free for the panel)", 0)]
+            + [(f"{n} of {cores}", n) for n in range(1, cores + 1)],
+            options.cpu_threads,
+        )
         menu.addSeparator()
         self.checkpoint_action = menu.addAction("Checkpoint &File…")
         self.checkpoint_action.triggered.connect(self.choose_checkpoint)
@@ -541,6 +550,7 @@ class MainWindow(QMainWindow):
                     f"{msg.path.name} has no clip {auto[1]} (clips 1..{len(msg.clips)})",
                 )
             )
+            return
         picked = self.pick_clip(msg)
         if picked is not None:
             clip, handles = picked
@@ -773,6 +783,7 @@ class MainWindow(QMainWindow):
             "attention": options.attention or "",
             "device": options.device,
             "precision": options.precision,
+            "cpu_threads": options.cpu_threads,
         }
         for key, value in values.items():
             for action in self.model_groups[key].actions():

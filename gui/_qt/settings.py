@@ -57,8 +57,9 @@ class PanelSettings:
                 device=str(self.q.value("model/device", default.device)),
                 precision=str(self.q.value("model/precision", default.precision)),
                 checkpoint=Path(checkpoint) if isinstance(checkpoint, str) and checkpoint else None,
+                cpu_threads=int(self.q.value("model/cpu_threads", 0)),
             )
-        except ValueError:
+        except (TypeError, ValueError):
             return default
 
     def set_model_options(self, options: ModelOptions) -> None:
@@ -67,6 +68,7 @@ class PanelSettings:
         self.q.setValue("model/device", options.device)
         self.q.setValue("model/precision", options.precision)
         self.q.setValue("model/checkpoint", str(options.checkpoint) if options.checkpoint else "")
+        self.q.setValue("model/cpu_threads", options.cpu_threads)
 
     # -- timelines ----------------------------------------------------------------------
     def handles(self) -> int:

@@ -13,6 +13,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,6 +44,7 @@ class ModelSessionFactory:
         self._lock = threading.Lock()
         self._options = options
         self._loaded: tuple[object, str, object] | None = None  # model, device, dtype
+        self.cpu_threads: int | None = None  # what set_cpu_threads chose, once used
 
     @property
     def options(self) -> ModelOptions:
@@ -52,16 +54,28 @@ class ModelSessionFactory:
     def configure(self, options: ModelOptions) -> None:
         with self._lock:
             if options != self._options:
+                same_network = replace(options, cpu_threads=0) == replace(
+                    self._options, cpu_threads=0
+                )
                 self._options = options
-                self._loaded = None
+                if not same_network:
+                    self._loaded = None
+
+    def apply_threads(self) -> int:
+        """Set torch's CPU threads from the options (in the worker thread)."""
+        from etam_plugin.devices import set_cpu_threads
+
+        self.cpu_threads = set_cpu_threads(self.options.cpu_threads)
+        return self.cpu_threads
 
     def _model(self) -> tuple[object, str, object]:
-        from etam_plugin.devices import pick_device, pick_dtype
+        from etam_plugin.devices import pick_device, pick_dtype, set_cpu_threads
         from etam_plugin.model import load_model
         from etam_plugin.weights import resolve_checkpoint
 
         with self._lock:
             options, loaded = self._options, self._loaded
+        self.cpu_threads = set_cpu_threads(options.cpu_threads)
         if loaded is not None:
             return loaded
         device = pick_device(options.device)
@@ -90,9 +104,12 @@ class ModelSessionFactory:
         """The options, with the device actually picked once the network is loaded."""
         with self._lock:
             options, loaded = self._options, self._loaded
+        label = options.label()
         if loaded is not None and options.device == "auto":
-            return options.label().replace(" · auto · ", f" · {loaded[1]} · ")
-        return options.label()
+            label = label.replace(" · auto · ", f" · {loaded[1]} · ")
+        if loaded is not None and loaded[1] == "cpu" and self.cpu_threads:
+            label += f" · {self.cpu_threads} thread{'s' if self.cpu_threads > 1 else ''}"
+        return label
 
 
 def _close(thing: object) -> None:
@@ -176,6 +193,10 @@ class InferenceBackend:
             self._save_project(session, request, emit)
         elif isinstance(request, m.ReloadModel):
             self._reload(session, emit)
+        elif isinstance(request, m.SetCpuThreads):
+            apply = getattr(self.session_factory, "apply_threads", None)
+            if callable(apply):
+                apply()
         elif isinstance(request, m.Export):
             self._export(session, request.job, emit)
         else:

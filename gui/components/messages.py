@@ -187,6 +187,17 @@ class ReloadModel(Request):
 
 
 @dataclass(frozen=True)
+class SetCpuThreads(Request):
+    """Change torch's CPU threads (0: automatic) without touching the session."""
+
+    threads: int
+
+    @property
+    def key(self) -> Hashable:
+        return ("threads",)
+
+
+@dataclass(frozen=True)
 class Export(Request):
     job: ExportJob
 

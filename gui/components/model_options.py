@@ -15,13 +15,15 @@ DEFAULT_VARIANT = "ti_512x512"
 @dataclass(frozen=True)
 class ModelOptions:
     """``attention`` None keeps the variant's own mode; ``checkpoint`` None means the official
-    weights for ``variant`` (found locally or downloaded)."""
+    weights for ``variant`` (found locally or downloaded); ``cpu_threads`` 0 lets
+    ``etam_plugin.devices.set_cpu_threads`` choose (a core stays free for the GUI)."""
 
     variant: str = DEFAULT_VARIANT
     attention: str | None = None
     device: str = "auto"
     precision: str = "float32"
     checkpoint: Path | None = None
+    cpu_threads: int = 0
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -36,6 +38,10 @@ class ModelOptions:
             raise ValueError(
                 f"unknown precision {self.precision!r}; known: {', '.join(PRECISIONS)}"
             )
+        if isinstance(self.cpu_threads, bool) or not isinstance(self.cpu_threads, int):
+            raise ValueError(f"cpu_threads must be a whole number, not {self.cpu_threads!r}")
+        if self.cpu_threads < 0:
+            raise ValueError("cpu_threads must be 0 (automatic) or more")
 
     def label(self) -> str:
         """Short text for the status bar, e.g. ``ti_512x512 · pooled-keys · cpu · float32``."""

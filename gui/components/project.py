@@ -136,6 +136,7 @@ def state_to_json(state: ProjectState, project: Path) -> dict[str, Any]:
             "device": model.device,
             "precision": model.precision,
             "checkpoint": str(model.checkpoint) if model.checkpoint else None,
+            "cpu_threads": model.cpu_threads,
         },
         "timeline_clip": _clip_to_json(state.clip) if state.clip is not None else None,
         "export": dict(state.export) if state.export is not None else None,
@@ -192,6 +193,7 @@ def state_from_json(data: Any, project: Path) -> ProjectState:
                 device=model["device"],
                 precision=model["precision"],
                 checkpoint=Path(model["checkpoint"]) if model.get("checkpoint") else None,
+                cpu_threads=int(model.get("cpu_threads", 0)),
             )
             if model
             else None,

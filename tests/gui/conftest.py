@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,34 @@ def clips(tmp_path: Path) -> ClipLibrary:
 @pytest.fixture
 def fake_factory() -> FakeSessionFactory:
     return FakeSessionFactory()
+
+
+SHAPED_WEIGHTS = """
+import sys
+from pathlib import Path
+from etam_plugin.bench._reference_oracle import shaped_random_state_dict
+from etam_plugin.model import get_config, save_checkpoint
+from etam_plugin.weights import checkpoint_filename
+folder = Path(sys.argv[1])
+save_checkpoint(
+    shaped_random_state_dict(get_config("ti_512x512"), seed=0),
+    folder / checkpoint_filename("ti_512x512"),
+)
+"""
+
+
+@pytest.fixture(scope="session")
+def shaped_weights(tmp_path_factory) -> Path:
+    """A folder holding ``efficienttam_ti_512x512.pt`` as the official file is laid out, with
+    seeded random weights shaped so that objects are present (the reference oracle's
+    ``shaped_random_state_dict``). Made in a subprocess: importing the reference package
+    initialises hydra globally, which must not leak into the panel's tests."""
+    folder = tmp_path_factory.mktemp("weights")
+    done = subprocess.run(
+        [sys.executable, "-c", SHAPED_WEIGHTS, str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder

@@ -243,10 +243,18 @@ class FakeSession:
             eta = (len(frames) - k - 1) / fps if fps else 0.0
             yield FrameResult(i, objects), Progress(k + 1, len(frames), i, fps, eta)
 
-    def result(self, frame_index: int, obj_id: int) -> ObjectResult | None:
+    def result(
+        self, frame_index: int, obj_id: int, *, with_logits: bool = False
+    ) -> ObjectResult | None:
         self._check(obj_id, frame_index)
         mask = self._masks.get((frame_index, obj_id))
-        return None if mask is None else _result(obj_id, mask)
+        if mask is None:
+            return None
+        result = _result(obj_id, mask)
+        if with_logits:  # +8 inside, -8 outside: a soft matte of it has a 1-px ramp
+            logits = np.where(mask, 8.0, -8.0).astype(np.float32)
+            result = ObjectResult(obj_id, result.mask, result.score, result.object_score, logits)
+        return result
 
     def statuses(self, obj_id: int) -> list[FrameStatus]:
         self._check(obj_id)
@@ -328,12 +336,16 @@ class FakeSessionFactory:
         self.fail = fail
         self.sessions: list[FakeSession] = []
         self.threads: set[int] = set()
+        from etam_plugin.gui.components.model_options import ModelOptions
+
+        self.options = ModelOptions()  # what the Model menu set (configure)
+        self.configured: list[ModelOptions] = []
 
     def create(self, frames) -> FakeSession:
         self.threads.add(threading.get_ident())
         if self.fail is not None:
             raise self.fail
-        session = FakeSession("fake-model", frames, **self.kwargs)
+        session = FakeSession(self.options, frames, **self.kwargs)
         self.sessions.append(session)
         return session
 
@@ -341,12 +353,16 @@ class FakeSessionFactory:
         self.threads.add(threading.get_ident())
         if self.fail is not None:
             raise self.fail
-        session = FakeSession.open(folder, "fake-model", frames, **self.kwargs)
+        session = FakeSession.open(folder, self.options, frames, **self.kwargs)
         self.sessions.append(session)
         return session
 
+    def configure(self, options) -> None:
+        self.options = options
+        self.configured.append(options)
+
     def describe(self) -> str:
-        return "fake model · cpu · fp32"
+        return f"fake {self.options.variant} · cpu · fp32"
 
 
 __all__ = ["SHIFT", "CancelledError", "FakeSession", "FakeSessionFactory", "draw_prompt"]

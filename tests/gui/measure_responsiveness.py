@@ -87,6 +87,12 @@ def main() -> int:
         default=0.0,
         help="first measure N seconds with nothing running (the machine's own noise)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch CPU threads for the network (0: the panel's default, cores - 1)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
@@ -94,9 +100,13 @@ def main() -> int:
     clips = ClipLibrary()
     array = decode_clip(MEDIA / args.clip, args.frames, args.width)
     path = clips.add(Path("/virtual") / args.clip, array)
+    threads = None
     if args.model.startswith("fake-"):
         factory = FakeSessionFactory(delay_s=args.delay, work=args.model.split("-", 1)[1])
     else:
+        from etam_plugin.devices import set_cpu_threads
+
+        threads = set_cpu_threads(args.threads)
         factory = RandomNetworkFactory(args.model)
     settings = PanelSettings.at(Path(os.environ.get("TMPDIR", "/tmp")) / "etam-measure.ini")
     window = create_window(settings, factory, clips)
@@ -114,9 +124,12 @@ def main() -> int:
         meter.start()
         wait_until(app, lambda: False, timeout_s=args.idle, quiet=True)
         baseline = meter.stop().as_dict()
+    load_before = os.getloadavg()[0]
     report, finished = measure_tracking(c, "forward", scrub_every_ms=args.scrub)
     result = {
         "model": args.model,
+        "threads": threads,
+        "load_avg_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "clip": args.clip,
         "frames": args.frames,
         "size": [h, w],

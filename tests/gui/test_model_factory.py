@@ -50,7 +50,15 @@ def test_official_weights_by_variant_name(weights_folder, no_hub_cache, monkeypa
         session.add_object(1, "A")
         result = session.set_prompt(0, 1, Prompt(((30.0, 36.0),), (1,)))
         assert result.objects[1].mask.shape == (72, 96)
-        assert factory.describe() == "ti_512x512 · cpu · float32"
+        import torch
+
+        from etam_plugin.devices import cpu_cores
+
+        threads = max(1, cpu_cores() - 1)  # a core stays free for the GUI
+        assert factory.cpu_threads == threads == torch.get_num_threads()
+        assert factory.describe() == f"ti_512x512 · cpu · float32 · {threads} thread" + (
+            "s" if threads > 1 else ""
+        )
         again = factory.create(ArrayFrames(synthetic_clip(3, 72, 96)))
         assert again.engine.model is session.engine.model  # one network, many sessions
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_frames import decode_clip
+from gui_frames import decode_clip, write_clip
 
 from etam_plugin.gui._qt.controller import EditorController, SessionState
 from etam_plugin.gui.components import messages as m
@@ -48,21 +48,6 @@ class TinyModelFactory:
 
     def describe(self) -> str:
         return "tiny-test · cpu · float32"
-
-
-def write_clip(path: Path, frames: np.ndarray) -> Path:
-    import av
-
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    return path
 
 
 @pytest.fixture(scope="module")

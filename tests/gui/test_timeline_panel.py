@@ -1,0 +1,140 @@
+"""Opening a clip of an editing timeline: the picker lists read_timeline's clips, the media
+opens with the clip's range (+ handles) as in/out, and the export's timeline places the
+matte over that very clip (checked by reading the written timeline back)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from gui_fake_session import FakeSessionFactory
+
+from etam_plugin.gui._qt.controller import SessionState
+from etam_plugin.gui._qt.settings import PanelSettings
+from etam_plugin.gui._qt.timeline_dialog import ClipPickerDialog
+from etam_plugin.gui.app import create_window
+from etam_plugin.gui.components.export_job import ExportSettings, plan_export
+from etam_plugin.timeline import read_timeline
+from tests.etam_plugin.export_helpers import make_clip
+
+pytestmark = [pytest.mark.gui, pytest.mark.realtool]
+WAIT = 30_000
+RATE = 25
+
+
+def span(start: int, length: int) -> otio.opentime.TimeRange:
+    return otio.opentime.TimeRange(
+        otio.opentime.RationalTime(start, RATE), otio.opentime.RationalTime(length, RATE)
+    )
+
+
+@pytest.fixture(scope="module")
+def cut(tmp_path_factory) -> tuple[Path, Path]:
+    """A 40-frame clip and a cut using frames 10..19 of it at record frame 5, plus a clip
+    whose media is missing."""
+    folder = tmp_path_factory.mktemp("cut")
+    media = make_clip(None, folder / "shot.mp4", frames=40, size=(128, 72), rate=str(RATE))
+    ref = otio.schema.ExternalReference(media.as_uri(), available_range=span(0, 40))
+    gone = otio.schema.ExternalReference((folder / "gone.mp4").as_uri(), span(0, 40))
+    track = otio.schema.Track("V1")
+    track.append(otio.schema.Clip("intro", gone, span(0, 5)))
+    track.append(otio.schema.Clip("shot", ref, span(10, 10)))
+    timeline = otio.schema.Timeline("cut")
+    timeline.tracks.append(track)
+    path = folder / "cut.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return media, path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    w = create_window(PanelSettings.at(tmp_path / "p.ini"), FakeSessionFactory())
+    w.ask_unsaved = lambda what: "discard"
+    w.show()
+    yield w
+    w.controller.changes.reset()
+    w.close()
+    w.deleteLater()
+
+
+def test_picker_lists_the_clips_and_knows_missing_media(qtbot, cut) -> None:
+    _media, path = cut
+    clips = read_timeline(path)
+    dialog = ClipPickerDialog(clips, path.name, handles=2)
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == 2
+    assert dialog.chosen().name == "shot"  # the first clip with media is preselected
+    assert dialog.table.item(0, 7).text() == "missing"
+    dialog.table.selectRow(0)
+    assert "not found" in dialog.note.text()
+    assert not dialog.buttons.button(dialog.buttons.StandardButton.Open).isEnabled()
+
+
+def test_a_timeline_clip_opens_with_its_range_and_exports_over_it(qtbot, window, cut, tmp_path):
+    media, path = cut
+    picked = []
+
+    def pick(msg):
+        picked.append([c.name for c in msg.clips])
+        return msg.clips[1], 3
+
+    window.pick_clip = pick
+    window.open_path(path)
+    c = window.controller
+    qtbot.waitUntil(
+        lambda: c.session_state is SessionState.READY and c.displayed_frame is not None,
+        timeout=WAIT,
+    )
+    assert picked == [["intro", "shot"]]
+    assert c.info.path == media and c.info.num_frames == 40
+    assert (c.transport.in_point, c.transport.out_point) == (7, 22)  # 10..19 ± 3 handles
+    assert c.transport.current == 10 and c.clip.name == "shot"
+    assert window.settings.handles() == 3 and path in window.settings.recent_files()
+
+    c.add_point(30, 30)
+    with qtbot.waitSignal(c.trackingFinished, timeout=WAIT):
+        c.track("both")
+    dialog = window.show_export()
+    dialog.timeline.setCurrentIndex(dialog.timeline.findData(".otio"))
+    assert "clip 2 “shot” of cut.otio" in dialog.timeline_note.text()
+    assert dialog.timeline_out.text().endswith("cut_clip2_matte.otio")
+    job = plan_export(
+        ExportSettings(timeline=".otio", out=tmp_path / "shot_matte.mov"),
+        source=c.info.path, objects=c.objects.ids,
+        in_out=(c.transport.in_point, c.transport.out_point), num_frames=40, ops=c.finishing,
+        clip=c.clip,
+    )  # fmt: skip
+    assert job.clip == c.clip and (job.first, job.last) == (7, 22)
+    with qtbot.waitSignal(c.exportFinished, timeout=WAIT) as done:
+        c.export(job)
+    matte, written = done.args[0].paths
+    v1, v2 = read_timeline(written)
+    assert v1.media_path == media and v1.source_start == 10 and v1.duration == 10
+    assert v1.record_start == 5  # where the clip sits in the cut
+    assert v2.media_path == matte and v2.record_start == 5 and v2.duration == 10
+    assert v2.source_start - v2.available_start == 3  # the matte starts 3 frames early
+    assert v1.rate == Fraction(RATE)
+
+
+def test_command_line_clip_number_skips_the_picker(qtbot, window, cut) -> None:
+    media, path = cut
+    window.pick_clip = lambda msg: pytest.fail("the picker should not be shown")
+    window.open_timeline_clip_number(path, 2, 0)
+    c = window.controller
+    qtbot.waitUntil(lambda: c.info is not None and c.info.path == media, timeout=WAIT)
+    qtbot.waitUntil(lambda: c.transport.in_point == 10, timeout=WAIT)
+    assert c.transport.out_point == 19
+    window.open_timeline_clip_number(path, 9, 0)
+    qtbot.waitUntil(lambda: window.last_report is not None, timeout=WAIT)
+    assert "no clip 9" in window.last_report.text
+
+
+def test_a_clip_without_media_is_explained(qtbot, window, cut) -> None:
+    _media, path = cut
+    window.pick_clip = lambda msg: (msg.clips[0], 0)
+    window.open_path(path)
+    qtbot.waitUntil(lambda: window.last_report is not None, timeout=WAIT)
+    assert window.last_report.title == "Cannot use the timeline"
+    assert "gone.mp4" in window.last_report.text
