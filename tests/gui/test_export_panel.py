@@ -233,3 +233,31 @@ def test_planning_fixes_extensions_and_defaults(tmp_path) -> None:
         ExportSettings(fmt="luma", chosen=(3,))
     )
     assert ExportSettings.from_json({"chosen": "garbage"}) == ExportSettings()
+
+
+def test_a_rotated_phone_clip_opens_upright_and_exports_upright(qtbot, window, tmp_path):
+    from tests.etam_plugin.export_helpers import make_rotated_clip
+
+    rotated = make_rotated_clip(tmp_path / "phone.mp4", frames=6, rotate=90)
+    assert ffprobe(rotated)["width"] == 160  # coded 160×96, displayed 96×160
+    c = window.controller
+    window.open_path(rotated)
+    qtbot.waitUntil(
+        lambda: c.session_state is SessionState.READY and c.displayed_frame == 0, timeout=WAIT
+    )
+    assert c.info.frame_size == (160, 96) and c.image.shape == (160, 96, 3)
+    qtbot.waitUntil(lambda: window.viewer.image_size == (160, 96), timeout=WAIT)
+    c.add_point(48, 120)
+    qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
+    assert c.masks.get(0, 1)[120, 48]  # the click landed where it was made, upright
+    job = plan_export(
+        ExportSettings(fmt="prores4444", whole_clip=True, out=tmp_path / "phone_matte.mov"),
+        source=rotated, objects=[1], in_out=(0, 5), num_frames=6, ops=MatteOps(),
+    )  # fmt: skip
+    with qtbot.waitSignal(c.exportFinished, timeout=WAIT) as done:
+        c.export(job)
+    (matte,) = done.args[0].paths
+    probe = ffprobe(matte)
+    assert (int(probe["width"]), int(probe["height"])) == (96, 160)
+    alpha = ffmpeg_raw(matte, "yuva444p10le", 96, 160)[:, 3]
+    assert np.mean((alpha[0] > 512) == c.masks.get(0, 1)) > 0.995

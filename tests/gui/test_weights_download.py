@@ -1,0 +1,96 @@
+"""Missing weights in the panel: it offers the download, fetches the file through
+huggingface_hub from a local stand-in for the Hub (tests/fake_hub.py, real HTTP) with a
+progress dialog in the task worker, then starts the session on it; Cancel stops cleanly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import huggingface_hub
+import pytest
+from gui_frames import ArrayFrames, synthetic_clip
+from huggingface_hub import constants
+from PySide6.QtWidgets import QPushButton
+
+from etam_plugin.gui._qt.controller import SessionState
+from etam_plugin.gui._qt.settings import PanelSettings
+from etam_plugin.gui.app import create_window
+from etam_plugin.weights import REPO_ID, checkpoint_filename
+from tests.fake_hub import FakeHub
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
+WAIT = 120_000
+FILE = checkpoint_filename("ti_512x512")
+
+
+@pytest.fixture
+def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shaped_weights: Path):
+    """The Hub serving the (seeded random) ti_512x512 checkpoint; nothing local."""
+    with FakeHub() as fake:
+        fake.add(REPO_ID, FILE, (shaped_weights / FILE).read_bytes())
+        monkeypatch.setenv("HF_ENDPOINT", fake.url)
+        monkeypatch.setenv("ETAM_WEIGHTS_DIR", str(tmp_path / "weights"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(constants, "ENDPOINT", fake.url)
+        monkeypatch.setattr(
+            constants,
+            "HUGGINGFACE_CO_URL_TEMPLATE",
+            fake.url + "/{repo_id}/resolve/{revision}/{filename}",
+        )
+        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+        monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "hf" / "a.json"))
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 1024 * 1024)
+        yield fake
+    huggingface_hub.close_session()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    clip = synthetic_clip(4, 72, 96)
+    w = create_window(
+        PanelSettings.at(tmp_path / "p.ini"),
+        frames_factory=lambda spec: ArrayFrames(clip),
+    )
+    w.ask_unsaved = lambda what: "discard"
+    w.show()
+    yield w
+    w.close()
+    w.deleteLater()
+
+
+def test_missing_weights_are_downloaded_with_progress_then_used(qtbot, hub, window, tmp_path):
+    w, c = window, window.controller
+    offers, progress = [], []
+    w.ask_download = lambda error: offers.append(error) or True
+    c.downloadProgress.connect(lambda msg: progress.append((msg.done, msg.total)))
+    w.open_path(tmp_path / "clip.mp4")
+    qtbot.waitUntil(lambda: bool(offers), timeout=WAIT)
+    assert offers[0].variant == "ti_512x512" and FILE in str(offers[0])
+    assert w.download_dialog is not None and w.download_dialog.isVisible()
+    qtbot.waitUntil(lambda: c.session_state is SessionState.READY, timeout=WAIT)
+    assert w.download_dialog is None  # closed when done
+    size = len(hub.files[(REPO_ID, FILE)])
+    assert progress[-1] == (size, size) and len(progress) > 2
+    assert [d for d, _ in progress] == sorted(d for d, _ in progress)
+    assert c.downloading is None
+    c.add_point(40, 36)  # the downloaded network serves
+    qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
+
+
+def test_cancelling_the_download_leaves_nothing(qtbot, hub, window, tmp_path):
+    w, c = window, window.controller
+    hub.delay_s = 0.002  # ~8 MB/s: time to cancel
+    w.ask_download = lambda error: True
+    w.open_path(tmp_path / "clip.mp4")
+    qtbot.waitUntil(lambda: w.download_dialog is not None, timeout=WAIT)
+    with qtbot.waitSignal(c.downloadProgress, timeout=WAIT):
+        pass
+    with qtbot.waitSignal(c.downloadFinished, timeout=WAIT) as done:
+        w.download_dialog.findChild(QPushButton).click()  # the dialog's Cancel
+    assert done.args == [False]
+    assert c.session_state is SessionState.FAILED and w.download_dialog is None
+    assert "Cancelled" in (w.last_report.title if w.last_report else "")
+    blobs = tmp_path / "hf" / "hub" / "models--yunyangx--efficient-track-anything" / "blobs"
+    assert not blobs.exists() or [p.name for p in blobs.iterdir()] == []
+    assert not (tmp_path / "weights" / FILE).exists()
