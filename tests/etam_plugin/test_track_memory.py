@@ -24,6 +24,7 @@ from etam_plugin.prompts import build_prompts
 from etam_plugin.track import TrackRequest, run_track
 
 torch.manual_seed(0)
+torch.set_num_threads(1)  # the tiny network's ops are too small to share; spinning threads
 model = build_model(tiny_test_config(image_size=32))
 request = TrackRequest(source=Path(sys.argv[1]), prompts=build_prompts(None, ["0:1:960,540"], []))
 summary = run_track(request, model)
