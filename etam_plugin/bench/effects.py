@@ -11,6 +11,7 @@ soft-edged disc.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -52,24 +53,32 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def _frames(w: int, h: int, n: int, source: str | None) -> list:
+    frames = list(itertools.islice(_frame_stream(w, h, source), n))
+    if not frames:
+        raise SystemExit(f"no frames in {source}")
+    return frames
+
+
+def _frame_stream(w: int, h: int, source: str | None):
+    """Frames one at a time (a looping clip, or texture sliding 3 px a frame)."""
     import numpy as np
 
     if source:
         import av
 
-        out = []
-        with av.open(source) as c:
-            for f in c.decode(video=0):
-                out.append(f.reformat(width=w, height=h, format="rgb24").to_ndarray())
-                if len(out) == n:
-                    break
-        if not out:
-            raise SystemExit(f"no frames in {source}")
-        return [out[i % len(out)] for i in range(n)]
+        while True:
+            count = 0
+            with av.open(source) as c:
+                for f in c.decode(video=0):
+                    count += 1
+                    yield f.reformat(width=w, height=h, format="rgb24").to_ndarray()
+            if count == 0:
+                return
     rng = np.random.default_rng(0)
     tex = rng.integers(40, 215, (h // 8 + 1, w // 8 + 1, 3), np.uint8)
     base = np.kron(tex, np.ones((8, 8, 1), np.uint8))[:h, :w]
-    return [np.roll(base, 3 * i, axis=1) for i in range(n)]
+    for i in itertools.count():
+        yield np.roll(base, 3 * i, axis=1)
 
 
 def _mattes(w: int, h: int, n: int) -> list:
@@ -154,6 +163,27 @@ def run(args: argparse.Namespace) -> int:
     add(
         "flow warp (3 frames)",
         _time(lambda i: warper.warp(mattes[i], i, min(i + 3, n - 1)), [(i,) for i in range(n)]),
+        "frame",
+    )
+    # A model on a CPU: the mask arrives ~45 frames (1.5 s) late; the first warp hops
+    # through the remembered frames, later ones extend the anchor by one flow.
+    late = FlowWarper()
+    for seq, frame in enumerate(itertools.islice(_frame_stream(w, h, args.source), n + 45)):
+        late.remember(seq, frame)
+
+    def catch_up(i: int) -> None:
+        late.drop_anchor()  # as when a new mask arrives
+        late.warp(mattes[i], 0, 45)
+
+    add(
+        "flow warp, mask 45 frames late (catch-up)",
+        _time(catch_up, [(i,) for i in range(n)]),
+        "mask",
+    )
+    late.warp(mattes[0], 0, 45)
+    add(
+        "flow warp, mask 45+ frames late (per frame)",
+        _time(lambda i: late.warp(mattes[0], 0, 45 + i), [(i,) for i in range(1, n)]),
         "frame",
     )
     shared = SharedFrameBuffer.create(w, h)

@@ -116,25 +116,31 @@ def test_temporal_smoothing_runs_per_tracker_result_and_restarts() -> None:
     assert m.mix(0.3, SHAPE, 1.0, selected=True)[20, 15] == 0
 
 
-def test_flow_warp_moves_a_lagging_mask_onto_the_moving_object() -> None:
-    """A textured disc slides 4 px per frame over textured ground; the mask from 3 frames
-    ago, warped by the flow, lands on the disc's current position."""
+def sliding_disc(speed: int, h: int = 240, w: int = 320, r: int = 40):
+    """Frames of a textured disc sliding ``speed`` px per frame over textured ground."""
     rng = np.random.default_rng(5)
-    h, w, r = 240, 320, 40
     ground = rng.integers(40, 120, (h // 4, w // 4), np.uint8).repeat(4, 0).repeat(4, 1)
     skin = rng.integers(140, 255, (h // 4, w // 4), np.uint8).repeat(4, 0).repeat(4, 1)
     yy, xx = np.mgrid[:h, :w]
 
     def at(t: int) -> tuple[np.ndarray, np.ndarray]:
-        cx = 80 + 4 * t
-        disc = (xx - cx) ** 2 + (yy - 120) ** 2 <= r * r
+        cx = 2 * r + speed * t
+        disc = (xx - cx) ** 2 + (yy - h // 2) ** 2 <= r * r
         frame = ground.copy()
-        frame[disc] = np.roll(skin, 4 * t, axis=1)[disc]  # the texture moves with the disc
+        frame[disc] = np.roll(skin, speed * t, axis=1)[disc]  # the texture moves with it
         return np.repeat(frame[..., None], 3, axis=2), disc
 
-    def iou(m: np.ndarray, target: np.ndarray) -> float:
-        return float(((m > 0.5) & target).sum() / ((m > 0.5) | target).sum())
+    return at
 
+
+def iou(m: np.ndarray, target: np.ndarray) -> float:
+    return float(((m > 0.5) & target).sum() / ((m > 0.5) | target).sum())
+
+
+def test_flow_warp_moves_a_lagging_mask_onto_the_moving_object() -> None:
+    """The mask from 3 frames ago, warped by the flow, lands on the disc's current place;
+    a mask from a frame newer than the current one is moved back as well."""
+    at = sliding_disc(4)
     warper = FlowWarper()
     old_frame, old_mask = at(10)
     new_frame, new_mask = at(13)
@@ -145,3 +151,32 @@ def test_flow_warp_moves_a_lagging_mask_onto_the_moving_object() -> None:
     before, after = iou(lagging, new_mask), iou(warped, new_mask)
     assert before < 0.75 and after > 0.9, (before, after)
     assert warper.warp(lagging, 999, 13) is lagging  # a forgotten frame: unchanged
+    back = warper.warp(new_mask.astype(np.float32), 13, 10)
+    assert iou(back, old_mask) > 0.9
+
+
+def test_flow_warp_follows_a_mask_a_model_on_a_cpu_delivers_late() -> None:
+    """EfficientTAM-Mobile on a CPU delivers a mask 1–3 s after its frame. One flow across
+    45 frames of a disc moving 4 px a frame finds nothing; hops of a few frames through the
+    remembered frames do, and later frames extend the map by one flow each."""
+    at = sliding_disc(4, h=360, w=640, r=70)
+    frames = [at(t) for t in range(76)]
+    warper = FlowWarper(hop=8)
+    for t in range(46):
+        warper.remember(t, frames[t][0])
+    mask = frames[0][1].astype(np.float32)
+    assert iou(mask, frames[45][1]) == 0.0  # the disc has moved on entirely
+    caught_up = warper.warp(mask, 0, 45)
+    assert iou(caught_up, frames[45][1]) > 0.9
+    assert warper.hops <= 7  # 45 frames in hops of 8
+    for t in range(46, 76):
+        warper.remember(t, frames[t][0])
+        hops = warper.hops
+        later = warper.warp(mask, 0, t)
+        assert warper.hops == hops + 1  # one flow per new frame, from the last anchor
+    assert iou(later, frames[75][1]) > 0.85
+
+    single = FlowWarper(hop=1000)  # no hops: one flow from the mask's frame to now
+    single.remember(0, frames[0][0])
+    single.remember(45, frames[45][0])
+    assert iou(single.warp(mask, 0, 45), frames[45][1]) < 0.3
