@@ -112,3 +112,25 @@ def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
         window.close()
     finally:
         bridge.stop()
+
+
+def test_the_live_command_loop_with_its_window(qapp, pattern_clip: Path, tmp_path: Path) -> None:
+    """``run_live(window=True)``: the window runs until ``--frames`` are out (exit 0), or
+    until Ctrl-C (the stop event; exit 130) — stats written either way."""
+    import json
+    import threading
+
+    from etam_plugin.obs_bridge.live_run import run_live
+
+    def bridge() -> Bridge:
+        config = BridgeConfig(source=str(pattern_clip), obs=None, status_log_s=0)
+        return Bridge(config, ColourTracker())
+
+    stats = tmp_path / "stats.json"
+    assert run_live(bridge(), frames=20, window=True, stats_path=stats) == 0
+    assert json.loads(stats.read_text())["run"]["frames_out"] >= 20
+
+    stop = threading.Event()
+    threading.Timer(1.0, stop.set).start()
+    assert run_live(bridge(), window=True, stats_path=stats, stop=stop) == 130
+    assert json.loads(stats.read_text())["run"]["cancelled"] is True

@@ -92,6 +92,16 @@ def test_stage_stats_percentiles_rate_and_bounded_window() -> None:
     assert len(stats._ms) == 100
 
 
+def test_a_slow_stage_has_a_rate_not_zero() -> None:
+    """A tracker taking 2 s a frame runs at 0.5 fps; it reads 0 only after three of its own
+    intervals without a result."""
+    stats = StageStats("track")
+    for i in range(5):
+        stats.record(2000.0, now=100.0 + 2.0 * i)
+    assert stats.fps(now=108.0 + 3.0) == pytest.approx(0.5)
+    assert stats.fps(now=108.0 + 6.5) == 0.0
+
+
 def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
     b = Backoff(initial=0.5, factor=2, maximum=4, jitter=0)
     assert [b.next_delay() for _ in range(6)] == [0.5, 1, 2, 4, 4, 4]
