@@ -10,8 +10,9 @@ Public API (imported lazily, so the stream server's process stays small)::
 Modules: ``capture`` (OpenCV sources, capture thread), ``tracking`` (the tracker's thread),
 ``compositor`` (presence, flow warp, effects, outputs), ``effects``, ``presence``, ``flow``,
 ``stream_server``/``stream_child`` (NUT over TCP to OBS), ``obs_control`` (obs-websocket),
-``credentials``, ``control_window`` (PySide6), ``testpattern``, ``trackers``, ``protocol``,
-``prompts`` (``--point``/``--box`` text).
+``credentials``, ``control_window`` (PySide6), ``testpattern``, ``trackers`` (the real
+LiveTracker, factories), ``protocol``, ``prompts`` (``--point``/``--box`` text),
+``live_run`` (what ``etam-plugin live`` runs: start, run, stop, stats, exit code).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _EXPORTS = {
     "load_password": "credentials",
     "build_live_tracker": "trackers",
     "load_tracker_factory": "trackers",
+    "run_live": "live_run",
 }
 
 __all__ = sorted(_EXPORTS)
