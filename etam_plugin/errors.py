@@ -35,6 +35,7 @@ __all__ = [
     "ObsAuthError",
     "ObsCredentialsError",
     "ObsError",
+    "OnnxError",
     "ProjectError",
     "SequenceGapError",
     "StreamError",
@@ -282,3 +283,14 @@ class StreamError(EtamError):
 class EffectError(EtamError, ValueError):
     """A live effect spec or option cannot be used (unknown name, bad colour, unreadable
     background image). Also a ``ValueError`` for plain callers."""
+
+
+class OnnxError(ModelError):
+    """An ONNX export cannot be made or used: ``path`` the folder or file at fault,
+    ``reason`` one phrase (``missing``, ``not-an-export``, ``version``, ``graph-missing``,
+    ``unreadable``, ``no-int8``, ``provider``, ``precision``, ``backend``, ``parity``)."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, reason: str) -> None:
+        super().__init__(message)
+        self.path = Path(path) if path is not None else None
+        self.reason = reason

@@ -64,14 +64,17 @@ class LiveTracker:
 
     def __init__(
         self,
-        model: EfficientTAM,
+        model: EfficientTAM | None,
         *,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
         on_event: Callable[[TrackEvent], None] | None = None,
+        engine: Engine | None = None,
     ) -> None:
-        self.engine = Engine(model, device, dtype)
-        self.config = model.config
+        # ``engine`` (from etam_plugin.onnx_runtime.make_engine) picks the backend; then
+        # ``model`` may be None.
+        self.engine = engine if engine is not None else Engine(model, device, dtype)
+        self.config = self.engine.config
         self.on_event = on_event
         self.last_events: list[TrackEvent] = []
         self._objects: dict[int, _LiveObject] = {}

@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
+from etam_plugin.model.config import EfficientTAMConfig
 from etam_plugin.model.efficienttam import EfficientTAM, MaskPrediction
 from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
 from etam_plugin.model.preprocess import scale_points, to_model_input, to_source_resolution
@@ -197,6 +199,42 @@ def prompt_steps(prompt: Prompt, height: int, width: int, size: int) -> list[Pro
     return steps
 
 
+class StageNetwork(Protocol):
+    """What :class:`Engine` calls: the stage methods of :class:`EfficientTAM` (see it for
+    shapes). ``etam_plugin.onnx_runtime.OnnxNetwork`` implements them on ONNX Runtime, so
+    both backends share this module's tracking logic."""
+
+    config: EfficientTAMConfig
+    device: torch.device
+
+    def to(self, device: torch.device | str) -> Any: ...
+
+    def encode_image(self, images_b3ss: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    def predict_masks(
+        self,
+        features: torch.Tensor,
+        points_xy: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        mask_logits: torch.Tensor | None = None,
+        multimask: bool = False,
+    ) -> MaskPrediction: ...
+
+    def mask_as_output(self, features: torch.Tensor, mask_b1ss: torch.Tensor) -> MaskPrediction: ...
+
+    def condition_on_memory(
+        self, features: torch.Tensor, pos: torch.Tensor, memory: MemoryInput | None
+    ) -> torch.Tensor: ...
+
+    def encode_memory(
+        self, features: torch.Tensor, masks_high_res: torch.Tensor, *, from_points: bool
+    ) -> torch.Tensor: ...
+
+    def prepare_memory(self, memory_bchw: torch.Tensor) -> PreparedMemory: ...
+
+    def upscale(self, low_res: torch.Tensor) -> torch.Tensor: ...
+
+
 class Engine:
     """Runs the network for tracking on one device and precision.
 
@@ -206,7 +244,7 @@ class Engine:
 
     def __init__(
         self,
-        model: EfficientTAM,
+        model: EfficientTAM | StageNetwork,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
     ) -> None:
@@ -220,6 +258,13 @@ class Engine:
     @property
     def image_size(self) -> int:
         return self.config.image_size
+
+    @property
+    def layout(self) -> tuple[str, int]:
+        """The (attention mode, pool window) memories are prepared for, read live from the
+        network (``set_attention`` may change it during a session)."""
+        attn = self.model.config.memory_attention
+        return (attn.mode, attn.pool_window)
 
     def autocast(self) -> contextlib.AbstractContextManager:
         if self.dtype == torch.float32:

@@ -84,7 +84,7 @@ class VideoSession:
 
     def __init__(
         self,
-        model: EfficientTAM,
+        model: EfficientTAM | None,
         frames: FrameSource,
         *,
         folder: str | Path | None = None,
@@ -93,6 +93,7 @@ class VideoSession:
         feature_cache: int = 8,
         ram_frames: int = 48,
         result_cache: int = 16,
+        engine: Engine | None = None,
     ) -> None:
         self.frames = frames
         self.num_frames = len(frames)
@@ -100,8 +101,10 @@ class VideoSession:
             raise ModelError("the clip has no frames")
         first = frames[0]
         self.frame_size: tuple[int, int] = (int(first.shape[0]), int(first.shape[1]))
-        self.engine = Engine(model, device, dtype)
-        self.config = model.config
+        # ``engine`` (from etam_plugin.onnx_runtime.make_engine) picks the backend; then
+        # ``model`` may be None.
+        self.engine = engine if engine is not None else Engine(model, device, dtype)
+        self.config = self.engine.config
         if folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="etam-session-"))
             self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, True)
@@ -439,7 +442,7 @@ class VideoSession:
     def _prepared_memory(self, obj: _Object, frame: int) -> PreparedMemory:
         key = (obj.obj_id, frame)
         prepared = self._prepared.get(key)
-        if prepared is not None and prepared.layout == self.engine.model.memory_attention.layout:
+        if prepared is not None and prepared.layout == self.engine.layout:
             self._prepared.move_to_end(key)
             return prepared
         record = obj.record(frame)
@@ -555,7 +558,7 @@ class VideoSession:
     def open(
         cls,
         folder: str | Path,
-        model: EfficientTAM,
+        model: EfficientTAM | None,
         frames: FrameSource,
         **kwargs,
     ) -> VideoSession:
@@ -579,10 +582,10 @@ class VideoSession:
                 f"{meta['frame_size'][1]}×{meta['frame_size'][0]}; this clip has "
                 f"{session.num_frames} frames of {session.frame_size[1]}×{session.frame_size[0]}"
             )
-        if meta["model"]["image_size"] != model.config.image_size:
+        if meta["model"]["image_size"] != session.config.image_size:
             raise ModelError(
                 f"the session was tracked at {meta['model']['image_size']}² but this model "
-                f"runs at {model.config.image_size}²"
+                f"runs at {session.config.image_size}²"
             )
         for item in meta["objects"]:
             obj_id = session.add_object(item["id"], item["name"])
