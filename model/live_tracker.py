@@ -202,7 +202,10 @@ class LiveTracker:
 
     def _to_result(self, obj_id: int, record: FrameRecord) -> ObjectResult:
         (h, w), _, _ = self._last
-        return self.engine.to_result(obj_id, record.logits, record.score, record.object_score, h, w)
+        # The logits come with the mask at no extra cost; soft live edges are made from them.
+        return self.engine.to_result(
+            obj_id, record.logits, record.score, record.object_score, h, w, keep_logits=True
+        )
 
     def _report(self, obj_id: int, obj: _LiveObject, index: int) -> None:
         present = obj.last.present
