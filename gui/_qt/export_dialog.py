@@ -114,6 +114,7 @@ class ExportDialog(QDialog):
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.export_button = QPushButton("Export")
+        self.export_button.setObjectName("primary")
         self.export_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel Export")
         self.open_button = QPushButton("Open Folder")
@@ -129,7 +130,7 @@ class ExportDialog(QDialog):
         self.timeline_out.textEdited.connect(self._on_timeline_out_text_edited)
         self.browse.clicked.connect(self._on_browse_clicked)
         self.timeline_browse.clicked.connect(self._on_timeline_browse_clicked)
-        self.export_button.clicked.connect(self.start)
+        self.export_button.clicked.connect(self._on_export_button_clicked)
         self.cancel_button.clicked.connect(self._on_cancel_button_clicked)
         self.open_button.clicked.connect(self._on_open_button_clicked)
         self.close_button.clicked.connect(self.close)
@@ -169,7 +170,10 @@ class ExportDialog(QDialog):
         buttons.addStretch(1)
         for b in (self.cancel_button, self.close_button, self.export_button):
             buttons.addWidget(b)
+        heading = QLabel("Export mattes")
+        heading.setObjectName("heading")  # also a title where no window manager draws one
         layout = QVBoxLayout(self)
+        layout.addWidget(heading)
         layout.addWidget(what)
         layout.addWidget(where)
         layout.addWidget(self.progress)
@@ -204,6 +208,7 @@ class ExportDialog(QDialog):
         self._refresh()
         self._set_running(False)
         self.progress.setValue(0)
+        self.progress.hide()  # shown from the first export on
         self.status.setText("")
         self.open_button.setEnabled(False)
 
@@ -301,9 +306,11 @@ class ExportDialog(QDialog):
             stale += sum(s is FrameStatus.STALE for s in stats)
         notes = []
         if missing:
-            notes.append(f"{missing} object-frame(s) in this range are not tracked (empty)")
+            notes.append(f"{missing} object-frames in the range are not tracked (export empty)")
         if stale:
-            notes.append(f"{stale} are stale (tracked before a correction)")
+            notes.append(
+                f"{stale} object-frames are stale: tracked before a correction (Ctrl+R re-tracks)"
+            )
         self.coverage_note.setText(
             "⚠ " + "; ".join(notes) + "." if notes else "Every frame in the range is tracked."
         )
@@ -365,6 +372,8 @@ class ExportDialog(QDialog):
     def _set_running(self, running: bool) -> None:
         for w in (self.export_button, self.format, self.out, self.browse, self.timeline):
             w.setEnabled(not running)
+        if running:
+            self.progress.show()
         self.cancel_button.setVisible(running)
         self.cancel_button.setEnabled(running)
         self.close_button.setEnabled(True)
@@ -400,6 +409,9 @@ class ExportDialog(QDialog):
             names = "<br>".join(str(p) for p in msg.paths)
             self.status.setText(f"<b>Done</b> in {msg.elapsed_s:.1f} s:<br>{names}")
             self.open_button.setEnabled(True)
+
+    def _on_export_button_clicked(self) -> None:
+        self.start()
 
     def _on_cancel_button_clicked(self) -> None:
         self._c.cancel_export()

@@ -125,7 +125,7 @@ class FinishingPanel(QWidget):
         self._show_spec(ops)
 
     def _show_spec(self, ops: MatteOps) -> None:
-        text = str(ops)
+        text = str(ops).replace(",", ",\u200b")  # may wrap after commas: the dock keeps its width
         self.spec.setText(f"--matte {text}" if text else "No finishing (the raw mask)")
 
     def _on_value_changed(self, *_args: object) -> None:

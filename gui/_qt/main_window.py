@@ -373,8 +373,7 @@ class MainWindow(QMainWindow):
         group(
             "CPU &Threads",
             "cpu_threads",
-            [("Automatic (a core stays free for the panel)", 0)]
-            + [(f"{n} of {cores}", n) for n in range(1, cores + 1)],
+            [(f"All Cores ({cores})", 0)] + [(f"{n} of {cores}", n) for n in range(1, cores + 1)],
             options.cpu_threads,
         )
         menu.addSeparator()

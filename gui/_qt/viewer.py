@@ -42,6 +42,11 @@ MIN_ZOOM = 0.05
 MAX_ZOOM = 64.0
 ZOOM_STEP = 1.25
 NEGATIVE_COLOR = QColor(224, 72, 72)
+EMPTY_HINT = (
+    "Drop a video, an image sequence, a project or a timeline here\n"
+    "or open one with File ▸ Open (Ctrl+O)\n\n"
+    "Then click the object to mask: left = it, right = not it, drag = a box"
+)
 
 
 class PointMarker(QGraphicsItem):
@@ -251,6 +256,20 @@ class Viewer(QGraphicsView):
             if smooth
             else Qt.TransformationMode.FastTransformation
         )
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """With no clip yet, say how to get one (the first thing a new user sees)."""
+        super().drawForeground(painter, rect)
+        if self._image_size is not None:
+            return
+        painter.save()
+        painter.resetTransform()
+        painter.setPen(QColor(139, 147, 161))
+        font = painter.font()
+        font.setPointSizeF(font.pointSizeF() * 1.25)
+        painter.setFont(font)
+        painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_HINT)
+        painter.restore()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

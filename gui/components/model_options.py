@@ -15,8 +15,8 @@ DEFAULT_VARIANT = "ti_512x512"
 @dataclass(frozen=True)
 class ModelOptions:
     """``attention`` None keeps the variant's own mode; ``checkpoint`` None means the official
-    weights for ``variant`` (found locally or downloaded); ``cpu_threads`` 0 lets
-    ``etam_plugin.devices.set_cpu_threads`` choose (a core stays free for the GUI)."""
+    weights for ``variant`` (found locally or downloaded); ``cpu_threads`` 0 means every
+    core (``etam_plugin.devices.set_cpu_threads``)."""
 
     variant: str = DEFAULT_VARIANT
     attention: str | None = None
@@ -41,7 +41,7 @@ class ModelOptions:
         if isinstance(self.cpu_threads, bool) or not isinstance(self.cpu_threads, int):
             raise ValueError(f"cpu_threads must be a whole number, not {self.cpu_threads!r}")
         if self.cpu_threads < 0:
-            raise ValueError("cpu_threads must be 0 (automatic) or more")
+            raise ValueError("cpu_threads must be 0 (all cores) or more")
 
     def label(self) -> str:
         """Short text for the status bar, e.g. ``ti_512x512 · pooled-keys · cpu · float32``."""

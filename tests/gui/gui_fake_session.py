@@ -124,6 +124,15 @@ class FakeSession:
         if frame is not None and not 0 <= frame < self.num_frames:
             raise ModelError(f"frame {frame} is outside 0..{self.num_frames - 1}")
 
+    # -- how masks are made (a subclass may segment for real) ---------------------------
+    def draw(self, frame_index: int, prompt: Prompt) -> np.ndarray:
+        """The mask of a prompt on a frame."""
+        return draw_prompt(prompt, self.frame_size)
+
+    def follow(self, frame_index: int, previous: np.ndarray, step: int) -> np.ndarray:
+        """The mask on ``frame_index`` given the one tracked just before it."""
+        return shift_x(previous, SHIFT * step)
+
     # -- the API -------------------------------------------------------------------------
     @property
     def object_ids(self) -> list[int]:
@@ -172,7 +181,7 @@ class FakeSession:
             mask = np.zeros(self.frame_size, bool)
         else:
             self._prompts[key] = prompt
-            mask = draw_prompt(prompt, self.frame_size)
+            mask = self.draw(frame_index, prompt)
             self._masks[key] = mask
             status[frame_index] = FrameStatus.PROMPTED
         for i in range(frame_index + 1, self.num_frames):
@@ -231,7 +240,7 @@ class FakeSession:
                 else:
                     prev = self._masks.get((i - step, o))
                     mask = (
-                        shift_x(prev, SHIFT * step)
+                        self.follow(i, prev, step)
                         if prev is not None
                         else np.zeros(self.frame_size, bool)
                     )
@@ -331,8 +340,10 @@ class FakeSessionFactory:
         work: str = "sleep",
         prompt_delay_s: float = 0.0,
         fail: Exception | None = None,
+        session_class: type[FakeSession] = FakeSession,
     ):
         self.kwargs = {"delay_s": delay_s, "work": work, "prompt_delay_s": prompt_delay_s}
+        self.session_class = session_class
         self.fail = fail
         self.sessions: list[FakeSession] = []
         self.threads: set[int] = set()
@@ -345,7 +356,7 @@ class FakeSessionFactory:
         self.threads.add(threading.get_ident())
         if self.fail is not None:
             raise self.fail
-        session = FakeSession(self.options, frames, **self.kwargs)
+        session = self.session_class(self.options, frames, **self.kwargs)
         self.sessions.append(session)
         return session
 
@@ -353,7 +364,7 @@ class FakeSessionFactory:
         self.threads.add(threading.get_ident())
         if self.fail is not None:
             raise self.fail
-        session = FakeSession.open(folder, self.options, frames, **self.kwargs)
+        session = self.session_class.open(folder, self.options, frames, **self.kwargs)
         self.sessions.append(session)
         return session
 

@@ -91,7 +91,7 @@ def main() -> int:
         "--threads",
         type=int,
         default=0,
-        help="torch CPU threads for the network (0: the panel's default, cores - 1)",
+        help="torch CPU threads for the network (0: the panel's default, all cores)",
     )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
