@@ -1,8 +1,9 @@
 """`etam-plugin bench onnx`: live-tracker latency per frame, torch vs ONNX Runtime (fp32,
 int8), and how closely the ONNX masks follow the torch ones.
 
-One LiveTracker per backend follows the same objects through the same frames; the
-backends take turns on every frame so machine noise hits them alike. Latency is one
+Each backend's LiveTracker follows the same objects through the same frames; backends
+take turns clip by clip, in alternating order over ``--rounds`` (not frame by frame: two
+runtimes' worker threads interleaved in one process slow each other down). Latency is one
 ``LiveTracker.step`` (preprocessing, image encoder, memory attention, decoder, memory
 encoder, preparing the new memory), median and p95 after ``--warmup`` frames; ratios are
 against torch. Agreement: mask IoU against torch per frame and object, and int8 against
@@ -35,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=Path, help="video or image sequence (default: synthetic)")
     parser.add_argument("--frames", type=int, default=24, help="frames to track (default 24)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed first frames")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs per backend, in alternating order"
+    )
     parser.add_argument("--objects", type=int, choices=(1, 2), default=1)
     parser.add_argument("--threads", type=int, default=0, help="threads for both (0: default)")
     parser.add_argument("--providers", default="cpu", help="ORT providers (default cpu)")
@@ -89,6 +93,23 @@ def _export(net, folder: Path, int8: bool) -> None:
         quantize_export(folder)
 
 
+def _track(engine, frames: list, prompts: dict, warmup: int) -> tuple[list[float], list]:
+    """One backend through the whole clip: ms per step after ``warmup``, and results."""
+    from etam_plugin.model import LiveTracker
+
+    tracker = LiveTracker(None, engine=engine)
+    tracker.step(frames[0])
+    for obj_id, prompt in prompts.items():
+        tracker.select(obj_id, prompt)
+    samples, results = [], []
+    for i, frame in enumerate(frames[1:], start=1):
+        t0 = time.perf_counter()
+        results.append(tracker.step(frame))
+        if i > warmup:
+            samples.append((time.perf_counter() - t0) * 1000.0)
+    return samples, results
+
+
 def _iou(a, b) -> float:
     union = (a | b).sum()
     return 1.0 if union == 0 else float((a & b).sum() / union)
@@ -105,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from etam_plugin.model import LiveTracker, Prompt
+    from etam_plugin.model import Prompt
     from etam_plugin.model.preprocess import to_model_input
     from etam_plugin.onnx_runtime import OnnxStages, describe_engine, make_engine
     from etam_plugin.onnx_runtime.verify import int8_agreement
@@ -139,28 +160,18 @@ def run(args: argparse.Namespace) -> int:
         prompts = {1: Prompt(points_xy=((w * 0.5, h * 0.5),), labels=(1,))}
         if args.objects == 2:
             prompts[2] = Prompt(box_xyxy=(w * 0.05, h * 0.55, w * 0.35, h * 0.98))
-        trackers = {name: LiveTracker(None, engine=e) for name, e in engines.items()}
-        for tracker in trackers.values():
-            tracker.step(frames[0])
-            for obj_id, prompt in prompts.items():
-                tracker.select(obj_id, prompt)
-        times: dict[str, list[float]] = {name: [] for name in trackers}
-        ious: dict[str, list[float]] = {name: [] for name in trackers if name != "torch"}
-        for i, frame in enumerate(frames[1:], start=1):
-            results = {}
-            for name, tracker in trackers.items():
-                t0 = time.perf_counter()
-                results[name] = tracker.step(frame)
-                if i > args.warmup:
-                    times[name].append((time.perf_counter() - t0) * 1000.0)
-            for name in ious:
-                for obj_id in prompts:
-                    ious[name].append(
-                        _iou(
-                            results[name].objects[obj_id].mask,
-                            results["torch"].objects[obj_id].mask,
-                        )
-                    )
+        times: dict[str, list[float]] = {name: [] for name in engines}
+        masks: dict[str, list] = {}
+        order = list(engines)
+        for round_ in range(args.rounds):
+            for name in order if round_ % 2 == 0 else order[::-1]:
+                samples, results = _track(engines[name], frames, prompts, args.warmup)
+                times[name] += samples
+                masks.setdefault(name, results)
+        ious: dict[str, list[float]] = {name: [] for name in engines if name != "torch"}
+        for name in ious:
+            for ours, ref in zip(masks[name], masks["torch"], strict=True):
+                ious[name] += [_iou(ours.objects[o].mask, ref.objects[o].mask) for o in prompts]
 
         agreement = None
         if not args.no_int8:
@@ -178,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         "weights": weights,
         "source": str(args.source) if args.source else "synthetic 640x360",
         "frames_timed": len(times["torch"]),
+        "rounds": args.rounds,
         "objects": args.objects,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),

@@ -104,6 +104,11 @@ class OnnxStages:
         self.precision = precision
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only: EP fallbacks are reported by us
+        # Each session has its own thread pool, and a tracked frame runs five graphs in
+        # turn: pools that spin-wait after their graph steal the cores from the next one
+        # (and from torch, capture and compositing). Measured on 2 cores: spinning off
+        # makes a live-tracker step faster, not slower.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads is not None:
             options.intra_op_num_threads = threads
         if self.plan.disable_mem_pattern:
