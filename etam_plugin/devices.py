@@ -53,16 +53,18 @@ def cpu_cores() -> int:
 def set_cpu_threads(threads: int = 0) -> int:
     """Set how many threads torch's CPU kernels use in this process and return it.
 
-    ``0`` picks the default for an interactive program: every core but one, so that a GUI
-    thread (or capture, or the compositor) always finds a core free while the network runs;
-    see the panel's README section for the measurement behind it. Process-wide (torch's
-    intra-op pool); call it from the thread that runs the network.
+    ``0`` means every core this process may use. Leaving one core free for a GUI thread was
+    measured and did not help: on a 2-core machine the panel's longest GUI stalls while
+    tracking were no shorter with 1 torch thread than with 2 (23–32 vs 19–24 ms, p99 12–13
+    vs 11–12 ms) and tracking was ~8 % slower (3 interleaved runs each, load average ~3);
+    the stalls come from GIL hand-overs and other processes, not from a missing core.
+    Process-wide (torch's intra-op pool); call it from the thread that runs the network.
     """
     import torch
 
     if threads < 0:
-        raise DeviceError(f"CPU threads must be 0 (automatic) or more, not {threads}")
-    n = threads or max(1, cpu_cores() - 1)
+        raise DeviceError(f"CPU threads must be 0 (all cores) or more, not {threads}")
+    n = threads or cpu_cores()
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

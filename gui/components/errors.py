@@ -16,6 +16,7 @@ from etam_plugin.errors import (
     ExportError,
     MediaError,
     ModelError,
+    ProjectError,
     TimelineError,
     WeightsUnavailableError,
 )
@@ -84,6 +85,7 @@ def describe_error(exc: BaseException, action: str = "", traceback_text: str = "
         (ModelError, "Tracking model problem", ()),
         (ExportError, "Export failed", ("path",)),
         (TimelineError, "Cannot use the timeline", ("path",)),
+        (ProjectError, "Cannot use the project", ("path", "reason")),
         (EtamError, "Something went wrong", ()),
     )
     for cls, title, names in table:

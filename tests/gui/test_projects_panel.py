@@ -336,3 +336,16 @@ def test_cpu_threads_change_needs_no_reload(qtbot, make_window, tmp_path):
     assert ModelOptions(cpu_threads=1).cpu_threads == 1
     with pytest.raises(ValueError):
         ModelOptions(cpu_threads=-1)
+
+
+def test_a_damaged_project_is_a_readable_dialog(qtbot, make_window, tmp_path):
+    bad = tmp_path / "bad.etam"
+    bad.write_text('{"format": "etam-plugin-project", "version": 7}')
+    w = make_window()
+    w.open_path(bad)
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in w.error_boxes), timeout=WAIT)
+    box = w.error_boxes[-1]
+    assert box.text() == "Cannot use the project"
+    assert "version 7" in box.informativeText() and "reason: version" in box.detailedText()
+    c = open_and_wait(qtbot, w, tmp_path / "synthetic.mp4")  # the panel goes on
+    assert c.project_path is None
