@@ -157,6 +157,22 @@ def test_click_track_correct_export_save_reopen(
             c2.seek(f)
             qtbot.waitUntil(lambda f=f: c2.masks.has(f, 1), timeout=WAIT)
             np.testing.assert_array_equal(c2.masks.get(f, 1), masks[f])
+
+        # -- the Model menu moves the open session to another network, prompts kept
+        with qtbot.waitSignal(
+            c2.sessionStateChanged,
+            timeout=WAIT,
+            check_params_cb=lambda state: state is SessionState.READY,
+        ):
+            w2.set_model_options(attention="pooled-keys")
+        assert "pooled-keys" in w2.model_label.text()
+        assert {f: c2.prompts.get(f, 1) for f in (0, 5)} == prompts
+        assert c2.coverage.statuses(1) == [P] + [FrameStatus.EMPTY] * 4 + [P] + [
+            FrameStatus.EMPTY
+        ] * (N - 6)  # tracked frames belong to the old network: track again
+        c2.seek(0)
+        qtbot.waitUntil(lambda: c2.masks.has(0, 1), timeout=WAIT)
+        assert c2.masks.get(0, 1).any()
     finally:
         c2.changes.reset()
         w2.close()
