@@ -119,15 +119,19 @@ def _source_options(request: TrackRequest) -> dict:
 
 def run_track(
     request: TrackRequest,
-    model: EfficientTAM,
+    model: EfficientTAM | None,
     *,
     device: str = "cpu",
     dtype=None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     session_folder: Path | None = None,
+    engine=None,
 ) -> TrackSummary:
-    """Runs the whole job; raises :class:`EtamError` subclasses on bad input."""
+    """Runs the whole job; raises :class:`EtamError` subclasses on bad input.
+
+    ``engine`` (from ``etam_plugin.onnx_runtime.make_engine``) chooses another backend;
+    then ``model`` may be None."""
     import torch
 
     _validate(request)
@@ -146,7 +150,12 @@ def run_track(
             raise PromptError(f"a prompt is on frame {frame}, outside the clip (0..{n - 1})")
 
     session = VideoSession(
-        model, frames, folder=session_folder, device=device, dtype=dtype or torch.float32
+        model,
+        frames,
+        folder=session_folder,
+        device=device,
+        dtype=dtype or torch.float32,
+        engine=engine,
     )
     outputs: list[Path] = []
     try:

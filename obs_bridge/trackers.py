@@ -17,11 +17,10 @@ from typing import Any
 from etam_plugin.errors import EtamError
 from etam_plugin.obs_bridge.protocol import MaskTracker
 
-BACKENDS: tuple[str, ...] = ("torch",)
+BACKENDS: tuple[str, ...] = ("torch", "onnx")
 """Inference backends ``build_live_tracker`` can run (the ``backend`` argument, the live
-command's ``--backend``). Hook for the ONNX Runtime backend: once
-``etam_plugin.onnx_runtime.make_engine`` and ``LiveTracker(..., engine=)`` are part of the
-package, ``"onnx"`` joins this tuple and builds its engine where the tracker is made below."""
+command's ``--backend``): PyTorch, or ONNX Runtime on an ``etam-plugin export-onnx`` folder
+(then ``checkpoint`` is that folder)."""
 
 
 def best_device() -> str:
@@ -62,6 +61,11 @@ def build_live_tracker(
         raise EtamError(f"backend {backend!r} is not available; use one of {', '.join(BACKENDS)}")
     device = pick_device(device or "auto")
     torch_dtype = pick_dtype(dtype, device)
+    if backend == "onnx":
+        from etam_plugin.onnx_runtime import make_engine
+
+        engine = make_engine("onnx", checkpoint, device=device)
+        return LiveTracker(None, engine=engine, on_event=on_event)
     path = resolve_checkpoint(str(checkpoint), download=False)
     if variant is None and str(checkpoint) in VARIANTS:
         variant = str(checkpoint)  # a preset: its own attention mode, not the file's default

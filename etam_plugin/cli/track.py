@@ -18,7 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("source", type=Path, help="video file, image-sequence folder, or timeline")
     parser.add_argument(
-        "--checkpoint", required=True, help="checkpoint file, or a variant name to use its weights"
+        "--checkpoint",
+        required=True,
+        help="checkpoint file or variant name; with --backend onnx, an export-onnx folder",
+    )
+    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    parser.add_argument(
+        "--onnx-precision", choices=("fp32", "int8"), default="fp32", help="with --backend onnx"
     )
     parser.add_argument("--variant", choices=VARIANTS, help="network variant (default: inferred)")
     parser.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
@@ -88,13 +94,24 @@ def run(args: argparse.Namespace) -> int:
     )
     device = pick_device(args.device)
     dtype = pick_dtype(args.dtype, device)
-    checkpoint = resolve_checkpoint(args.checkpoint, download=False)
-    variant = args.variant
-    if variant is None and args.checkpoint in _variant_names():
-        variant = args.checkpoint
-    model = load_model(
-        checkpoint, variant, attention=args.attention, pool_window=args.pool_window, device=device
-    )
+    model = engine = None
+    if args.backend == "onnx":
+        from etam_plugin.onnx_runtime import describe_engine, make_engine
+
+        engine = make_engine("onnx", args.checkpoint, device=device, precision=args.onnx_precision)
+        print(f"backend: {describe_engine(engine)}", file=sys.stderr)
+    else:
+        checkpoint = resolve_checkpoint(args.checkpoint, download=False)
+        variant = args.variant
+        if variant is None and args.checkpoint in _variant_names():
+            variant = args.checkpoint
+        model = load_model(
+            checkpoint,
+            variant,
+            attention=args.attention,
+            pool_window=args.pool_window,
+            device=device,
+        )
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -113,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress,
             cancel=cancel,
             session_folder=args.session,
+            engine=engine,
         )
     finally:
         for bar in bars.values():

@@ -156,3 +156,25 @@ def test_onnx_network_keeps_tensors_on_the_cpu(backends) -> None:
     with pytest.raises(OnnxError) as err:
         make_engine("onnx", folder, device="cuda")  # no CUDA provider in this build
     assert err.value.reason == "provider"
+
+
+@pytest.mark.slow
+def test_track_cli_backends_agree(tmp_path, backends, media_dir) -> None:
+    """`etam-plugin track --backend onnx` on the export folder gives the torch run's masks."""
+    import cv2
+
+    from etam_plugin.cli import main
+
+    _, folder = backends
+    checkpoint = folder.parent / "efficienttam_ti_512x512.pt"
+    clip = media_dir / "juggle.mp4"
+    common = ["--point", "0:1:640,300", "--end", "3", "--variant", "mobile"]
+    assert main(["track", str(clip), "--checkpoint", str(checkpoint), *common,
+                 "--masks-out", str(tmp_path / "torch")]) == 0  # fmt: skip
+    assert main(["track", str(clip), "--checkpoint", str(folder), "--backend", "onnx", *common,
+                 "--masks-out", str(tmp_path / "onnx")]) == 0  # fmt: skip
+    for f in range(4):
+        name = f"obj_1/{f:06d}.png"
+        a = cv2.imread(str(tmp_path / "torch" / name), cv2.IMREAD_GRAYSCALE) > 0
+        b = cv2.imread(str(tmp_path / "onnx" / name), cv2.IMREAD_GRAYSCALE) > 0
+        assert _iou(a, b) >= 0.999, f"frame {f}"
