@@ -30,6 +30,7 @@ attended; object-pointer tokens are never pooled.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -39,7 +40,13 @@ from torch import Tensor, nn
 
 from etam_plugin.model.config import MemoryAttentionConfig
 from etam_plugin.model.layers import attention
-from etam_plugin.model.position import AxialRope, apply_rope, rotate, sine_position_map
+from etam_plugin.model.position import (
+    AxialRope,
+    apply_rope,
+    graph_exporting,
+    rotate,
+    sine_position_map,
+)
 
 
 @dataclass(frozen=True)
@@ -133,13 +140,40 @@ class MemoryCrossAttention(nn.Module):
         if values.dim() == 4:
             out = attention(q, keys, values, bias)
             return self.out_proj(out.transpose(1, 2).flatten(-2))
-        logits = (q * q.shape[-1] ** -0.5) @ keys.transpose(-1, -2)
-        if bias is not None:
-            logits = logits + bias
+        # The logit matrix (1024 × ~7,000 floats, ~30 MB) goes into a reused buffer: a fresh
+        # allocation per layer costs as much as the matrix product itself (page faults).
+        scaled, keys_t = q * q.shape[-1] ** -0.5, keys.transpose(-1, -2)
+        if torch.is_grad_enabled() or graph_exporting():  # out= has no autograd and no graph form
+            logits = scaled @ keys_t
+            if bias is not None:
+                logits = logits + bias
+        else:
+            shape = (*q.shape[:-1], keys.shape[-2])
+            logits = torch.matmul(scaled, keys_t, out=_scratch(shape, q))
+            if bias is not None:
+                logits.add_(bias)
         mixed = logits.softmax(-1) @ values[:, None]  # (B, H, N, kv)
         w = self.v_proj.weight.unflatten(0, (self.num_heads, -1))  # (H, d, kv)
         out = torch.einsum("bhnk,hdk->bnhd", mixed, w).flatten(-2) + self.v_proj.bias
         return self.out_proj(out)
+
+
+_buffers = threading.local()
+
+
+def _scratch(shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A per-thread reusable buffer of ``shape`` (a network may serve several threads)."""
+    numel = math.prod(shape)
+    buf = getattr(_buffers, "logits", None)
+    if (
+        buf is None
+        or buf.numel() < numel
+        or buf.dtype != like.dtype
+        or buf.device != like.device
+        or buf.is_inference() != like.is_inference()
+    ):
+        buf = _buffers.logits = torch.empty(numel, dtype=like.dtype, device=like.device)
+    return buf[:numel].view(shape)
 
 
 class MemoryAttentionLayer(nn.Module):

@@ -123,7 +123,7 @@ class AxialRope:
         return self._tables[key]
 
 
-def _exporting() -> bool:
+def graph_exporting() -> bool:
     is_exporting = getattr(torch.compiler, "is_exporting", None)
     return torch.onnx.is_in_onnx_export() or bool(is_exporting and is_exporting())
 
@@ -131,7 +131,7 @@ def _exporting() -> bool:
 def rotate(x: Tensor, cis: Tensor) -> Tensor:
     """RoPE as a complex multiply (about 20× faster on the CPU than :func:`apply_rope`):
     ``x`` (..., N, dim) with N a multiple of ``len(cis)`` (memory frames share the grid)."""
-    if _exporting():  # graph formats without complex numbers: the same rotation, real form
+    if graph_exporting():  # graph formats without complex numbers: the same rotation, real form
         cos = cis.real.repeat_interleave(2, dim=-1).to(x.dtype)
         sin = cis.imag.repeat_interleave(2, dim=-1).to(x.dtype)
         return apply_rope(x, cos, sin)
