@@ -16,9 +16,10 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -494,54 +495,60 @@ class VideoSession:
             if target.resolve() != self.folder.resolve():
                 shutil.copytree(self.folder, target, dirs_exist_ok=True)
                 self._move_to(target)
-            objects = []
-            for obj in self._objects.values():
-                obj.store.flush()
-                odir = target / "objects" / str(obj.obj_id)
-                np.savez(odir / "store.npz", **obj.store.metadata())
-                cond = {f"{f}": r for f, r in obj.cond.items()}
-                _save_records(odir / "cond.npz", cond)
-                bases = {f"{f}": e.base for f, e in obj.prompts.items() if e.base is not None}
-                _save_records(odir / "bases.npz", bases)
-                prompts = []
-                for f, entry in sorted(obj.prompts.items()):
-                    item = {
-                        "frame": f,
-                        "points": [list(p) for p in entry.prompt.points_xy],
-                        "labels": list(entry.prompt.labels),
-                        "box": list(entry.prompt.box_xyxy) if entry.prompt.box_xyxy else None,
-                        "mask": None,
-                    }
-                    if entry.prompt.mask is not None:
-                        name = f"prompt_mask_{f:07d}.png"
-                        Image.fromarray(entry.prompt.mask.astype(bool)).save(odir / name)
-                        item["mask"] = name
-                    prompts.append(item)
-                objects.append(
-                    {
-                        "id": obj.obj_id,
-                        "name": obj.name,
-                        "prompts": prompts,
-                        "tracked": [[f, r] for f, r in sorted(obj.tracked.items())],
-                        "stale": sorted(obj.stale),
-                    }
-                )
-            meta = {
-                "version": SESSION_VERSION,
-                "num_frames": self.num_frames,
-                "frame_size": list(self.frame_size),
-                "model": {
-                    "name": self.config.name,
-                    "image_size": self.config.image_size,
-                    "attention": self.config.memory_attention.mode,
-                    "pool_window": self.config.memory_attention.pool_window,
-                },
-                "objects": objects,
-            }
-            tmp = target / (SESSION_FILE + ".tmp")
-            tmp.write_text(json.dumps(meta, indent=1))
-            os.replace(tmp, target / SESSION_FILE)
+            with _StagedFiles() as staged:
+                self._save_into(target, staged)
             return target
+
+    def _save_into(self, target: Path, staged: _StagedFiles) -> None:
+        """Stages every metadata file of the session; the caller commits them together."""
+        objects = []
+        for obj in self._objects.values():
+            obj.store.flush()
+            odir = target / "objects" / str(obj.obj_id)
+            metadata = obj.store.metadata()
+            staged.write(odir / "store.npz", lambda fh, m=metadata: np.savez(fh, **m))
+            cond = {f"{f}": r for f, r in obj.cond.items()}
+            staged.write(odir / "cond.npz", _records_writer(cond))
+            bases = {f"{f}": e.base for f, e in obj.prompts.items() if e.base is not None}
+            staged.write(odir / "bases.npz", _records_writer(bases))
+            prompts = []
+            for f, entry in sorted(obj.prompts.items()):
+                item = {
+                    "frame": f,
+                    "points": [list(p) for p in entry.prompt.points_xy],
+                    "labels": list(entry.prompt.labels),
+                    "box": list(entry.prompt.box_xyxy) if entry.prompt.box_xyxy else None,
+                    "mask": None,
+                }
+                if entry.prompt.mask is not None:
+                    name = f"prompt_mask_{f:07d}.png"
+                    mask = Image.fromarray(entry.prompt.mask.astype(bool))
+                    staged.write(odir / name, lambda fh, m=mask: m.save(fh, format="PNG"))
+                    item["mask"] = name
+                prompts.append(item)
+            objects.append(
+                {
+                    "id": obj.obj_id,
+                    "name": obj.name,
+                    "prompts": prompts,
+                    "tracked": [[f, r] for f, r in sorted(obj.tracked.items())],
+                    "stale": sorted(obj.stale),
+                }
+            )
+        meta = {
+            "version": SESSION_VERSION,
+            "num_frames": self.num_frames,
+            "frame_size": list(self.frame_size),
+            "model": {
+                "name": self.config.name,
+                "image_size": self.config.image_size,
+                "attention": self.config.memory_attention.mode,
+                "pool_window": self.config.memory_attention.pool_window,
+            },
+            "objects": objects,
+        }
+        text = json.dumps(meta, indent=1).encode()
+        staged.write(target / SESSION_FILE, lambda fh: fh.write(text))  # replaced last
 
     def _move_to(self, target: Path) -> None:
         old = self.folder
@@ -619,7 +626,7 @@ class VideoSession:
             self._cleanup()
 
 
-def _save_records(path: Path, records: dict[str, FrameRecord]) -> None:
+def _records_writer(records: dict[str, FrameRecord]) -> Callable[[BinaryIO], object]:
     arrays: dict[str, np.ndarray] = {}
     for key, r in records.items():
         arrays[f"{key}/logits"] = r.logits.numpy()
@@ -627,7 +634,35 @@ def _save_records(path: Path, records: dict[str, FrameRecord]) -> None:
         arrays[f"{key}/scalars"] = np.array(
             [r.object_score, r.score, float(r.interacted), float(r.reverse)], np.float64
         )
-    np.savez(path, **arrays)
+    return lambda fh: np.savez(fh, **arrays)
+
+
+class _StagedFiles:
+    """Files written beside their targets first and renamed over them only when every one
+    was written: a full disk or a crash mid-save leaves the previous save whole and
+    consistent (the renames are in order, the session index last)."""
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[Path, Path]] = []
+
+    def write(self, path: Path, write: Callable[[BinaryIO], object]) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        self._staged.append((tmp, path))
+        with open(tmp, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def __enter__(self) -> _StagedFiles:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            for tmp, path in self._staged:
+                os.replace(tmp, path)
+        else:
+            for tmp, _ in self._staged:
+                tmp.unlink(missing_ok=True)
 
 
 def _load_records(path: Path) -> dict[int, FrameRecord]:

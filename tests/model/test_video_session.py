@@ -154,6 +154,36 @@ def test_save_and_open_restores_the_session(model, frames, tmp_path) -> None:
         VideoSession.open(saved, model, frames[:5])
 
 
+def test_a_save_that_fails_midway_keeps_the_previous_one(model, frames, tmp_path) -> None:
+    """A full disk while saving: the error surfaces, the last good save still opens whole."""
+    s = VideoSession(model, frames, folder=tmp_path / "work")
+    s.add_object(1)
+    s.set_prompt(2, 1, Prompt(((30.0, 20.0),), (1,)))
+    list(s.propagate())
+    saved = s.save()
+    before = {p.name: p.read_bytes() for p in saved.rglob("*.npz")}
+    s.set_prompt(6, 1, Prompt(((10.0, 10.0),), (0,)))  # changes the conditioning records
+
+    real_savez = np.savez
+    calls = []
+
+    def savez_then_fail(file, **arrays):
+        calls.append(file)
+        if len(calls) == 2:  # the second archive of the save: the disk fills up mid-write
+            real_savez(file, **arrays)
+            raise OSError(28, "No space left on device")
+        return real_savez(file, **arrays)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(np, "savez", savez_then_fail)
+        with pytest.raises(OSError, match="No space"):
+            s.save()
+    assert not list(saved.rglob("*.tmp")), "no half-written files are left behind"
+    assert {p.name: p.read_bytes() for p in saved.rglob("*.npz")} == before
+    reopened = VideoSession.open(saved, model, frames)
+    assert reopened.prompt(6, 1) is None and reopened.prompt(2, 1) is not None
+
+
 def test_bad_prompts_are_refused_clearly(model, frames) -> None:
     s = VideoSession(model, frames)
     s.add_object(1)
