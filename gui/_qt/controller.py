@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -393,8 +393,8 @@ class EditorController(QObject):
         if previous == options:
             return
         self._configure_model(options)
-        if previous is not None and replace(previous, cpu_threads=0) == replace(
-            options, cpu_threads=0
+        if previous is not None and options.same_network(
+            previous
         ):  # the same network: only torch's thread count changes, at the next request
             self._inference.worker.submit(m.SetCpuThreads(options.cpu_threads))
             return

@@ -376,6 +376,19 @@ class MainWindow(QMainWindow):
             [(f"All Cores ({cores})", 0)] + [(f"{n} of {cores}", n) for n in range(1, cores + 1)],
             options.cpu_threads,
         )
+        group(
+            "&Backend",
+            "backend",
+            [
+                ("PyTorch", "torch"),
+                ("ONNX Runtime", "onnx:fp32"),
+                ("ONNX Runtime, int8", "onnx:int8"),
+            ],
+            _backend_value(options),
+        )
+        self.onnx_folder_action = menu.addAction("ONNX &Export Folder…")
+        self.onnx_folder_action.setObjectName("onnx_folder")
+        self.onnx_folder_action.triggered.connect(lambda: self.choose_onnx_folder())
         menu.addSeparator()
         self.checkpoint_action = menu.addAction("Checkpoint &File…")
         self.checkpoint_action.triggered.connect(self.choose_checkpoint)
@@ -783,6 +796,7 @@ class MainWindow(QMainWindow):
             "device": options.device,
             "precision": options.precision,
             "cpu_threads": options.cpu_threads,
+            "backend": _backend_value(options),
         }
         for key, value in values.items():
             for action in self.model_groups[key].actions():
@@ -791,9 +805,68 @@ class MainWindow(QMainWindow):
         self._on_status_changed(self.controller.status())
 
     def _on_model_option(self, key: str, value: object) -> None:
+        if key == "backend":
+            self._on_backend_chosen(str(value))
+            return
         if key == "attention":
             value = value or None  # "" = the variant's own mode
         self.set_model_options(**{key: value})
+
+    def _on_backend_chosen(self, value: str) -> None:
+        current = self.settings.model_options()
+        if value == "torch":
+            self.set_model_options(backend="torch")
+            return
+        precision = value.partition(":")[2]
+        folder = current.onnx_dir
+        if folder is None:  # the first time: where the export is
+            if not self.choose_onnx_folder(precision=precision):
+                self._on_model_options_applied(current)  # the menu goes back
+            return
+        if self._check_onnx_folder(folder, precision):
+            self.set_model_options(backend="onnx", onnx_precision=precision)
+        else:
+            self._on_model_options_applied(current)
+
+    def choose_onnx_folder(self, path: Path | None = None, precision: str | None = None) -> bool:
+        """Use the ONNX export in ``path`` (asked for when None) with ONNX Runtime; False when
+        cancelled or not a usable export (the reason is shown)."""
+        current = self.settings.model_options()
+        if path is None:
+            chosen = QFileDialog.getExistingDirectory(
+                self,
+                "Choose a folder made by 'etam-plugin export-onnx'",
+                str(current.onnx_dir or ""),
+            )
+            if not chosen:
+                return False
+            path = Path(chosen)
+        precision = precision or current.onnx_precision
+        if not self._check_onnx_folder(path, precision):
+            return False
+        self.set_model_options(backend="onnx", onnx_dir=path, onnx_precision=precision)
+        return True
+
+    def _check_onnx_folder(self, path: Path, precision: str) -> bool:
+        """Reads the export's manifest (a small JSON file) before switching to it."""
+        from etam_plugin.errors import OnnxError
+        from etam_plugin.onnx_runtime.manifest import read_manifest
+
+        try:
+            manifest = read_manifest(path)
+        except OnnxError as exc:
+            self._on_error_occurred(ErrorReport("ONNX export", str(exc)))
+            return False
+        if precision not in manifest.precisions:
+            self._on_error_occurred(
+                ErrorReport(
+                    "ONNX export",
+                    f"{path} has no int8 graphs; export with --quantize int8, or choose ONNX Runtime "
+                    "(fp32).",
+                )
+            )
+            return False
+        return True
 
     def choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -1015,3 +1088,8 @@ class MainWindow(QMainWindow):
         if self.controller.recovery is not None:
             self.controller.recovery.finish_run()  # a clean exit: nothing to recover
         event.accept()
+
+
+def _backend_value(options: ModelOptions) -> str:
+    """The Backend menu's item for ``options``: ``torch``, ``onnx:fp32`` or ``onnx:int8``."""
+    return "torch" if options.backend == "torch" else f"onnx:{options.onnx_precision}"

@@ -50,6 +50,7 @@ class PanelSettings:
     def model_options(self) -> ModelOptions:
         default = ModelOptions()
         checkpoint = self.q.value("model/checkpoint", "")
+        onnx_dir = self.q.value("model/onnx_dir", "")
         try:
             return ModelOptions(
                 variant=str(self.q.value("model/variant", default.variant)),
@@ -58,6 +59,9 @@ class PanelSettings:
                 precision=str(self.q.value("model/precision", default.precision)),
                 checkpoint=Path(checkpoint) if isinstance(checkpoint, str) and checkpoint else None,
                 cpu_threads=int(self.q.value("model/cpu_threads", 0)),
+                backend=str(self.q.value("model/backend", default.backend)),
+                onnx_dir=Path(onnx_dir) if isinstance(onnx_dir, str) and onnx_dir else None,
+                onnx_precision=str(self.q.value("model/onnx_precision", default.onnx_precision)),
             )
         except (TypeError, ValueError):
             return default
@@ -69,6 +73,9 @@ class PanelSettings:
         self.q.setValue("model/precision", options.precision)
         self.q.setValue("model/checkpoint", str(options.checkpoint) if options.checkpoint else "")
         self.q.setValue("model/cpu_threads", options.cpu_threads)
+        self.q.setValue("model/backend", options.backend)
+        self.q.setValue("model/onnx_dir", str(options.onnx_dir) if options.onnx_dir else "")
+        self.q.setValue("model/onnx_precision", options.onnx_precision)
 
     # -- timelines ----------------------------------------------------------------------
     def handles(self) -> int:

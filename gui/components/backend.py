@@ -13,7 +13,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,7 +42,8 @@ class ModelSessionFactory:
     def __init__(self, options: ModelOptions) -> None:
         self._lock = threading.Lock()
         self._options = options
-        self._loaded: tuple[object, str, object] | None = None  # model, device, dtype
+        # (network, device, dtype), or (ONNX engine, its description, None)
+        self._loaded: tuple[object, str, object] | None = None
         self.cpu_threads: int | None = None  # what set_cpu_threads chose, once used
 
     @property
@@ -54,9 +54,7 @@ class ModelSessionFactory:
     def configure(self, options: ModelOptions) -> None:
         with self._lock:
             if options != self._options:
-                same_network = replace(options, cpu_threads=0) == replace(
-                    self._options, cpu_threads=0
-                )
+                same_network = options.same_network(self._options)
                 self._options = options
                 if not same_network:
                     self._loaded = None
@@ -69,6 +67,7 @@ class ModelSessionFactory:
         return self.cpu_threads
 
     def _model(self) -> tuple[object, str, object]:
+        """(network, device, dtype) for the torch backend; (engine, providers, None) for ONNX."""
         from etam_plugin.devices import pick_device, pick_dtype, set_cpu_threads
         from etam_plugin.model import load_model
         from etam_plugin.weights import resolve_checkpoint
@@ -77,6 +76,12 @@ class ModelSessionFactory:
             options, loaded = self._options, self._loaded
         self.cpu_threads = set_cpu_threads(options.cpu_threads)
         if loaded is not None:
+            return loaded
+        if options.backend == "onnx":
+            loaded = self._onnx_engine(options)
+            with self._lock:
+                if self._options == options:
+                    self._loaded = loaded
             return loaded
         device = pick_device(options.device)
         dtype = pick_dtype(options.precision, device)
@@ -88,16 +93,34 @@ class ModelSessionFactory:
                 self._loaded = loaded
         return loaded
 
+    @staticmethod
+    def _onnx_engine(options: ModelOptions) -> tuple[object, str, object]:
+        from etam_plugin.onnx_runtime import describe_engine, make_engine
+
+        assert options.onnx_dir is not None  # ModelOptions refuses onnx without a folder
+        engine = make_engine(
+            "onnx",
+            options.onnx_dir,
+            device=None if options.device == "auto" else options.device,
+            precision=options.onnx_precision,
+            threads=options.cpu_threads or None,
+        )
+        return engine, describe_engine(engine), None
+
     def create(self, frames: FrameSource) -> SessionLike:
         from etam_plugin.model import VideoSession
 
         model, device, dtype = self._model()
+        if dtype is None:  # an ONNX Runtime engine
+            return VideoSession(None, frames, engine=model)
         return VideoSession(model, frames, device=device, dtype=dtype)
 
     def open(self, folder: Path, frames: FrameSource) -> SessionLike:
         from etam_plugin.model import VideoSession
 
         model, device, dtype = self._model()
+        if dtype is None:
+            return VideoSession.open(folder, None, frames, engine=model)
         return VideoSession.open(folder, model, frames, device=device, dtype=dtype)
 
     def describe(self) -> str:
@@ -105,6 +128,9 @@ class ModelSessionFactory:
         with self._lock:
             options, loaded = self._options, self._loaded
         label = options.label()
+        if loaded is not None and options.backend == "onnx":
+            assert options.onnx_dir is not None
+            return f"{loaded[1]} · {options.onnx_dir.name}"  # "onnx fp32 (CPU) · mobile-onnx"
         if loaded is not None and options.device == "auto":
             label = label.replace(" · auto · ", f" · {loaded[1]} · ")
         if loaded is not None and loaded[1] == "cpu" and self.cpu_threads:

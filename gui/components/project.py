@@ -137,6 +137,9 @@ def state_to_json(state: ProjectState, project: Path) -> dict[str, Any]:
             "precision": model.precision,
             "checkpoint": str(model.checkpoint) if model.checkpoint else None,
             "cpu_threads": model.cpu_threads,
+            "backend": model.backend,
+            "onnx_dir": str(model.onnx_dir) if model.onnx_dir else None,
+            "onnx_precision": model.onnx_precision,
         },
         "timeline_clip": _clip_to_json(state.clip) if state.clip is not None else None,
         "export": dict(state.export) if state.export is not None else None,
@@ -194,6 +197,9 @@ def state_from_json(data: Any, project: Path) -> ProjectState:
                 precision=model["precision"],
                 checkpoint=Path(model["checkpoint"]) if model.get("checkpoint") else None,
                 cpu_threads=int(model.get("cpu_threads", 0)),
+                backend=model.get("backend", "torch"),
+                onnx_dir=Path(model["onnx_dir"]) if model.get("onnx_dir") else None,
+                onnx_precision=model.get("onnx_precision", "fp32"),
             )
             if model
             else None,

@@ -96,3 +96,27 @@ def test_precision_and_device_are_checked(no_hub_cache, weights_folder) -> None:
     with pytest.raises(DeviceError, match="GPU") as info:
         factory.create(ArrayFrames(synthetic_clip(2)))
     assert describe_error(info.value).title == "Cannot run on this device"
+
+
+def test_the_onnx_backend_runs_an_export(tmp_path_factory) -> None:
+    """Model ▸ Backend ▸ ONNX Runtime on a real ``export-onnx`` folder (the mobile export
+    made once per test run): sessions run on ONNX Runtime, int8 when asked."""
+    from tests.model.test_onnx_export import mobile_export
+
+    folder = mobile_export(tmp_path_factory)
+    options = ModelOptions(backend="onnx", onnx_dir=folder, device="cpu")
+    factory = ModelSessionFactory(options)
+    session = factory.create(ArrayFrames(synthetic_clip(3, 72, 96)))
+    try:
+        session.add_object(1, "A")
+        result = session.set_prompt(0, 1, Prompt(((30.0, 36.0),), (1,)))
+        assert result.objects[1].mask.shape == (72, 96)
+        assert session.config.memory_attention.mode == "pooled-keys"  # the export's mode
+        assert factory.describe() == f"onnx fp32 (CPU) · {folder.name}"
+        factory.configure(ModelOptions(backend="onnx", onnx_dir=folder, onnx_precision="int8"))
+        int8 = factory.create(ArrayFrames(synthetic_clip(3, 72, 96)))
+        assert int8.engine.model is not session.engine.model
+        assert factory.describe().startswith("onnx int8")
+        int8.close()
+    finally:
+        session.close()

@@ -349,3 +349,72 @@ def test_a_damaged_project_is_a_readable_dialog(qtbot, make_window, tmp_path):
     assert "version 7" in box.informativeText() and "reason: version" in box.detailedText()
     c = open_and_wait(qtbot, w, tmp_path / "synthetic.mp4")  # the panel goes on
     assert c.project_path is None
+
+
+def _onnx_export_folder(path: Path, int8: bool = False) -> Path:
+    """A folder ``read_manifest`` accepts (the graphs are placeholders: the fake sessions
+    never run them; the real export is exercised in test_model_factory)."""
+    path.mkdir()
+    graph = {"file": "stage.onnx", "inputs": [{"name": "x"}], "outputs": [{"name": "y"}]}
+    (path / "stage.onnx").write_bytes(b"")
+    manifest = {
+        "format": "etam-plugin-onnx",
+        "format_version": 1,
+        "variant": "mobile",
+        "image_size": 512,
+        "feature_size": 32,
+        "hidden_dim": 256,
+        "mem_dim": 64,
+        "attention": {
+            "mode": "pooled-keys",
+            "pool_window": 2,
+            "num_layers": 4,
+            "num_heads": 1,
+            "kv_dim": 64,
+        },
+        "graphs": {"image_encoder": graph},
+        "int8": {"image_encoder": graph} if int8 else {},
+    }
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    return path
+
+
+def test_the_backend_menu_moves_the_session_to_an_onnx_export(qtbot, make_window, tmp_path):
+    factory = FakeSessionFactory()
+    w = make_window(factory)
+    c = open_and_wait(qtbot, w, tmp_path / "synthetic.mp4")
+    c.add_point(24, 36)
+    qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
+    backend = w.model_groups["backend"]
+    assert backend.checkedAction().data() == "torch"
+
+    # not an export: a readable reason, nothing switched
+    assert not w.choose_onnx_folder(tmp_path / "elsewhere")
+    assert w.last_report.title == "ONNX export" and "no ONNX export folder" in w.last_report.text
+    assert factory.options.backend == "torch" and backend.checkedAction().data() == "torch"
+
+    folder = _onnx_export_folder(tmp_path / "mobile-onnx")
+    with qtbot.waitSignal(
+        c.sessionStateChanged, timeout=WAIT, check_params_cb=lambda s: s is SessionState.READY
+    ):
+        assert w.choose_onnx_folder(folder)
+    assert (factory.options.backend, factory.options.onnx_dir) == ("onnx", folder)
+    assert backend.checkedAction().data() == "onnx:fp32"
+    assert factory.sessions[-1].prompt(0, 1) == c.prompts.get(0, 1)  # prompts moved along
+    opts = w.settings.model_options()
+    assert (opts.backend, opts.onnx_dir, opts.onnx_precision) == ("onnx", folder, "fp32")
+
+    # int8 from the menu: this export has none, so the menu stays on fp32
+    next(a for a in backend.actions() if a.data() == "onnx:int8").trigger()
+    assert "no int8 graphs" in w.last_report.text
+    assert factory.options.onnx_precision == "fp32"
+    assert backend.checkedAction().data() == "onnx:fp32"
+
+    # and back to PyTorch: the export folder is remembered for next time
+    with qtbot.waitSignal(
+        c.sessionStateChanged, timeout=WAIT, check_params_cb=lambda s: s is SessionState.READY
+    ):
+        next(a for a in backend.actions() if a.data() == "torch").trigger()
+    assert (factory.options.backend, factory.options.onnx_dir) == ("torch", folder)
+    with pytest.raises(ValueError, match="export folder"):
+        ModelOptions(backend="onnx")
