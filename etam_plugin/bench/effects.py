@@ -16,6 +16,8 @@ import json
 import sys
 import time
 
+from etam_plugin.bench._common import parse_size
+
 NAME = "effects"
 HELP = "Milliseconds per frame of each live effect of the OBS bridge (1080p by default)."
 
@@ -40,16 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", metavar="PATH", help="also write the numbers to PATH ('-': stdout)"
     )
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"--size must look like 1920x1080, got {text!r}") from None
-    if w < 64 or h < 64:
-        raise SystemExit("--size must be at least 64x64")
-    return w, h
 
 
 def _frames(w: int, h: int, n: int, source: str | None) -> list:
@@ -116,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     from etam_plugin.obs_bridge.presence import PresenceMixer
     from etam_plugin.obs_bridge.shared_frame import SharedFrameBuffer
 
-    w, h = _parse_size(args.size)
+    w, h = parse_size(args.size, minimum=64)
     n = max(1, args.frames)
     frames = _frames(w, h, n, args.source)
     mattes = _mattes(w, h, n)

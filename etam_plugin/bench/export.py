@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from etam_plugin.bench._common import parse_size
+
 NAME = "export"
 HELP = "Frames per second of each matte export format (ProRes 4444, PNG16, ...)."
 
@@ -34,16 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", metavar="PATH", help="also write the numbers to PATH ('-': stdout)"
     )
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"--size must look like 1920x1080, got {text!r}") from None
-    if w < 16 or h < 16:
-        raise SystemExit("--size must be at least 16x16")
-    return w, h
 
 
 def _frames(w: int, h: int, n: int, source: str | None) -> list:
@@ -94,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from etam_plugin.export import available_formats, export_mattes
     from etam_plugin.media.info import VideoInfo
 
-    w, h = _parse_size(args.size)
+    w, h = parse_size(args.size)
     n = max(2, args.frames)
     formats = list(available_formats()) if args.formats == "all" else args.formats.split(",")
     frames, mattes = _frames(w, h, n, args.source), _mattes(w, h, n)

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from etam_plugin.bench._common import parse_size
+
 NAME = "matte"
 HELP = "Milliseconds per frame of each matte op (grow, feather, refine, smoothing, ...)."
 
@@ -25,16 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", metavar="PATH", help="also write the numbers to PATH ('-': stdout)"
     )
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"--size must look like 1920x1080, got {text!r}") from None
-    if w < 16 or h < 16:
-        raise SystemExit("--size must be at least 16x16")
-    return w, h
 
 
 def _inputs(w: int, h: int) -> tuple:
@@ -77,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from etam_plugin import matte
 
-    w, h = _parse_size(args.size)
+    w, h = parse_size(args.size)
     logits, guide = _inputs(w, h)
     soft = matte.soft_matte(logits)
     hard = matte.threshold(logits, level=0.0)

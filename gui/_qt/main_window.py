@@ -861,8 +861,8 @@ class MainWindow(QMainWindow):
             self._on_error_occurred(
                 ErrorReport(
                     "ONNX export",
-                    f"{path} has no int8 graphs; export with --quantize int8, or choose ONNX Runtime "
-                    "(fp32).",
+                    f"{path} has no int8 graphs; export with --quantize int8, or choose "
+                    "ONNX Runtime (fp32).",
                 )
             )
             return False
