@@ -147,12 +147,14 @@ class MemoryCrossAttention(nn.Module):
             logits = scaled @ keys_t
             if bias is not None:
                 logits = logits + bias
+            probs = logits.softmax(-1)
         else:
             shape = (*q.shape[:-1], keys.shape[-2])
             logits = torch.matmul(scaled, keys_t, out=_scratch(shape, q))
             if bias is not None:
                 logits.add_(bias)
-        mixed = logits.softmax(-1) @ values[:, None]  # (B, H, N, kv)
+            probs = torch.softmax(logits, -1, out=logits)  # in place: no second 30 MB matrix
+        mixed = probs @ values[:, None]  # (B, H, N, kv)
         w = self.v_proj.weight.unflatten(0, (self.num_heads, -1))  # (H, d, kv)
         out = torch.einsum("bhnk,hdk->bnhd", mixed, w).flatten(-2) + self.v_proj.bias
         return self.out_proj(out)
