@@ -7,7 +7,6 @@ raw masks/logits per frame (optional) → finished mattes exported in an editing
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from etam_plugin.atomic import replaced_atomically
 from etam_plugin.errors import EtamError, ExportError
 from etam_plugin.matte import MatteOps, union
 from etam_plugin.media import open_source
@@ -249,12 +249,10 @@ def _imwrite(cv2, path: Path, mask: np.ndarray) -> None:
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        with replaced_atomically(path) as tmp:
+            write(tmp)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(f"cannot write {path}: {exc.strerror or exc}", path=path) from exc
 
 

@@ -14,13 +14,13 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from etam_plugin.atomic import write_bytes_atomic
 from etam_plugin.errors import CancelledError, EtamError
 from etam_plugin.obs_bridge.bridge import Bridge
 
@@ -106,7 +106,7 @@ def run_live(
     stats["rss_mb"]["end"] = _rss_mb()
     try:
         if stats_path is not None:
-            write_atomic(stats_path, (json.dumps(stats, indent=2) + "\n").encode())
+            write_bytes_atomic(stats_path, (json.dumps(stats, indent=2) + "\n").encode())
         if snapshot_path is not None and latest is not None:
             write_png_atomic(snapshot_path, latest.rgba)
     except OSError as exc:
@@ -212,23 +212,6 @@ def _rss_mb() -> float:
     return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder, then rename: a
-    full disk or a kill mid-write leaves the old file (or none), never half a file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def write_png_atomic(path: Path, rgba: Any) -> None:
     """The output frame as an RGBA PNG (straight alpha, as OBS receives it)."""
     import cv2
@@ -236,4 +219,4 @@ def write_png_atomic(path: Path, rgba: Any) -> None:
     ok, png = cv2.imencode(".png", cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
     if not ok:
         raise OSError(f"could not encode {path} as PNG")
-    write_atomic(path, png.tobytes())
+    write_bytes_atomic(path, png.tobytes())

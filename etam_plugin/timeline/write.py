@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
+from etam_plugin.atomic import write_bytes_atomic
 from etam_plugin.errors import TimelineError, TimelineMediaError, TimelineRateError
 from etam_plugin.export.timecode import is_drop_frame
 from etam_plugin.timeline import fcpxml, kdenlive
@@ -301,20 +299,10 @@ def write_matte_timeline(
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: never a half-written timeline."""
+    """Never a half-written timeline (``etam_plugin.atomic``)."""
     if not path.parent.is_dir():
         raise TimelineError(f"output folder does not exist: {path.parent}", path=path)
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         raise TimelineError(f"cannot write {path}: {exc.strerror or exc}", path=path) from exc

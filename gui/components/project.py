@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -33,6 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from etam_plugin.atomic import write_bytes_atomic
 from etam_plugin.errors import ProjectError
 from etam_plugin.gui.components.model_options import ModelOptions
 from etam_plugin.gui.components.objects import TrackedObject
@@ -216,20 +216,10 @@ def state_from_json(data: Any, project: Path) -> ProjectState:
 
 # ---------------------------------------------------------------------------- files
 def write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    """Temp file in the same folder, fsync, rename: never a half-written project."""
-    tmp: str | None = None
+    """Never a half-written project (``etam_plugin.atomic``)."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        write_bytes_atomic(path, json.dumps(data, indent=1).encode("utf-8"))
     except OSError as exc:
-        if tmp is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         raise ProjectError(
             f"cannot write {path}: {exc.strerror or exc}", path=path, reason="unwritable"
         ) from exc
