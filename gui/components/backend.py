@@ -42,8 +42,7 @@ class ModelSessionFactory:
     def __init__(self, options: ModelOptions) -> None:
         self._lock = threading.Lock()
         self._options = options
-        # (network, device, dtype), or (ONNX engine, its description, None)
-        self._loaded: tuple[object, str, object] | None = None
+        self._loaded: tuple[object, str] | None = None  # engine, where it runs
         self.cpu_threads: int | None = None  # what set_cpu_threads chose, once used
 
     @property
@@ -66,35 +65,38 @@ class ModelSessionFactory:
         self.cpu_threads = set_cpu_threads(self.options.cpu_threads)
         return self.cpu_threads
 
-    def _model(self) -> tuple[object, str, object]:
-        """(network, device, dtype) for the torch backend; (engine, providers, None) for ONNX."""
-        from etam_plugin.devices import pick_device, pick_dtype, set_cpu_threads
-        from etam_plugin.model import load_model
-        from etam_plugin.weights import resolve_checkpoint
+    def _engine(self) -> tuple[object, str]:
+        """The loaded network as a tracking engine, shared by the sessions made from it, and
+        where it runs: the device picked (PyTorch) or the providers line (ONNX Runtime)."""
+        from etam_plugin.devices import set_cpu_threads
 
         with self._lock:
             options, loaded = self._options, self._loaded
         self.cpu_threads = set_cpu_threads(options.cpu_threads)
         if loaded is not None:
             return loaded
-        if options.backend == "onnx":
-            loaded = self._onnx_engine(options)
-            with self._lock:
-                if self._options == options:
-                    self._loaded = loaded
-            return loaded
-        device = pick_device(options.device)
-        dtype = pick_dtype(options.precision, device)
-        checkpoint = resolve_checkpoint(options.checkpoint or options.variant, download=False)
-        model = load_model(checkpoint, options.variant, attention=options.attention, device=device)
-        loaded = (model, device, dtype)
+        loaded = (
+            self._onnx_engine(options) if options.backend == "onnx" else self._torch_engine(options)
+        )
         with self._lock:
             if self._options == options:
                 self._loaded = loaded
         return loaded
 
     @staticmethod
-    def _onnx_engine(options: ModelOptions) -> tuple[object, str, object]:
+    def _torch_engine(options: ModelOptions) -> tuple[object, str]:
+        from etam_plugin.devices import pick_device, pick_dtype
+        from etam_plugin.model import Engine, load_model
+        from etam_plugin.weights import resolve_checkpoint
+
+        device = pick_device(options.device)
+        dtype = pick_dtype(options.precision, device)
+        checkpoint = resolve_checkpoint(options.checkpoint or options.variant, download=False)
+        model = load_model(checkpoint, options.variant, attention=options.attention, device=device)
+        return Engine(model, device, dtype), str(device)
+
+    @staticmethod
+    def _onnx_engine(options: ModelOptions) -> tuple[object, str]:
         from etam_plugin.onnx_runtime import describe_engine, make_engine
 
         assert options.onnx_dir is not None  # ModelOptions refuses onnx without a folder
@@ -105,23 +107,17 @@ class ModelSessionFactory:
             precision=options.onnx_precision,
             threads=options.cpu_threads or None,
         )
-        return engine, describe_engine(engine), None
+        return engine, describe_engine(engine)
 
     def create(self, frames: FrameSource) -> SessionLike:
         from etam_plugin.model import VideoSession
 
-        model, device, dtype = self._model()
-        if dtype is None:  # an ONNX Runtime engine
-            return VideoSession(None, frames, engine=model)
-        return VideoSession(model, frames, device=device, dtype=dtype)
+        return VideoSession(None, frames, engine=self._engine()[0])
 
     def open(self, folder: Path, frames: FrameSource) -> SessionLike:
         from etam_plugin.model import VideoSession
 
-        model, device, dtype = self._model()
-        if dtype is None:
-            return VideoSession.open(folder, None, frames, engine=model)
-        return VideoSession.open(folder, model, frames, device=device, dtype=dtype)
+        return VideoSession.open(folder, None, frames, engine=self._engine()[0])
 
     def describe(self) -> str:
         """The options, with the device actually picked once the network is loaded."""
