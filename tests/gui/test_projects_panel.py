@@ -279,6 +279,13 @@ def test_discarding_recovery_removes_it(qtbot, make_window, tmp_path):
     assert not w2.offer_recovery() and not folder.exists()
 
 
+def _session_ready(qtbot, c):
+    """Waits (as a ``with`` block) for the session to be rebuilt on the new model."""
+    return qtbot.waitSignal(
+        c.sessionStateChanged, timeout=WAIT, check_params_cb=lambda s: s is SessionState.READY
+    )
+
+
 def test_switching_the_model_keeps_prompts_and_retracks(qtbot, make_window, tmp_path):
     factory = FakeSessionFactory()
     w = make_window(factory)
@@ -288,9 +295,7 @@ def test_switching_the_model_keeps_prompts_and_retracks(qtbot, make_window, tmp_
     with qtbot.waitSignal(c.trackingFinished, timeout=WAIT):
         c.track("forward")
     assert c.coverage.statuses(1)[:10] == [P] + [T] * 9
-    with qtbot.waitSignal(
-        c.sessionStateChanged, timeout=WAIT, check_params_cb=lambda s: s is SessionState.READY
-    ):
+    with _session_ready(qtbot, c):
         w.set_model_options(variant="s", attention="pooled")
     assert factory.options.variant == "s" and factory.sessions[-1].model.variant == "s"
     assert w.settings.model_options().variant == "s"
@@ -394,9 +399,7 @@ def test_the_backend_menu_moves_the_session_to_an_onnx_export(qtbot, make_window
     assert factory.options.backend == "torch" and backend.checkedAction().data() == "torch"
 
     folder = _onnx_export_folder(tmp_path / "mobile-onnx")
-    with qtbot.waitSignal(
-        c.sessionStateChanged, timeout=WAIT, check_params_cb=lambda s: s is SessionState.READY
-    ):
+    with _session_ready(qtbot, c):
         assert w.choose_onnx_folder(folder)
     assert (factory.options.backend, factory.options.onnx_dir) == ("onnx", folder)
     assert backend.checkedAction().data() == "onnx:fp32"
@@ -411,9 +414,7 @@ def test_the_backend_menu_moves_the_session_to_an_onnx_export(qtbot, make_window
     assert backend.checkedAction().data() == "onnx:fp32"
 
     # and back to PyTorch: the export folder is remembered for next time
-    with qtbot.waitSignal(
-        c.sessionStateChanged, timeout=WAIT, check_params_cb=lambda s: s is SessionState.READY
-    ):
+    with _session_ready(qtbot, c):
         next(a for a in backend.actions() if a.data() == "torch").trigger()
     assert (factory.options.backend, factory.options.onnx_dir) == ("torch", folder)
     with pytest.raises(ValueError, match="export folder"):
