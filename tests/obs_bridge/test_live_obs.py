@@ -16,6 +16,7 @@ import pytest
 
 from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
 from tests.obs_bridge.obs_studio import ObsStudio, call, screenshot
+from tests.obs_bridge.test_live_cli import live_args
 
 pytestmark = [pytest.mark.obs, pytest.mark.realtool, pytest.mark.slow]
 
@@ -23,28 +24,8 @@ SOURCE = "etam-live"
 
 
 def live_command(obs: ObsStudio, clip: Path, checkpoint: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "etam_plugin",
-        "live",
-        "--camera",
-        str(clip),
-        "--checkpoint",
-        str(checkpoint),
-        "--variant",
-        "mobile",
-        "--device",
-        "cpu",
-        "--no-window",
-        "--obs",
-        f"127.0.0.1:{obs.port}",
-        "--scene",
-        "Scene",
-        "--source-name",
-        SOURCE,
-        *extra,
-    ]
+    obs_args = ("--obs", f"127.0.0.1:{obs.port}", "--scene", "Scene", "--source-name", SOURCE)
+    return [sys.executable, "-m", "etam_plugin", *live_args(clip, checkpoint, *obs_args, *extra)]
 
 
 def alpha_iou(a: np.ndarray, b: np.ndarray) -> float:
