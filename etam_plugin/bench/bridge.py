@@ -234,11 +234,31 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
     client = obsws(host, port, password.reveal() if password else "", timeout=10)
     client.connect()
 
+    # The bridge fits its source to OBS's canvas, so the counter is drawn at the canvas's
+    # scale: ask for the scene scaled back to the stream's size (same aspect ratio), or else
+    # for the media source itself, at its own size.
+    video = client.call(requests.GetVideoSettings()).datain
+    canvas = (video.get("baseWidth"), video.get("baseHeight"))
+    same_aspect = bool(canvas[0] and canvas[1]) and canvas[0] * pattern.height == (
+        canvas[1] * pattern.width
+    )
+
     def shot() -> np.ndarray | None:
         scene = bridge.obs.status().scene
         if scene is None:
             return None
-        r = client.call(requests.GetSourceScreenshot(sourceName=scene, imageFormat="png"))
+        if same_aspect:
+            request = requests.GetSourceScreenshot(
+                sourceName=scene,
+                imageFormat="png",
+                imageWidth=pattern.width,
+                imageHeight=pattern.height,
+            )
+        else:
+            request = requests.GetSourceScreenshot(
+                sourceName=bridge.config.obs.source_name, imageFormat="png"
+            )
+        r = client.call(request)
         if not r.status:
             return None
         data = r.datain["imageData"].split(",", 1)[1]
