@@ -29,9 +29,10 @@ def test_latency_benchmark_reads_the_counter_obs_shows(
     obs: ObsStudio, tmp_path: Path, size: str
 ) -> None:
     out = tmp_path / "latency.json"
+    tracker = "tests/obs_bridge/doubles.py:ColourTracker"
     cmd = [sys.executable, "-m", "etam_plugin", "bench", "bridge", "latency",
            "--obs", f"127.0.0.1:{obs.port}", "--size", size, "--samples", "6",
-           "--tracker", "tests/obs_bridge/doubles.py:ColourTracker", "--json", str(out)]  # fmt: skip
+           "--tracker", tracker, "--json", str(out)]  # fmt: skip
     env = {**os.environ, "ETAM_OBS_PASSWORD": obs.password}
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
