@@ -143,7 +143,7 @@ class MemoryCrossAttention(nn.Module):
         # The logit matrix (1024 × ~7,000 floats, ~30 MB) goes into a reused buffer: a fresh
         # allocation per layer costs as much as the matrix product itself (page faults).
         scaled, keys_t = q * q.shape[-1] ** -0.5, keys.transpose(-1, -2)
-        if torch.is_grad_enabled() or graph_exporting():  # out= has no autograd and no graph form
+        if not _reuse_buffers(q):
             logits = scaled @ keys_t
             if bias is not None:
                 logits = logits + bias
@@ -163,10 +163,14 @@ class MemoryCrossAttention(nn.Module):
 _buffers = threading.local()
 
 
-def _scratch(shape: tuple[int, ...], like: Tensor) -> Tensor:
-    """A per-thread reusable buffer of ``shape`` (a network may serve several threads)."""
+def _scratch(shape: tuple[int, ...], like: Tensor, slot: str = "logits") -> Tensor:
+    """A per-thread reusable buffer of ``shape`` (a network may serve several threads).
+
+    Why: on the CPU a fresh multi-megabyte tensor is mapped from the OS page by page on
+    first touch, which costs about as much as a pass of arithmetic over it; the per-layer
+    logits, keys and MLP activations reuse one buffer each instead."""
     numel = math.prod(shape)
-    buf = getattr(_buffers, "logits", None)
+    buf = getattr(_buffers, slot, None)
     if (
         buf is None
         or buf.numel() < numel
@@ -174,8 +178,25 @@ def _scratch(shape: tuple[int, ...], like: Tensor) -> Tensor:
         or buf.device != like.device
         or buf.is_inference() != like.is_inference()
     ):
-        buf = _buffers.logits = torch.empty(numel, dtype=like.dtype, device=like.device)
+        buf = torch.empty(numel, dtype=like.dtype, device=like.device)
+        setattr(_buffers, slot, buf)
     return buf[:numel].view(shape)
+
+
+def _reuse_buffers(like: Tensor) -> bool:
+    """Scratch buffers and in-place updates: for CPU inference only. ``out=`` has no
+    autograd and no graph-export form, autocast skips ``out=`` calls, and GPU allocators
+    already recycle their memory."""
+    return (
+        like.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and not graph_exporting()
+        and not torch.is_autocast_enabled("cpu")
+    )
+
+
+def _residual(x: Tensor, update: Tensor, in_place: bool) -> Tensor:
+    return x.add_(update) if in_place else x + update
 
 
 class MemoryAttentionLayer(nn.Module):
@@ -326,18 +347,33 @@ class MemoryAttention(nn.Module):
 
         cis = self.rope.cis(h, features.device)
         x = (features + 0.1 * pos).flatten(2).transpose(1, 2)  # (B, N, C)
+        reuse = _reuse_buffers(features)
+        if reuse:
+            x = x.contiguous()  # updated in place below: a tensor of our own
         for index, layer in enumerate(self.layers):
-            x = x + layer.self_attn(layer.norm1(x), cis)
+            x = _residual(x, layer.self_attn(layer.norm1(x), cis), reuse)
 
             cross = layer.cross_attn_image
             q = rotate(cross.heads(cross.q_proj(layer.norm2(x))), cis)
             keys = self._keys(index, frames, temporal_embedding, ptr_tokens, pooled, mem_side)
             values = self._values(index, frames, ptr_tokens, pooled)
-            x = x + cross(q, keys, values, bias)
+            x = _residual(x, cross(q, keys, values, bias), reuse)
 
-            x = x + layer.linear2(F.relu(layer.linear1(layer.norm3(x))))
+            x = _residual(x, self._mlp(layer, layer.norm3(x), reuse), reuse)
         x = self.norm(x)
         return x.transpose(1, 2).reshape(b, c, h, w)
+
+    @staticmethod
+    def _mlp(layer: MemoryAttentionLayer, x: Tensor, reuse: bool) -> Tensor:
+        """linear2(relu(linear1(x))); at inference the 8×-wide hidden activations go into a
+        reused buffer and the ReLU runs in place."""
+        if not reuse:
+            return layer.linear2(F.relu(layer.linear1(x)))
+        fc = layer.linear1
+        flat = x.reshape(-1, x.shape[-1])
+        hidden = _scratch((flat.shape[0], fc.out_features), flat, "mlp")
+        torch.addmm(fc.bias, flat, fc.weight.T, out=hidden)
+        return layer.linear2(hidden.relu_()).view(*x.shape[:-1], -1)
 
     def _keys(
         self,
@@ -361,7 +397,9 @@ class MemoryAttention(nn.Module):
         ptr_keys = cross.heads(cross.k_proj(ptr_tokens)) if ptr_tokens is not None else None
         b, h, _, d = bases[0].shape
         total = sum(k.shape[2] for k in bases) + (0 if ptr_keys is None else ptr_keys.shape[2])
-        out = bases[0].new_empty(b, h, total, d)
+        shape = (b, h, total, d)
+        reuse = _reuse_buffers(bases[0])
+        out = _scratch(shape, bases[0], "keys") if reuse else bases[0].new_empty(shape)
         start = 0
         for base, (_, age) in zip(bases, frames, strict=True):
             n = base.shape[2]
