@@ -243,13 +243,17 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
         canvas[1] * pattern.width
     )
 
+    problem = ["nothing asked yet"]  # why the counter was not read last time
+    last_image: list[np.ndarray] = []
+
     def shot() -> np.ndarray | None:
-        scene = bridge.obs.status().scene
-        if scene is None:
+        status = bridge.obs.status()
+        if status.scene is None:
+            problem[0] = f"the bridge has no scene in OBS yet ({status})"
             return None
         if same_aspect:
             request = requests.GetSourceScreenshot(
-                sourceName=scene,
+                sourceName=status.scene,
                 imageFormat="png",
                 imageWidth=pattern.width,
                 imageHeight=pattern.height,
@@ -260,20 +264,41 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
             )
         r = client.call(request)
         if not r.status:
+            problem[0] = f"OBS refused the screenshot: {r.datain}"
             return None
         data = r.datain["imageData"].split(",", 1)[1]
-        return np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
+        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(data))).convert("RGBA"))
+        last_image[:] = [image]
+        return image
 
     def counter() -> int | None:
         image = shot()
-        return None if image is None else read_counter(image)
+        if image is None:
+            return None
+        value = read_counter(image)
+        if value is None:
+            problem[0] = (
+                f"counter unreadable in a {image.shape[1]}×{image.shape[0]} screenshot "
+                f"(opaque {100 * float((image[..., 3] > 0).mean()):.0f} %, mean RGB "
+                f"{image[..., :3].reshape(-1, 3).mean(0).round().tolist()})"
+            )
+        return value
 
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a fresh OBS on software GL can be slow to start
         while counter() is None:
             if time.monotonic() > deadline:
+                saved = ""
+                if last_image:
+                    fd, name = tempfile.mkstemp(prefix="etam-latency-", suffix=".png")
+                    os.close(fd)
+                    path = Path(name)
+                    Image.fromarray(last_image[0]).save(path)
+                    saved = f"; last screenshot: {path}"
+                stream = bridge.stats().get("stream")
                 raise SystemExit(
-                    "OBS never showed the stream's frame counter (is the scene shown?)"
+                    "OBS never showed the stream's frame counter in 120 s: "
+                    f"{problem[0]}; stream {stream}{saved}"
                 )
             time.sleep(0.2)
         time.sleep(2.0)  # let the tracker and OBS settle
