@@ -1,4 +1,4 @@
-"""The stream server process: accept OBS, send it the newest frames, listen again.
+"""The stream server process: accept OBS, send it the newest frames, accept it again.
 
 Started by :class:`~etam_plugin.obs_bridge.stream_server.StreamServer` as
 ``python -m etam_plugin.obs_bridge.stream_child ...``; it imports only the standard
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import os
 import select
+import socket
 import time
 from fractions import Fraction
 
@@ -38,16 +39,52 @@ class _Notify:
             self.closed = True
 
 
-def serve(buf: SharedFrameBuffer, host: str, port: int, fps: float, notify: _Notify) -> None:
-    """Accept a client, stream frames to it until it goes, listen again; until stopped."""
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket, open for the whole run.
+
+    Why not ffmpeg's own ``tcp://…?listen=1``: it listens only while a write waits for a
+    client, and between two listens the port is closed. OBS's Media Source meets a refused
+    connection by reconnecting a second later — except when the refusal comes back before
+    the source has finished creating its player (a race inside OBS 29's ffmpeg_source, seen
+    under CPU load): then it never tries again. With the port always open a connection is
+    never refused; it waits in the backlog until it is accepted.
+    """
+    server = socket.create_server((host, port), backlog=4)
+    server.setblocking(False)
+    return server
+
+
+def _accept(server: socket.socket, notify: _Notify) -> socket.socket | None:
+    """The next client, or None once the parent has closed the notify pipe."""
+    while not notify.closed:
+        ready, _, _ = select.select([server, notify.fd], [], [], 0.5)
+        if notify.fd in ready:
+            notify.wait(0)  # reads the wake-up byte, or finds the pipe closed
+        if server in ready:
+            try:
+                conn, _addr = server.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            conn.setblocking(True)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return conn
+    return None
+
+
+def serve(buf: SharedFrameBuffer, server: socket.socket, fps: float, notify: _Notify) -> None:
+    """Accept a client, stream frames to it until it goes, accept the next; until stopped."""
     import av
 
     c = buf.counters
-    c[ALIVE] = 1
-    url = f"tcp://{host}:{port}?listen=1&listen_timeout=500"
     last_seq = 0
     while not notify.closed:
-        container = av.open(url, "w", format="nut")
+        conn = _accept(server, notify)
+        if conn is None:
+            return
+        c[CONNECTED] = 1
+        c[CONNECTS] += 1
+        sink = conn.makefile("wb", buffering=0)
+        container = av.open(sink, "w", format="nut", buffer_size=1 << 20)
         stream = container.add_stream("rawvideo", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = buf.width, buf.height, "rgba"
         # Milliseconds of wall time: OBS plays a live stream by its timestamps. Set on the
@@ -69,30 +106,25 @@ def serve(buf: SharedFrameBuffer, host: str, port: int, fps: float, notify: _Not
                 now = time.monotonic()
                 pts = 0 if t0 is None else max(last_pts + 1, int((now - t0) * 1000))
                 last_pts = pts
+                if t0 is None:
+                    t0 = now  # the clock starts with the client's first frame
                 frame = av.VideoFrame.from_ndarray(rgba, format="rgba")
                 frame.pts, frame.time_base = pts, ms
                 w0 = time.perf_counter()
                 for packet in stream.encode(frame):
-                    container.mux(packet)  # the first one waits for the client (accept)
-                if t0 is None:
-                    t0 = time.monotonic()  # the clock starts once a client is there
-                    c[CONNECTED] = 1
-                    c[CONNECTS] += 1
+                    container.mux(packet)
                 c[WRITE_MS] = (time.perf_counter() - w0) * 1000.0
                 c[SENT] += 1
-        except av.error.TimeoutError:
-            pass  # nobody connected within listen_timeout: listen again
-        except (av.error.FFmpegError, OSError) as exc:
-            if c[CONNECTED]:
-                buf.set_error(f"client disconnected: {exc}")
-            else:
-                c[ERRORS] += 1
-                buf.set_error(f"cannot serve {host}:{port}: {exc}")
-                notify.wait(0.5)
+        except Exception as exc:  # the client went away (or sent garbage): serve the next
+            buf.set_error(f"client disconnected: {type(exc).__name__}: {exc}")
         finally:
             c[CONNECTED] = 0
             with contextlib.suppress(Exception):
                 container.close()
+            with contextlib.suppress(OSError):
+                sink.close()
+            with contextlib.suppress(OSError):
+                conn.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,10 +139,19 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     buf = SharedFrameBuffer(args.buffer, args.width, args.height)
     try:
-        serve(buf, args.host, args.port, args.fps, _Notify(args.notify_fd))
+        server = listen(args.host, args.port)
+    except OSError as exc:
+        buf.set_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        buf.counters[ERRORS] += 1
+        buf.close()
+        return 3
+    buf.counters[ALIVE] = 1  # listening: a client that connects from now on is never refused
+    try:
+        serve(buf, server, args.fps, _Notify(args.notify_fd))
     except KeyboardInterrupt:
         pass
     finally:
+        server.close()
         buf.counters[ALIVE] = 0
         buf.close()
     return 0

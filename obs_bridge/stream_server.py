@@ -1,11 +1,12 @@
 """Output to OBS: RGBA frames with straight alpha over loopback TCP (NUT, rawvideo rgba).
 
 OBS's Media Source (ffmpeg_source) connects to ``tcp://127.0.0.1:PORT`` and keeps its alpha
-intact (``notes/obs-headless.md``). PyAV's listening socket blocks in accept and in writes
-while holding the GIL, so the server runs in its own process; frames reach it through a
+intact (``notes/obs-headless.md``). Writing megabytes a frame to a socket would hold this
+process's GIL, so the server runs in its own process, listening from start to stop (a
+connection is never refused: see ``stream_child.listen``); frames reach it through a
 shared "latest frame" slot, so a slow or absent reader never stalls the pipeline. When OBS
-goes away (closed, crashed, restarted) the server notices on the next write and listens
-again; OBS's media source reconnects by itself.
+goes away (closed, crashed, restarted) the server notices on the next write and accepts the
+next connection; OBS's media source reconnects by itself.
 """
 
 from __future__ import annotations
@@ -131,9 +132,12 @@ class StreamServer:
         while self._buf.counters[ALIVE] == 0:
             if self._proc.poll() is not None:
                 code = self._proc.returncode
+                why = self._buf.error()
                 self.stop()
                 raise StreamError(
-                    f"the stream server process exited at start (code {code})", port=self.port
+                    f"the stream server process exited at start (code {code})"
+                    + (f": {why}" if why else ""),
+                    port=self.port,
                 )
             if time.monotonic() > deadline:
                 self.stop()

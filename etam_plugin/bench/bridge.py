@@ -295,10 +295,12 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
                     path = Path(name)
                     Image.fromarray(last_image[0]).save(path)
                     saved = f"; last screenshot: {path}"
-                stream = bridge.stats().get("stream")
+                stats = bridge.stats()
+                stages = {k: v.get("count") for k, v in stats["stages"].items()}
                 raise SystemExit(
                     "OBS never showed the stream's frame counter in 120 s: "
-                    f"{problem[0]}; stream {stream}{saved}"
+                    f"{problem[0]}; frames per stage {stages}; stream {stats.get('stream')}; "
+                    f"OBS {stats.get('obs')}{saved}"
                 )
             time.sleep(0.2)
         time.sleep(2.0)  # let the tracker and OBS settle
