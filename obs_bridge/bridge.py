@@ -207,13 +207,8 @@ class Bridge:
         self.composite.start()
         self.capture.start()
         if cfg.obs is not None and self.stream is not None:
-            stream = self.stream
             self.obs = ObsController(
-                cfg.obs,
-                password,
-                stream.url,
-                on_visibility=self._on_visibility,
-                stream_connected=lambda: stream.status().connected,
+                cfg.obs, password, self.stream.url, on_visibility=self._on_visibility
             )
             self.obs.start()
         if cfg.status_log_s > 0:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -108,7 +107,6 @@ class ObsStatus:
     attempts: int
     connections: int
     retry_in_s: float | None
-    media_restarts: int = 0  # times our Media Source was reopened for not reading the stream
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -181,18 +179,12 @@ class ObsController(threading.Thread):
         on_visibility: Callable[[bool | None], None] | None = None,
         backoff: Backoff | None = None,
         client_factory: Callable[..., ObsClient] = _default_client,
-        stream_connected: Callable[[], bool] | None = None,
-        reopen_after_s: float = 5.0,
     ) -> None:
         super().__init__(name="etam-obs", daemon=True)
         self.settings = settings
         self._password = password
         self.stream_url = stream_url
         self.on_visibility = on_visibility
-        # Watchdog: is OBS reading our stream? (None: nothing to watch.)
-        self.stream_connected = stream_connected
-        self.reopen_after_s = reopen_after_s
-        self._unread_since: float | None = None
         self.backoff = backoff or Backoff(initial=0.5, maximum=5.0)
         self._client_factory = client_factory
         self._client: ObsClient | None = None
@@ -326,10 +318,8 @@ class ObsController(threading.Thread):
         )
 
     def _serve(self) -> None:
-        """While connected: re-check visibility after relevant events, and every ``poll_s``;
-        reopen our Media Source when it has not read the stream for ``reopen_after_s``."""
+        """While connected: re-check visibility after relevant events, and every ``poll_s``."""
         self._refresh_visibility()
-        self._unread_since = time.monotonic()
         while not self._stop_event.is_set():
             woke = self._wake.wait(self.settings.poll_s)
             self._wake.clear()
@@ -341,49 +331,6 @@ class ObsController(threading.Thread):
                 # A transition reports its end shortly after the scene change: look again then.
                 self._stop_event.wait(0.05)
             self._refresh_visibility()
-            self._watch_stream()
-
-    def _watch_stream(self) -> None:
-        """Reopen the Media Source if OBS has not been reading our stream for a while.
-
-        Why: OBS 29's ffmpeg_source normally retries a failed connection every
-        ``reconnect_delay_sec``, but when the failure comes back before its player object
-        exists it never retries (a race inside OBS), and the source stays empty for good.
-        Applying its settings again makes OBS build a new player. A source the user stopped
-        or paused in OBS is left alone."""
-        if self.stream_connected is None:
-            return
-        now = time.monotonic()
-        if self.stream_connected():
-            self._unread_since = None
-            return
-        if self._unread_since is None:
-            self._unread_since = now
-            return
-        if now - self._unread_since < self.reopen_after_s:
-            return
-        self._unread_since = now
-        name = self.settings.source_name
-        try:
-            state = self._call("GetMediaInputStatus", inputName=name).get("mediaState")
-        except _RequestFailed:
-            return  # our source is gone; the next reconnection recreates it
-        if state in ("OBS_MEDIA_STATE_STOPPED", "OBS_MEDIA_STATE_PAUSED"):
-            return
-        log.warning(
-            "OBS: media source %r has not read %s for %.0f s (state %s); reopening it",
-            name,
-            self.stream_url,
-            self.reopen_after_s,
-            state,
-        )
-        self._call(
-            "SetInputSettings",
-            inputName=name,
-            inputSettings=media_source_settings(self.stream_url),
-            overlay=True,
-        )
-        self._set(media_restarts=self.status().media_restarts + 1)
 
     def _on_event(self, event: Any) -> None:
         """Called on the library's receive thread: only flag, never call OBS from here."""

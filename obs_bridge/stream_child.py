@@ -71,6 +71,19 @@ def _accept(server: socket.socket, notify: _Notify) -> socket.socket | None:
     return None
 
 
+class _SocketWriter:
+    """The file PyAV writes the stream to. Every byte must go out: a plain socket write may
+    send only part of a frame when the reader is slower (OBS then sees damaged frames), so
+    ``write`` is ``sendall``."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self._conn = conn
+
+    def write(self, data: bytes) -> int:
+        self._conn.sendall(data)
+        return len(data)
+
+
 def serve(buf: SharedFrameBuffer, server: socket.socket, fps: float, notify: _Notify) -> None:
     """Accept a client, stream frames to it until it goes, accept the next; until stopped."""
     import av
@@ -83,8 +96,7 @@ def serve(buf: SharedFrameBuffer, server: socket.socket, fps: float, notify: _No
             return
         c[CONNECTED] = 1
         c[CONNECTS] += 1
-        sink = conn.makefile("wb", buffering=0)
-        container = av.open(sink, "w", format="nut", buffer_size=1 << 20)
+        container = av.open(_SocketWriter(conn), "w", format="nut", buffer_size=1 << 20)
         stream = container.add_stream("rawvideo", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = buf.width, buf.height, "rgba"
         # Milliseconds of wall time: OBS plays a live stream by its timestamps. Set on the
@@ -121,8 +133,6 @@ def serve(buf: SharedFrameBuffer, server: socket.socket, fps: float, notify: _No
             c[CONNECTED] = 0
             with contextlib.suppress(Exception):
                 container.close()
-            with contextlib.suppress(OSError):
-                sink.close()
             with contextlib.suppress(OSError):
                 conn.close()
 

@@ -35,7 +35,6 @@ class FakeObs:
         self.program = "Scene"
         self.inputs: dict[str, dict] = {}
         self.active = True
-        self.media_state = "OBS_MEDIA_STATE_PLAYING"
         self.clients: list[FakeClient] = []
 
     def factory(self, host: str, port: int, password: str, timeout: float, on_disconnect) -> Any:
@@ -77,10 +76,6 @@ class FakeObs:
             return True, {"baseWidth": 1920, "baseHeight": 1080}
         if name == "SetSceneItemTransform":
             return True, {}
-        if name == "GetMediaInputStatus":
-            if data["inputName"] not in self.inputs:
-                return False, {}
-            return True, {"mediaState": self.media_state}
         if name == "GetSourceActive":
             if data["sourceName"] not in self.inputs:
                 return False, {}
@@ -316,44 +311,3 @@ def test_a_name_taken_by_a_scene_is_explained() -> None:
         assert "already called 'etam'" in c.status().last_error
     finally:
         c.stop()
-
-
-def test_a_source_that_does_not_read_the_stream_is_reopened() -> None:
-    """OBS can leave a Media Source empty for good (a refused connection racing its player's
-    creation): after ``reopen_after_s`` without a reader its settings are applied again,
-    which makes OBS build a new player; not while OBS reads, nor when the user stopped it."""
-    obs = FakeObs()
-    reading = threading.Event()
-    c = controller(obs, stream_connected=reading.is_set, reopen_after_s=0.3)
-    c.start()
-    try:
-        wait_for(lambda: c.status().connected)
-        wait_for(lambda: c.status().media_restarts >= 1)
-        reopen = [d for n, d in obs.requests if n == "SetInputSettings"][-1]
-        assert reopen["inputName"] == "etam"
-        assert reopen["inputSettings"] == media_source_settings(URL)
-
-        reading.set()  # OBS reads: nothing more happens
-        time.sleep(0.1)
-        before = c.status().media_restarts
-        time.sleep(0.6)
-        assert c.status().media_restarts == before
-
-        obs.media_state = "OBS_MEDIA_STATE_STOPPED"  # stopped by the user in OBS
-        reading.clear()
-        time.sleep(0.8)
-        assert c.status().media_restarts == before
-    finally:
-        c.stop()
-
-
-def test_without_a_stream_to_watch_nothing_is_reopened() -> None:
-    obs = FakeObs()
-    c = controller(obs, reopen_after_s=0.05)  # no stream_connected: the watchdog is off
-    c.start()
-    try:
-        wait_for(lambda: c.status().connected)
-        time.sleep(0.3)
-    finally:
-        c.stop()
-    assert "SetInputSettings" not in obs.names() and c.status().media_restarts == 0
