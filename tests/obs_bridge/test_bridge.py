@@ -64,7 +64,7 @@ def read_stream(url: str, frames: int, width: int, height: int) -> np.ndarray:
         "rgba",
         "-",
     ]
-    for _ in range(20):  # the server may be between two listens: retry like OBS does
+    for _ in range(20):  # a reader may fail (e.g. a server not started yet): retry like OBS
         out = subprocess.run(cmd, capture_output=True, timeout=30)
         if out.returncode == 0:
             return np.frombuffer(out.stdout, np.uint8).reshape(frames, height, width, 4)
