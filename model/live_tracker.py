@@ -70,10 +70,13 @@ class LiveTracker:
         dtype: torch.dtype = torch.float32,
         on_event: Callable[[TrackEvent], None] | None = None,
         engine: Engine | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         # ``engine`` (from etam_plugin.onnx_runtime.make_engine) picks the backend; then
-        # ``model`` may be None.
-        self.engine = engine if engine is not None else Engine(model, device, dtype)
+        # ``model`` may be None. ``cuda_graphs``: see :class:`Engine`.
+        if engine is None:
+            engine = Engine(model, device, dtype, cuda_graphs=cuda_graphs)
+        self.engine = engine
         self.config = self.engine.config
         self.on_event = on_event
         self.last_events: list[TrackEvent] = []

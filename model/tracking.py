@@ -240,6 +240,8 @@ class Engine:
 
     ``dtype`` float32 runs plainly; bfloat16/float16 run under autocast (GPU), keeping
     weights and stored state in float32 (memories in bfloat16, as the official predictor).
+    ``cuda_graphs``: on a CUDA device, stages whose input layout repeats replay CUDA graphs
+    (:mod:`cuda_graphs`); ignored elsewhere.
     """
 
     def __init__(
@@ -247,11 +249,18 @@ class Engine:
         model: EfficientTAM | StageNetwork,
         device: torch.device | str | None = None,
         dtype: torch.dtype = torch.float32,
+        *,
+        cuda_graphs: bool = False,
     ) -> None:
-        self.model = model
         self.device = torch.device(device) if device is not None else model.device
         if self.device != model.device:
             model.to(self.device)
+        if cuda_graphs and isinstance(model, EfficientTAM):
+            from etam_plugin.model.cuda_graphs import GraphedStages, cuda_graphs_available
+
+            if cuda_graphs_available(self.device):
+                model = GraphedStages(model)
+        self.model = model
         self.dtype = dtype
         self.config = model.config
 
@@ -388,13 +397,17 @@ class Engine:
         """Low-res logits of one object → its result at source resolution."""
         with torch.inference_mode():
             full = to_source_resolution(logits.to(self.device), height, width)[0, 0]
-            full_np = full.float().cpu().numpy()
+            if keep_logits:
+                full_np = full.float().cpu().numpy()
+                mask = full_np > 0
+            else:  # threshold where the logits are: a quarter of the bytes to the host
+                full_np, mask = None, (full > 0).cpu().numpy()
         return ObjectResult(
             obj_id=obj_id,
-            mask=full_np > 0,
+            mask=mask,
             score=float(score),
             object_score=float(object_score),
-            logits=full_np if keep_logits else None,
+            logits=full_np,
         )
 
 

@@ -230,6 +230,7 @@ def make_engine(
     providers: str | Sequence[str] | None = None,
     precision: str = "fp32",
     threads: int | None = None,
+    cuda_graphs: bool = False,
 ) -> Engine:
     """The tracking engine for ``VideoSession(..., engine=)`` / ``LiveTracker(..., engine=)``.
 
@@ -238,6 +239,7 @@ def make_engine(
     :class:`OnnxNetwork`); ``providers`` names execution providers (default: from
     ``device`` — cuda → CUDA, cpu → CPU, None → the first available of TensorRT, CUDA,
     DirectML, CoreML, then CPU); ``precision`` ``fp32`` or ``int8``; float32 only.
+    ``cuda_graphs`` (torch on CUDA): replay CUDA graphs of the stages (see ``Engine``).
     """
     if backend == "torch":
         if not isinstance(model_or_onnx_dir, EfficientTAM):
@@ -246,7 +248,7 @@ def make_engine(
                 f"not {type(model_or_onnx_dir).__name__}",
                 reason="backend",
             )
-        return Engine(model_or_onnx_dir, device, dtype)
+        return Engine(model_or_onnx_dir, device, dtype, cuda_graphs=cuda_graphs)
     if backend != "onnx":
         raise OnnxError(
             f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}", reason="backend"
@@ -286,4 +288,5 @@ def describe_engine(engine: Engine) -> str:
     if isinstance(model, OnnxNetwork):
         where = ", ".join(p.removesuffix("ExecutionProvider") for p in model.providers)
         return f"onnx {model.precision} ({where})"
-    return f"torch {str(engine.dtype).removeprefix('torch.')} ({engine.device})"
+    graphs = ", CUDA graphs" if type(model).__name__ == "GraphedStages" else ""
+    return f"torch {str(engine.dtype).removeprefix('torch.')} ({engine.device}{graphs})"
