@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", default="mobile")
     parser.add_argument("--clip", type=Path, help="video to stream (default: shared juggle.mp4)")
     parser.add_argument("--frames", type=int, default=40, help="timed frames")
+    parser.add_argument(
+        "--frame-size", default="640x360", help="WxH the clip is scaled to (a webcam's size)"
+    )
     parser.add_argument("--warmup", type=int, default=16, help="untimed frames (fills memory)")
     parser.add_argument("--vs-reference", action="store_true")
     parser.add_argument(
@@ -41,6 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(same state layout, fast enough for 10,000 frames on a CPU)",
     )
     parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    parser.add_argument(
+        "--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+        help="precision of both trackers (reduced precision on a GPU only, via autocast)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cuda-graphs", action="store_true", help="ours replays CUDA graphs (CUDA only)"
+    )
     parser.add_argument("--json", type=Path)
 
 
@@ -61,6 +72,14 @@ def _frames(path: Path | None, count: int, size: tuple[int, int] = (640, 360)):
     return [np.ascontiguousarray(f) for f in frames]
 
 
+def _device_name(device: str) -> str:
+    import torch
+
+    if device == "cuda":
+        return f"cuda ({torch.cuda.get_device_name()})"
+    return device
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -70,23 +89,40 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from etam_plugin.bench._reference_oracle import shaped_random_state_dict
+    from etam_plugin.devices import pick_device, pick_dtype
     from etam_plugin.model import LiveTracker, Prompt, build_model, get_config, tiny_test_config
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    device = pick_device(args.device)
+    dtype = pick_dtype(args.dtype, device)
     config = get_config(args.variant)
     sd = shaped_random_state_dict(config.with_attention("full"), seed=0)
     model = build_model(config)
     model.load_state_dict(sd)
+    model.to(device)
     total = args.warmup + args.frames + 1
-    frames = _frames(args.clip, min(total, 200))
+    try:
+        fw, fh = (int(v) for v in args.frame_size.lower().split("x"))
+    except ValueError:
+        print(f"--frame-size must be WxH, e.g. 1920x1080, not {args.frame_size!r}")
+        return 2
+    frames = _frames(args.clip, min(total, 200), (fw, fh))
     frame = lambda i: frames[i % len(frames)]  # noqa: E731
     h, w = frames[0].shape[:2]
     prompt = Prompt(points_xy=((w * 0.5, h * 0.5),), labels=(1,))
-    report: dict = {"variant": args.variant, "threads": torch.get_num_threads(), "frame": [w, h]}
+    report: dict = {
+        "variant": args.variant,
+        "threads": torch.get_num_threads(),
+        "frame": [w, h],
+        "device": _device_name(device),
+        "dtype": args.dtype,
+        "cuda_graphs": bool(args.cuda_graphs),
+    }
 
-    tracker = LiveTracker(model)
-    ref = _ReferenceStream(config, sd) if args.vs_reference else None
+    tracker = LiveTracker(model, device=device, dtype=dtype, cuda_graphs=args.cuda_graphs)
+    ref = _ReferenceStream(config, sd, device, dtype) if args.vs_reference else None
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     with torch.inference_mode():
         tracker.step(frame(0))
         t0 = time.perf_counter()
@@ -96,15 +132,21 @@ def run(args: argparse.Namespace) -> int:
             ref.select(frame(0), prompt)
         ours_ms, ref_ms = [], []
         for i in range(1, total):
+            sync()
             t0 = time.perf_counter()
             tracker.step(frame(i))
+            sync()
             if i > args.warmup:
                 ours_ms.append((time.perf_counter() - t0) * 1e3)
             if ref is not None:
                 t0 = time.perf_counter()
                 ref.step(frame(i))
+                sync()
                 if i > args.warmup:
                     ref_ms.append((time.perf_counter() - t0) * 1e3)
+    graphs = getattr(tracker.engine.model, "stats", None)
+    if graphs is not None:
+        report["graph_stats"] = dict(vars(graphs))
     report["panel_click_ms"] = _panel_click_ms(model, frames[:2])
     report["ours"] = {"median_ms": statistics.median(ours_ms), "p95_ms": _pct(ours_ms, 0.95)}
     print(
@@ -118,7 +160,10 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{args.variant}: ref    median {report['reference']['median_ms']:.0f} ms, "
             f"p95 {report['reference']['p95_ms']:.0f} ms; ours/ref {report['ratio_median']:.2f}"
+            f" ({1 / report['ratio_median']:.2f}x the reference's frames per second)"
         )
+    if graphs is not None:
+        print(f"CUDA graphs: {report['graph_stats']}")
 
     counts = sorted(int(c) for c in args.state_frames.split(",") if c)
     state_model = model
@@ -172,19 +217,24 @@ def _state_sizes(tracker, frame, prompt, counts: list[int]) -> dict[str, int]:
 class _ReferenceStream:
     """The reference's ``track_step`` driven one frame at a time."""
 
-    def __init__(self, config, state_dict) -> None:
+    def __init__(self, config, state_dict, device: str = "cpu", dtype=None) -> None:
+        import torch
+
         from etam_plugin.bench._reference_oracle import build_reference_video_predictor
 
         self.config = config
+        self.device = device
+        self.dtype = dtype if dtype is not None else torch.float32
         self.ref = build_reference_video_predictor(config)
         self.ref.load_state_dict(state_dict)
+        self.ref.to(device)
         self.output_dict = {"cond_frame_outputs": {}, "non_cond_frame_outputs": {}}
         self.index = 0
 
     def _features(self, rgb):
         from etam_plugin.model.preprocess import to_model_input
 
-        x = to_model_input(rgb, self.config.image_size)[None]
+        x = to_model_input(rgb, self.config.image_size, self.device)[None]
         backbone = self.ref.forward_image(x)
         _, feats, pos, sizes = self.ref._prepare_backbone_features(backbone)
         return feats, pos, sizes
@@ -199,14 +249,31 @@ class _ReferenceStream:
         for t in [t for t in non_cond if t < self.index - self.config.max_obj_ptrs_in_encoder]:
             del non_cond[t]
 
+    def _autocast(self):
+        import contextlib
+
+        import torch
+
+        if self.dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=self.dtype)
+
     def select(self, rgb, prompt) -> None:
+        with self._autocast():
+            self._select(rgb, prompt)
+
+    def step(self, rgb) -> None:
+        with self._autocast():
+            self._step(rgb)
+
+    def _select(self, rgb, prompt) -> None:
         import torch
 
         feats, pos, sizes = self._features(rgb)
         h, w = rgb.shape[:2]
         pts = torch.tensor(prompt.points_xy, dtype=torch.float32)[None]
-        pts = pts / torch.tensor([w, h]) * self.config.image_size
-        labels = torch.tensor(prompt.labels, dtype=torch.int32)[None]
+        pts = (pts / torch.tensor([w, h]) * self.config.image_size).to(self.device)
+        labels = torch.tensor(prompt.labels, dtype=torch.int32)[None].to(self.device)
         out = self.ref.track_step(
             frame_idx=0, is_init_cond_frame=True, current_vision_feats=feats,
             current_vision_pos_embeds=pos, feat_sizes=sizes,
@@ -215,7 +282,7 @@ class _ReferenceStream:
         )  # fmt: skip
         self._store(out, "cond_frame_outputs")
 
-    def step(self, rgb) -> None:
+    def _step(self, rgb) -> None:
         import torch.nn.functional as F
 
         self.index += 1
@@ -228,4 +295,5 @@ class _ReferenceStream:
         )  # fmt: skip
         self._store(out, "non_cond_frame_outputs")
         h, w = rgb.shape[:2]
-        F.interpolate(out["pred_masks"], (h, w), mode="bilinear", align_corners=False)
+        full = F.interpolate(out["pred_masks"], (h, w), mode="bilinear", align_corners=False)
+        (full > 0).cpu()  # the mask on the host, as ours delivers it

@@ -116,6 +116,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--device", choices=DEVICES, default="auto")
     model.add_argument("--dtype", choices=DTYPES, default="float32")
     model.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend")
+    model.add_argument(
+        "--cuda-graphs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on CUDA, replay CUDA graphs of the network's stages (same masks, 2-5x faster)",
+    )
 
     run_group = parser.add_argument_group("run")
     run_group.add_argument("--frames", type=_positive_int, help="stop after N output frames")
@@ -155,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         backend=args.backend,
+        cuda_graphs=args.cuda_graphs,
     )
     bridge = Bridge(config, tracker)
     return run_live(

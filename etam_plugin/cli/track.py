@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logits-out", type=Path, help="DIR/obj_<id>/<frame>.npy, float32")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    parser.add_argument(
+        "--cuda-graphs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="on CUDA, replay CUDA graphs of the network's stages (same results, 2-5x faster)",
+    )
     parser.add_argument("--vfr", choices=("conform", "keep"), help="policy for variable-rate video")
     parser.add_argument("--clip", type=int, help="clip number, when SOURCE is a timeline")
     parser.add_argument("--handles", type=int, default=0, help="extra frames each side of a clip")
@@ -112,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
             pool_window=args.pool_window,
             device=device,
         )
+        if args.cuda_graphs and device == "cuda":
+            from etam_plugin.onnx_runtime import make_engine
+
+            engine = make_engine("torch", model, device=device, dtype=dtype, cuda_graphs=True)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
