@@ -284,7 +284,9 @@ class CudaCapture:
         with torch.cuda.stream(side), _capture_autocast():
             fn(*args)  # warm-up on a side stream, as capture requires
         torch.cuda.current_stream(device).wait_stream(side)
-        with torch.cuda.graph(graph), _capture_autocast():
+        # thread_local: CUDA calls that other threads make meanwhile (the bridge's effects,
+        # a panel's workers) neither break this capture nor fail themselves
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), _capture_autocast():
             output = fn(*args)
         return graph.replay, output
 

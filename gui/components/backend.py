@@ -93,7 +93,8 @@ class ModelSessionFactory:
         dtype = pick_dtype(options.precision, device)
         checkpoint = resolve_checkpoint(options.checkpoint or options.variant, download=False)
         model = load_model(checkpoint, options.variant, attention=options.attention, device=device)
-        return Engine(model, device, dtype), str(device)
+        # CUDA graphs on CUDA (ignored elsewhere): same masks, 2-5x the speed (README)
+        return Engine(model, device, dtype, cuda_graphs=True), str(device)
 
     @staticmethod
     def _onnx_engine(options: ModelOptions) -> tuple[object, str]:
