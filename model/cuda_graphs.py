@@ -16,6 +16,9 @@ many frames). Tracking settles into one layout per stage after ``num_maskmem`` f
 (memory count, pointer count and ages stop changing), so a live stream replays the same
 handful of graphs; the frames before that, and layouts met once, run eagerly.
 
+Measured on an H200 (mobile, bfloat16, one object): a tracking step took 23.6–29.9 ms
+eagerly and 5.5–5.7 ms replayed, with logits equal bit for bit (tests/model/test_cuda_graphs).
+
 Outputs equal the eager ones: a graph runs the same kernels on the same inputs. Autocast
 inside a capture runs with its weight cache off (cached casts made outside a capture would
 be freed while the graph still points at them).
@@ -34,6 +37,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from etam_plugin.model.config import EfficientTAMConfig
 from etam_plugin.model.efficienttam import EfficientTAM, MaskPrediction
 from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
 
@@ -137,7 +141,7 @@ class GraphedStages:
     # -- what Engine reads ---------------------------------------------------------------
 
     @property
-    def config(self):
+    def config(self) -> EfficientTAMConfig:
         return self.net.config
 
     @property
