@@ -188,7 +188,9 @@ class VideoFileSource:
                 if self.on_corrupt != "conceal":
                     raise
                 frame = self._stand_in(pos, i)
-        return self._to_rgb(frame)
+            # converted under the lock too: a cached frame carries its own swscale context,
+            # and two threads converting the same frame at once crashed or hung PyAV
+            return self._to_rgb(frame)
 
     def _stand_in(self, pos: int, index: int) -> av.VideoFrame:
         """``on_corrupt="conceal"`` for a picture the decoder gave nothing for: repeat the

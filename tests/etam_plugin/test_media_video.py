@@ -360,3 +360,38 @@ def test_opening_reports_progress_and_can_be_cancelled(clips: Path) -> None:
     assert [d for d, _ in seen] == sorted(d for d, _ in seen)
     with pytest.raises(CancelledError):
         VideoFileSource(path, progress=lambda done, total: done < total // 3)
+
+
+_SAME_FRAME_READERS = """
+import sys, threading, time
+from etam_plugin.media.video import VideoFileSource
+src = VideoFileSource(sys.argv[1], cache_frames=4)
+src[3]
+stop = time.monotonic() + float(sys.argv[2])
+def reader():
+    while time.monotonic() < stop:
+        assert src[3].shape[2] == 3
+threads = [threading.Thread(target=reader, daemon=True) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(timeout=60)
+print("alive", sum(t.is_alive() for t in threads))
+"""
+
+
+def test_threads_reading_the_same_cached_frame(media_dir: Path) -> None:
+    """Six threads converting one cached frame at once: PyAV gives each frame its own
+    swscale context, and using it from two threads crashed the process (seen in CI as a
+    hang). Run in a child so a crash fails this test, not the suite."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _SAME_FRAME_READERS, str(media_dir / "juggle.mp4"), "4"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    assert done.stdout.split() == ["alive", "0"]
