@@ -127,11 +127,12 @@ def run_track(
     cancel: threading.Event | None = None,
     session_folder: Path | None = None,
     engine=None,
+    cuda_graphs: bool = False,
 ) -> TrackSummary:
     """Runs the whole job; raises :class:`EtamError` subclasses on bad input.
 
     ``engine`` (from ``etam_plugin.onnx_runtime.make_engine``) chooses another backend;
-    then ``model`` may be None."""
+    then ``model`` may be None. ``cuda_graphs``: see ``Engine`` (torch on CUDA only)."""
     import torch
 
     _validate(request)
@@ -156,6 +157,7 @@ def run_track(
         device=device,
         dtype=dtype or torch.float32,
         engine=engine,
+        cuda_graphs=cuda_graphs,
     )
     outputs: list[Path] = []
     try:

@@ -103,6 +103,7 @@ class _Graph:
     replay: Callable[[], None]  # holds the graph
     inputs: list[Tensor]  # static input buffers, in layout order
     output: Any  # the stage's output structure, holding the graph's static tensors
+    outputs: list[Tensor]  # those tensors, in layout order
 
 
 @dataclass
@@ -244,9 +245,8 @@ class GraphedStages:
             torch._foreach_copy_(graph.inputs, tensors)
         graph.replay()
         self.stats.replays += 1
-        outputs = _tensors_of(graph.output)
-        copies = [torch.empty_like(t) for t in outputs]
-        torch._foreach_copy_(copies, outputs)
+        copies = [torch.empty_like(t) for t in graph.outputs]
+        torch._foreach_copy_(copies, graph.outputs)
         return _rebuild(graph.output, iter(copies))
 
     def _eager(self, fn: Callable[..., Any], args: tuple) -> Any:
@@ -264,7 +264,7 @@ class GraphedStages:
             self.stats.failed += 1
             log.warning("CUDA graph capture of %s failed, running it eagerly: %s", key[0], exc)
             return None
-        entry = _Graph(replay, statics, output)
+        entry = _Graph(replay, statics, output, _tensors_of(output))
         self._graphs[key] = entry
         self.stats.captures += 1
         while len(self._graphs) > self.max_graphs:

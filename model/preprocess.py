@@ -40,12 +40,15 @@ def _check_rgb(frame_rgb: np.ndarray) -> None:
 
 def normalize(resized_rgb: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 RGB (S, S, 3) → float32 (3, S, S), scaled and ImageNet-normalised."""
-    # /255 in float64 then float32, bit-identical to the reference's numpy division
     x = torch.from_numpy(np.require(resized_rgb, requirements=["C", "W"])).to(device)
-    x = (x.permute(2, 0, 1).double() / 255.0).float()
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
-    return (x - mean) / std
+    return _standardize(x.permute(2, 0, 1).double())
+
+
+def _standardize(resized_chw: torch.Tensor) -> torch.Tensor:
+    """float64 (3, S, S) of uint8 values → float32, ImageNet-normalised. /255 in float64
+    then float32: bit-identical to the reference's numpy division."""
+    mean, std = _mean_std(resized_chw.device)
+    return ((resized_chw / 255.0).float() - mean) / std
 
 
 def to_model_input(frame_rgb: np.ndarray, size: int, device: torch.device | str = "cpu"):
@@ -54,9 +57,7 @@ def to_model_input(frame_rgb: np.ndarray, size: int, device: torch.device | str 
         return normalize(resize_square(frame_rgb, size), device)
     _check_rgb(frame_rgb)
     frame = torch.from_numpy(np.require(frame_rgb, requirements=["C", "W"])).to(device)
-    resized = resize_square_exact(frame.permute(2, 0, 1), size)
-    mean, std = _mean_std(frame.device)
-    return ((resized / 255.0).float() - mean) / std
+    return _standardize(resize_square_exact(frame.permute(2, 0, 1), size))
 
 
 @functools.lru_cache(maxsize=4)

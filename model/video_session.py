@@ -95,6 +95,7 @@ class VideoSession:
         ram_frames: int = 48,
         result_cache: int = 16,
         engine: Engine | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         self.frames = frames
         self.num_frames = len(frames)
@@ -103,8 +104,10 @@ class VideoSession:
         first = frames[0]
         self.frame_size: tuple[int, int] = (int(first.shape[0]), int(first.shape[1]))
         # ``engine`` (from etam_plugin.onnx_runtime.make_engine) picks the backend; then
-        # ``model`` may be None.
-        self.engine = engine if engine is not None else Engine(model, device, dtype)
+        # ``model`` may be None. ``cuda_graphs``: see :class:`Engine`.
+        if engine is None:
+            engine = Engine(model, device, dtype, cuda_graphs=cuda_graphs)
+        self.engine = engine
         self.config = self.engine.config
         if folder is None:
             self.folder = Path(tempfile.mkdtemp(prefix="etam-session-"))

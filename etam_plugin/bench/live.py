@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from etam_plugin.devices import DEVICES, DTYPES
+
 NAME = "live"
 HELP = "Live tracker latency (median, p95), ours vs the reference; state size over time."
 
@@ -44,9 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(same state layout, fast enough for 10,000 frames on a CPU)",
     )
     parser.add_argument("--threads", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto")
+    parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument(
-        "--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
+        "--dtype", default="float32", choices=DTYPES,
         help="precision of both trackers (reduced precision on a GPU only, via autocast)",
     )  # fmt: skip
     parser.add_argument(
@@ -250,13 +252,10 @@ class _ReferenceStream:
             del non_cond[t]
 
     def _autocast(self):
-        import contextlib
-
         import torch
 
-        if self.dtype == torch.float32:
-            return contextlib.nullcontext()
-        return torch.autocast(torch.device(self.device).type, dtype=self.dtype)
+        enabled = self.dtype != torch.float32
+        return torch.autocast(torch.device(self.device).type, dtype=self.dtype, enabled=enabled)
 
     def select(self, rgb, prompt) -> None:
         with self._autocast():

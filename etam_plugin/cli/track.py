@@ -118,10 +118,6 @@ def run(args: argparse.Namespace) -> int:
             pool_window=args.pool_window,
             device=device,
         )
-        if args.cuda_graphs and device == "cuda":
-            from etam_plugin.onnx_runtime import make_engine
-
-            engine = make_engine("torch", model, device=device, dtype=dtype, cuda_graphs=True)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -141,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
             cancel=cancel,
             session_folder=args.session,
             engine=engine,
+            cuda_graphs=args.cuda_graphs,
         )
     finally:
         for bar in bars.values():

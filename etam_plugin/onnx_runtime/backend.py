@@ -288,5 +288,7 @@ def describe_engine(engine: Engine) -> str:
     if isinstance(model, OnnxNetwork):
         where = ", ".join(p.removesuffix("ExecutionProvider") for p in model.providers)
         return f"onnx {model.precision} ({where})"
-    graphs = ", CUDA graphs" if type(model).__name__ == "GraphedStages" else ""
+    from etam_plugin.model.cuda_graphs import GraphedStages
+
+    graphs = ", CUDA graphs" if isinstance(model, GraphedStages) else ""
     return f"torch {str(engine.dtype).removeprefix('torch.')} ({engine.device}{graphs})"
