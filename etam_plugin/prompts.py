@@ -1,16 +1,20 @@
-"""Prompts from the command line and from ``prompts.json``, in the order they were given.
+"""Prompts from the command line and from ``prompts.json``, as prompt calls in order.
 
-``--point FRAME:OBJ:X,Y[:neg]`` (repeatable; clicks on the same frame and object build one
-prompt, in order), ``--box FRAME:OBJ:X0,Y0,X1,Y1``, and a JSON list of
-``{"frame": 0, "obj": 1, "points": [[x, y], ...], "labels": [1, 0], "box": [x0, y0, x1, y1]}``.
+Each ``prompts.json`` entry is one official ``add_new_points_or_box`` call (see
+``etam_plugin.model.Prompt``): ``{"frame": 0, "obj": 1, "points": [[x, y], ...], "labels":
+[1, 0], "box": [x0, y0, x1, y1], "clear_old_points": true}`` — its points and box go in
+together; ``clear_old_points`` (default true) replaces the object's earlier points on that
+frame, false appends to them. ``--box FRAME:OBJ:X0,Y0,X1,Y1`` is one call with a box;
+each ``--point FRAME:OBJ:X,Y[:neg]`` is one call that appends a click, as the panel's clicks
+do. Calls run in the order: the file's entries, then ``--box``, then ``--point``.
 Coordinates are source pixels.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from etam_plugin.errors import EtamError
@@ -25,55 +29,40 @@ class PromptError(EtamError):
         self.text = text
 
 
-@dataclass
-class _Draft:
-    points: list[tuple[float, float]] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-    box: tuple[float, float, float, float] | None = None
-
-
 class PromptSet:
-    """Prompts keyed by (frame, object), in the order they were first given."""
+    """Prompt calls as (frame, object, call), in the order they were given."""
 
     def __init__(self) -> None:
-        self._drafts: dict[tuple[int, int], _Draft] = {}
+        self._calls: list[tuple[int, int, Prompt]] = []
 
-    def add_points(self, frame: int, obj: int, points, labels) -> None:
-        draft = self._draft(frame, obj)
-        draft.points.extend((float(x), float(y)) for x, y in points)
-        draft.labels.extend(int(v) for v in labels)
-
-    def set_box(self, frame: int, obj: int, box) -> None:
-        self._draft(frame, obj).box = tuple(float(v) for v in box)
-
-    def _draft(self, frame: int, obj: int) -> _Draft:
+    def add(self, frame: int, obj: int, call: Prompt) -> None:
         if frame < 0:
             raise PromptError(f"frame {frame} is negative")
         if obj <= 0:
             raise PromptError(f"object ids are positive integers, got {obj}")
-        return self._drafts.setdefault((frame, obj), _Draft())
+        self._calls.append((frame, obj, call))
 
     def items(self) -> list[tuple[int, int, Prompt]]:
-        """(frame, object, prompt) in the order given."""
-        out = []
-        for (frame, obj), d in self._drafts.items():
-            try:
-                prompt = Prompt(tuple(d.points), tuple(d.labels), d.box)
-            except ValueError as exc:
-                raise PromptError(f"frame {frame}, object {obj}: {exc}") from exc
-            out.append((frame, obj, prompt))
-        return out
+        """(frame, object, call) in the order given."""
+        return list(self._calls)
 
     @property
     def frames(self) -> list[int]:
-        return sorted({frame for frame, _ in self._drafts})
+        return sorted({frame for frame, _, _ in self._calls})
 
     @property
     def objects(self) -> list[int]:
-        return sorted({obj for _, obj in self._drafts})
+        return sorted({obj for _, obj, _ in self._calls})
 
     def __len__(self) -> int:
-        return len(self._drafts)
+        return len(self._calls)
+
+
+def _call(where: str, **fields) -> Prompt:
+    try:
+        return Prompt(**fields)
+    except ValueError as exc:
+        raise PromptError(f"{where}: {exc}") from exc
 
 
 def _numbers(text: str, count: int, what: str, spec: str) -> list[float]:
@@ -81,9 +70,12 @@ def _numbers(text: str, count: int, what: str, spec: str) -> list[float]:
     if len(parts) != count:
         raise PromptError(f"{what} {spec!r}: expected {count} comma-separated numbers", text=spec)
     try:
-        return [float(p) for p in parts]
+        values = [float(p) for p in parts]
     except ValueError:
         raise PromptError(f"{what} {spec!r}: {text!r} is not numbers", text=spec) from None
+    if not all(math.isfinite(v) for v in values):
+        raise PromptError(f"{what} {spec!r}: coordinates must be finite numbers", text=spec)
+    return values
 
 
 def _frame_obj(frame: str, obj: str, what: str, spec: str) -> tuple[int, int]:
@@ -117,7 +109,7 @@ def parse_box(spec: str) -> tuple[int, int, tuple[float, float, float, float]]:
 
 
 def load_prompts_file(path: str | Path, into: PromptSet | None = None) -> PromptSet:
-    """Reads a prompts.json list into a :class:`PromptSet`."""
+    """Reads a prompts.json list (one prompt call an entry) into a :class:`PromptSet`."""
     prompts = into or PromptSet()
     path = Path(path)
     try:
@@ -128,42 +120,62 @@ def load_prompts_file(path: str | Path, into: PromptSet | None = None) -> Prompt
         raise PromptError(f"{path} is not valid JSON: {exc}") from exc
     if not isinstance(entries, list):
         raise PromptError(f"{path}: expected a JSON list of prompts")
+    keys = {"frame", "obj", "points", "labels", "box", "clear_old_points"}
     for i, entry in enumerate(entries):
         where = f"{path} entry {i}"
         if not isinstance(entry, dict) or "frame" not in entry or "obj" not in entry:
             raise PromptError(f'{where}: each prompt needs "frame" and "obj"')
-        unknown = set(entry) - {"frame", "obj", "points", "labels", "box"}
+        unknown = set(entry) - keys
         if unknown:
             raise PromptError(f"{where}: unknown keys {sorted(unknown)}")
+        clear = entry.get("clear_old_points", True)
+        if not isinstance(clear, bool):
+            raise PromptError(f'{where}: "clear_old_points" must be true or false')
         try:
-            frame, obj = int(entry["frame"]), int(entry["obj"])
-            if "box" in entry and entry["box"] is not None:
-                box = [float(v) for v in entry["box"]]
+            frame, obj = _integer(entry["frame"]), _integer(entry["obj"])
+            box = None
+            if entry.get("box") is not None:
+                box = tuple(float(v) for v in entry["box"])
                 if len(box) != 4:
                     raise ValueError("box needs 4 numbers")
-                prompts.set_box(frame, obj, box)
             points = entry.get("points") or []
             labels = entry.get("labels")
             if labels is None:
                 labels = [1] * len(points)
             if len(labels) != len(points):
                 raise ValueError(f"{len(points)} points but {len(labels)} labels")
-            prompts.add_points(frame, obj, [(float(x), float(y)) for x, y in points], labels)
+            xy = tuple((float(x), float(y)) for x, y in points)
+            labels = tuple(_integer(v) for v in labels)
         except (TypeError, ValueError) as exc:
             raise PromptError(f"{where}: {exc}") from exc
+        if not xy and box is None:
+            raise PromptError(f"{where}: give points or a box")
+        prompts.add(
+            frame,
+            obj,
+            _call(where, points_xy=xy, labels=labels, box_xyxy=box, clear_old_points=clear),
+        )
     return prompts
+
+
+def _integer(value: object) -> int:
+    """An integer from JSON (true/false and 1.5 are not integers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise ValueError(f"{value!r} is not an integer")
+    return int(value)
 
 
 def build_prompts(
     prompts_file: str | Path | None, points: Iterable[str], boxes: Iterable[str]
 ) -> PromptSet:
-    """The prompts of one ``track`` run: the file first, then ``--box``, then ``--point``
-    (a box goes before the clicks of its frame and object)."""
+    """The prompt calls of one ``track`` run: the file's entries, then each ``--box``, then
+    each ``--point`` (a click appended to the points of its frame and object)."""
     prompts = load_prompts_file(prompts_file) if prompts_file else PromptSet()
     for spec in boxes:
         frame, obj, box = parse_box(spec)
-        prompts.set_box(frame, obj, box)
+        prompts.add(frame, obj, _call(f"--box {spec!r}", box_xyxy=box))
     for spec in points:
         frame, obj, xy, label = parse_point(spec)
-        prompts.add_points(frame, obj, [xy], [label])
+        call = _call(f"--point {spec!r}", points_xy=(xy,), labels=(label,), clear_old_points=False)
+        prompts.add(frame, obj, call)
     return prompts

@@ -31,6 +31,8 @@ from etam_plugin.model.types import (
     ObjectResult,
     Progress,
     Prompt,
+    clicks,
+    drawing,
 )
 
 _LAZY = {
@@ -93,7 +95,9 @@ __all__ = [
     "VideoSession",
     "WeightsUnavailableError",
     "build_model",
+    "clicks",
     "config_from_manifest",
+    "drawing",
     "export_onnx",
     "get_config",
     "graph_names",

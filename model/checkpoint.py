@@ -227,6 +227,14 @@ def _state_dict_of(obj: Any, path: Path) -> dict[str, torch.Tensor]:
             path=path,
             reason="structure",
         )
+    broken = [k for k, v in inner.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise CheckpointError(
+            f"checkpoint {path}: {len(broken)} tensor(s) hold NaN or infinite values "
+            f"({', '.join(sorted(broken)[:_LIST_LIMIT])}); every mask would be empty or noise.",
+            path=path,
+            reason="not-finite",
+        )
     return dict(inner)
 
 

@@ -96,13 +96,14 @@ class LiveTracker:
         return self._frame_index
 
     def select(self, obj_id: int, prompt: Prompt) -> FrameResult:
-        """(Re)selects ``obj_id`` on the last stepped frame; its old state is dropped."""
+        """(Re)selects ``obj_id`` on the last stepped frame with one prompt call (see
+        :class:`Prompt`); its old state is dropped."""
         if self._last is None:
             raise ModelError("no frame yet: call step() with a frame before selecting")
         if prompt.is_empty:
             raise ModelError("empty prompt: give points, a box or a mask")
         (h, w), feats, pos = self._last
-        steps = prompt_steps(prompt, h, w, self.engine.image_size)
+        steps = prompt_steps((prompt,), h, w, self.engine.image_size)
         prediction, _ = self.engine.apply_prompt(
             feats, steps, memory=None, pos=pos, base_logits=None
         )

@@ -8,8 +8,9 @@
 Semantics follow the official EfficientTAM video predictor: objects are tracked
 independently, a prompt on a frame the object was never tracked on makes it a conditioning
 frame (no memory), a prompt on a tracked frame is a correction (memory-conditioned, then
-kept as a prompted frame), clicks after the first refine the previous mask, a box is two
-corner points before the clicks, memories of prompted frames come from the binarised mask.
+kept as a prompted frame), each prompt call is fed the frame's previous mask (see
+:class:`Prompt` for a call's meaning), a box is two corner points before the points,
+memories of prompted frames come from the binarised mask.
 """
 
 from __future__ import annotations
@@ -174,27 +175,38 @@ class PromptCache:
         return n
 
 
-def prompt_steps(prompt: Prompt, height: int, width: int, size: int) -> list[PromptStep]:
-    """The steps a user took to build ``prompt``: mask, then box, then one click at a time."""
+def prompt_steps(calls: Sequence[Prompt], height: int, width: int, size: int) -> list[PromptStep]:
+    """One decoder step per call (see :class:`Prompt`): the points in force after the call
+    (a box as corner points labelled 2, 3 before them), or a mask. Each step is fed the
+    previous step's mask (:meth:`Engine.apply_prompt`), as each official call is fed the
+    frame's previous output."""
     steps: list[PromptStep] = []
-    if prompt.mask is not None:
-        if prompt.mask.shape != (height, width):
-            raise ValueError(
-                f"mask prompt is {prompt.mask.shape[1]}×{prompt.mask.shape[0]}, "
-                f"the frames are {width}×{height}"
-            )
-        steps.append(PromptStep(mask=prompt.mask.astype(bool)))
-    corners = np.zeros((0, 2), np.float32)
-    corner_labels = np.zeros(0, np.int32)
-    if prompt.box_xyxy is not None:
-        x0, y0, x1, y1 = prompt.box_xyxy
-        corners = scale_points(np.array([[x0, y0], [x1, y1]]), height, width, size)
-        corner_labels = np.array([2, 3], np.int32)
-        steps.append(PromptStep(corners, corner_labels))
-    clicks = scale_points(np.array(prompt.points_xy, np.float32), height, width, size)
-    for n in range(1, len(prompt.labels) + 1):
-        points = np.concatenate([corners, clicks[:n]])
-        labels = np.concatenate([corner_labels, np.array(prompt.labels[:n], np.int32)])
+    points = np.zeros((0, 2), np.float32)
+    labels = np.zeros(0, np.int32)
+    for call in calls:
+        if call.mask is not None:
+            if call.mask.shape != (height, width):
+                raise ValueError(
+                    f"mask prompt is {call.mask.shape[1]}×{call.mask.shape[0]}, "
+                    f"the frames are {width}×{height}"
+                )
+            steps.append(PromptStep(mask=call.mask.astype(bool)))
+            points, labels = points[:0], labels[:0]  # a mask replaces the frame's points
+            continue
+        if call.is_empty:
+            raise ValueError("empty prompt: give points, a box or a mask")
+        new_xy = list(call.points_xy)
+        new_labels = list(call.labels)
+        if call.box_xyxy is not None:
+            x0, y0, x1, y1 = call.box_xyxy
+            new_xy = [(x0, y0), (x1, y1), *new_xy]
+            new_labels = [2, 3, *new_labels]
+        scaled = scale_points(np.array(new_xy, np.float32).reshape(-1, 2), height, width, size)
+        if call.clear_old_points:
+            points, labels = scaled, np.array(new_labels, np.int32)
+        else:
+            points = np.concatenate([points, scaled])
+            labels = np.concatenate([labels, np.array(new_labels, np.int32)])
         steps.append(PromptStep(points, labels))
     return steps
 

@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -45,16 +45,18 @@ from etam_plugin.model.types import (
     ObjectResult,
     Progress,
     Prompt,
+    clicks,
+    drawing,
 )
 
 SESSION_FILE = "session.json"
-SESSION_VERSION = 1
+SESSION_VERSION = 2  # 2: a frame's prompt calls (1: one click-built prompt)
 DIRECTIONS = ("forward", "backward", "both")
 
 
 @dataclass
 class _PromptEntry:
-    prompt: Prompt
+    calls: tuple[Prompt, ...]  # the official calls made on the frame, in order
     base: FrameRecord | None = None  # the tracked record a correction started from
 
 
@@ -168,29 +170,47 @@ class VideoSession:
 
     # -- prompts -----------------------------------------------------------------------
 
-    def prompt(self, frame_index: int, obj_id: int) -> Prompt | None:
+    def prompts(self, frame_index: int, obj_id: int) -> tuple[Prompt, ...]:
+        """The prompt calls made for ``obj_id`` on a frame, in order (empty: none)."""
         entry = self._object(obj_id).prompts.get(frame_index)
-        return entry.prompt if entry else None
+        return entry.calls if entry else ()
+
+    def prompt(self, frame_index: int, obj_id: int) -> Prompt | None:
+        """What the frame's calls leave on it as one drawing (see :func:`drawing`)."""
+        return drawing(self.prompts(frame_index, obj_id))
 
     def prompted_frames(self, obj_id: int) -> list[int]:
         return sorted(self._object(obj_id).prompts)
 
-    def set_prompt(self, frame_index: int, obj_id: int, prompt: Prompt) -> FrameResult:
-        """Replaces ``obj_id``'s prompt on a frame and recomputes that frame at once.
+    def add_prompt(self, frame_index: int, obj_id: int, prompt: Prompt) -> FrameResult:
+        """One official prompt call (see :class:`Prompt`) for ``obj_id`` on a frame; the
+        frame is recomputed at once (one decoder pass) and returned."""
+        if prompt.is_empty:
+            raise ModelError("empty prompt: give points, a box or a mask")
+        with self._lock:
+            return self.set_prompts(
+                frame_index, obj_id, (*self.prompts(frame_index, obj_id), prompt)
+            )
 
-        On a frame the object was never tracked on, the prompt makes it a conditioning
-        frame (every tracked frame of the object becomes stale); on a tracked frame it is a
-        correction (the frames after it, in the direction it was tracked, become stale).
-        An empty prompt removes the frame's prompt.
+    def set_prompts(self, frame_index: int, obj_id: int, calls: Sequence[Prompt]) -> FrameResult:
+        """Replaces the calls made for ``obj_id`` on a frame by ``calls`` (empty: the frame
+        has no prompt any more) and recomputes the frame at once: undo, redo and the panel's
+        clicks (:func:`clicks`). Calls shared with the frame's previous ones are not re-run.
+
+        On a frame the object was never tracked on, the calls make it a conditioning frame
+        (every tracked frame of the object becomes stale); on a tracked frame they are a
+        correction that starts from the tracked mask (the frames after it, in the direction
+        it was tracked, become stale). A conditioning frame stays one when prompted again.
         """
+        calls = tuple(calls)
         with self._lock:
             self._check_frame(frame_index)
             obj = self._object(obj_id)
-            if prompt.is_empty:
+            if not calls:
                 self._clear_prompt(obj, frame_index)
                 return self.frame_result(frame_index)
             h, w = self.frame_size
-            steps = prompt_steps(prompt, h, w, self.engine.image_size)
+            steps = prompt_steps(calls, h, w, self.engine.image_size)
             feats, pos = self._frame_features(frame_index)
             is_cond = frame_index in obj.cond or not obj.has(frame_index)
             cache = self._prompt_cache.get((obj_id, frame_index))
@@ -200,7 +220,7 @@ class VideoSession:
                 )
                 record = record_from_prediction(prediction, 0, interacted=True, reverse=False)
                 obj.cond[frame_index] = record
-                obj.prompts[frame_index] = _PromptEntry(prompt)
+                obj.prompts[frame_index] = _PromptEntry(calls)
                 obj.stale.update(f for f in obj.tracked if f not in obj.prompts)
             else:
                 entry = obj.prompts.get(frame_index)
@@ -217,7 +237,7 @@ class VideoSession:
                     prediction, 0, interacted=True, reverse=base.reverse
                 )
                 obj.store.put(frame_index, record)
-                obj.prompts[frame_index] = _PromptEntry(prompt, base)
+                obj.prompts[frame_index] = _PromptEntry(calls, base)
                 self._mark_after_stale(obj, frame_index, base.reverse)
             obj.stale.discard(frame_index)
             self._invalidate(obj_id, frame_index)
@@ -516,19 +536,22 @@ class VideoSession:
             staged.write(odir / "bases.npz", _records_writer(bases))
             prompts = []
             for f, entry in sorted(obj.prompts.items()):
-                item = {
-                    "frame": f,
-                    "points": [list(p) for p in entry.prompt.points_xy],
-                    "labels": list(entry.prompt.labels),
-                    "box": list(entry.prompt.box_xyxy) if entry.prompt.box_xyxy else None,
-                    "mask": None,
-                }
-                if entry.prompt.mask is not None:
-                    name = f"prompt_mask_{f:07d}.png"
-                    mask = Image.fromarray(entry.prompt.mask.astype(bool))
-                    staged.write(odir / name, lambda fh, m=mask: m.save(fh, format="PNG"))
-                    item["mask"] = name
-                prompts.append(item)
+                calls = []
+                for k, call in enumerate(entry.calls):
+                    item = {
+                        "points": [list(p) for p in call.points_xy],
+                        "labels": list(call.labels),
+                        "box": list(call.box_xyxy) if call.box_xyxy else None,
+                        "clear_old_points": call.clear_old_points,
+                        "mask": None,
+                    }
+                    if call.mask is not None:
+                        name = f"prompt_mask_{f:07d}_{k}.png"
+                        mask = Image.fromarray(call.mask.astype(bool))
+                        staged.write(odir / name, lambda fh, m=mask: m.save(fh, format="PNG"))
+                        item["mask"] = name
+                    calls.append(item)
+                prompts.append({"frame": f, "calls": calls})
             objects.append(
                 {
                     "id": obj.obj_id,
@@ -581,8 +604,11 @@ class VideoSession:
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ModelError(f"cannot read {path}: {exc}") from exc
-        if meta.get("version") != SESSION_VERSION:
-            raise ModelError(f"{path} has session version {meta.get('version')}, expected 1")
+        version = meta.get("version")
+        if version not in (1, SESSION_VERSION):
+            raise ModelError(
+                f"{path} has session version {version}; this version reads 1 to {SESSION_VERSION}"
+            )
         session = cls(model, frames, folder=folder, **kwargs)
         if meta["num_frames"] != session.num_frames or list(meta["frame_size"]) != list(
             session.frame_size
@@ -606,16 +632,8 @@ class VideoSession:
             obj.cond = _load_records(odir / "cond.npz")
             bases = _load_records(odir / "bases.npz")
             for p in item["prompts"]:
-                mask = None
-                if p["mask"]:
-                    mask = np.asarray(Image.open(odir / p["mask"])).astype(bool)
-                prompt = Prompt(
-                    points_xy=tuple(tuple(xy) for xy in p["points"]),
-                    labels=tuple(p["labels"]),
-                    box_xyxy=tuple(p["box"]) if p["box"] else None,
-                    mask=mask,
-                )
-                obj.prompts[p["frame"]] = _PromptEntry(prompt, bases.get(p["frame"]))
+                calls = _read_calls(p, odir, version)
+                obj.prompts[p["frame"]] = _PromptEntry(calls, bases.get(p["frame"]))
             obj.tracked = {int(f): bool(r) for f, r in item["tracked"]}
             obj.stale = set(item["stale"])
         return session
@@ -627,6 +645,36 @@ class VideoSession:
         self._results.clear()
         if self._cleanup is not None:
             self._cleanup()
+
+
+def _read_calls(item: dict, folder: Path, version: int) -> tuple[Prompt, ...]:
+    """One frame's prompt calls from a saved session (version 1 kept one click-built
+    prompt per frame: its mask, then its box and clicks)."""
+
+    def mask(name: str | None) -> np.ndarray | None:
+        return np.asarray(Image.open(folder / name)).astype(bool) if name else None
+
+    def points(p: dict) -> tuple[tuple[float, float], ...]:
+        return tuple((float(x), float(y)) for x, y in p["points"])
+
+    def box(p: dict) -> tuple[float, float, float, float] | None:
+        return tuple(p["box"]) if p["box"] else None
+
+    if version == 1:
+        painted = mask(item["mask"])
+        first = (Prompt(mask=painted),) if painted is not None else ()
+        return first + clicks(Prompt(points(item), tuple(item["labels"]), box(item)))
+    return tuple(
+        Prompt(mask=m)
+        if (m := mask(c["mask"])) is not None
+        else Prompt(
+            points(c),
+            tuple(c["labels"]),
+            box(c),
+            clear_old_points=bool(c["clear_old_points"]),
+        )
+        for c in item["calls"]
+    )
 
 
 def _records_writer(records: dict[str, FrameRecord]) -> Callable[[BinaryIO], object]:

@@ -185,18 +185,18 @@ def run(args: argparse.Namespace) -> int:
 def _panel_click_ms(model, frames) -> float:
     """A click in the panel on a frame already shown (its features cached): the median of
     a few clicks, each re-applying the object's prompt with one more point."""
-    from etam_plugin.model import Prompt, VideoSession
+    from etam_plugin.model import Prompt, VideoSession, clicks
 
     session = VideoSession(model, frames)
     session.add_object(1)
     h, w = frames[0].shape[:2]
     points = [(w * 0.5, h * 0.5)]
-    session.set_prompt(0, 1, Prompt(tuple(points), (1,)))  # encodes and caches the frame
+    session.add_prompt(0, 1, Prompt(tuple(points), (1,)))  # encodes and caches the frame
     times = []
     for k in range(1, 4):
         points.append((w * (0.3 + 0.1 * k), h * 0.4))
         t0 = time.perf_counter()
-        session.set_prompt(0, 1, Prompt(tuple(points), (1,) + (0,) * k))
+        session.set_prompts(0, 1, clicks(Prompt(tuple(points), (1,) + (0,) * k)))
         times.append((time.perf_counter() - t0) * 1e3)
     session.close()
     return statistics.median(times)

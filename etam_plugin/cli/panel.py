@@ -30,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--handles", type=int, default=0, help="frames more each side of a timeline clip"
     )
     parser.add_argument(
-        "--prompts", type=Path, help="prompts.json to apply at start (as `track` reads it)"
+        "--prompts",
+        type=Path,
+        help="prompts.json to apply at start (read as `track` reads it; the panel applies "
+        "each entry's points as clicks, as it does every edit)",
     )
     parser.add_argument(
         "--point",

@@ -40,7 +40,7 @@ from etam_plugin.gui.components.tasks import TaskBackend
 from etam_plugin.gui.components.transport import Transport
 from etam_plugin.gui.components.view import ViewOptions
 from etam_plugin.matte import MatteOps
-from etam_plugin.model import FrameStatus, Prompt
+from etam_plugin.model import FrameStatus, Prompt, clicks, drawing
 from etam_plugin.timeline import TimelineClip
 
 # Autosave a few seconds after the first unsaved change (not after the last: a user who
@@ -464,8 +464,9 @@ class EditorController(QObject):
     def apply_prompts(
         self, items: Sequence[tuple[int, int, Prompt]], track: str | None = None
     ) -> None:
-        """Prompts given from outside (``etam-plugin panel --point …``), each one an undoable
-        edit as if clicked; then track ``track`` ("forward"/"backward"/"both") if given.
+        """Prompt calls given from outside (``etam-plugin panel --point …``), each one an
+        undoable edit of the frame's drawing, applied as clicks like every edit in the
+        panel; then track ``track`` ("forward"/"backward"/"both") if given.
         Waits for the session when it is still starting."""
         if self.session_state is not SessionState.READY or self.displayed_frame is None:
             self._pending_prompts = (list(items), track)
@@ -481,7 +482,8 @@ class EditorController(QObject):
                 self._report(ModelError(f"a prompt is on frame {frame}, outside the clip"))
                 continue
             before = self.prompts.get(frame, obj_id)
-            self.undo_stack.push(PromptCommand(self, frame, obj_id, before, prompt, "Prompt"))
+            after = drawing((*clicks(before), prompt))  # the panel replays it as clicks
+            self.undo_stack.push(PromptCommand(self, frame, obj_id, before, after, "Prompt"))
         if items:
             self.seek(min(f for f, _o, _p in items))
         if track:

@@ -8,7 +8,6 @@ It only wires views to the controller; every action's shortcut comes from the on
 from __future__ import annotations
 
 from collections.abc import Callable
-from fractions import Fraction
 from pathlib import Path
 
 import psutil
@@ -59,6 +58,7 @@ from etam_plugin.gui.components.project import PROJECT_SUFFIX
 from etam_plugin.gui.components.recovery import RecoveryCandidate
 from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
+from etam_plugin.media.timecode import frame_to_timecode
 from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
 from etam_plugin.track import TIMELINE_EXTENSIONS
 
@@ -71,14 +71,6 @@ VIDEO_FILTER = (
 TIMELINE_FILTER = "Timelines (*.otio *.xml *.fcpxml *.fcpxmld *.edl *.kdenlive);;All files (*)"
 PROJECT_FILTER = "etam-plugin projects (*.etam)"
 MEMORY_POLL_MS = 2000
-
-
-def timecode(frame: int, fps: Fraction) -> str:
-    """Non-drop HH:MM:SS:FF at the nominal rate (display only; exports use media's)."""
-    nominal = max(round(float(fps)), 1)
-    ff = frame % nominal
-    seconds = frame // nominal
-    return f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{ff:02d}"
 
 
 class MainWindow(QMainWindow):
@@ -1016,7 +1008,7 @@ class MainWindow(QMainWindow):
             self.frame_label.setText("–")
             return
         self.frame_label.setText(
-            f"{index:>5} / {info.num_frames - 1}   {timecode(index, info.fps)}"
+            f"{index:>5} / {info.num_frames - 1}   {frame_to_timecode(index, info.fps)}"
         )
 
     def _on_range_changed(self, first: int, last: int) -> None:

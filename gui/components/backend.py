@@ -25,7 +25,7 @@ from etam_plugin.gui.components.project import (
     save_project,
 )
 from etam_plugin.gui.components.session_api import SessionFactory, SessionLike
-from etam_plugin.model import FrameSource, FrameStatus, Progress, Prompt
+from etam_plugin.model import FrameSource, FrameStatus, Progress, clicks, drawing
 
 FramesFactory = Callable[[m.SourceSpec], FrameSource]
 Emit = Callable[[object], None]
@@ -188,8 +188,7 @@ class InferenceBackend:
         session = self._require_session()
         t0 = time.perf_counter()
         if isinstance(request, m.SetPrompt):
-            prompt = request.prompt if request.prompt is not None else Prompt()
-            result = session.set_prompt(request.frame, request.obj_id, prompt)
+            result = session.set_prompts(request.frame, request.obj_id, clicks(request.prompt))
             emit(m.PromptApplied(request, result, self._statuses(), time.perf_counter() - t0))
         elif isinstance(request, m.Propagate):
             self._propagate(session, request, emit)
@@ -253,7 +252,7 @@ class InferenceBackend:
             (frame, obj_id): p
             for obj_id in session.object_ids
             for frame in session.prompted_frames(obj_id)
-            if (p := session.prompt(frame, obj_id)) is not None
+            if (p := drawing(session.prompts(frame, obj_id))) is not None
         }
         return m.SessionStarted(
             num_frames=session.num_frames,
@@ -273,17 +272,16 @@ class InferenceBackend:
         assert self._frames is not None
         objects = [(o, old.object_name(o)) for o in old.object_ids]
         prompts = [
-            (frame, o, p)
+            (frame, o, old.prompts(frame, o))
             for o in old.object_ids
             for frame in old.prompted_frames(o)
-            if (p := old.prompt(frame, o)) is not None
         ]
         new = self.session_factory.create(self._frames)
         try:
             for obj_id, name in objects:
                 new.add_object(obj_id, name)
-            for frame, obj_id, prompt in sorted(prompts, key=lambda t: (t[0], t[1])):
-                new.set_prompt(frame, obj_id, prompt)
+            for frame, obj_id, calls in sorted(prompts, key=lambda t: (t[0], t[1])):
+                new.set_prompts(frame, obj_id, calls)
         except BaseException:
             _close(new)
             raise

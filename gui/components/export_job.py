@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from etam_plugin.errors import ExportError
+from etam_plugin.export import writer_class
+from etam_plugin.export.targets import file_target, refuse_inputs, refuse_inputs_inside
 from etam_plugin.matte import MatteOps
-from etam_plugin.timeline import TimelineClip
+from etam_plugin.timeline import TimelineClip, timeline_target
 from etam_plugin.track import TIMELINE_KINDS, separate_path
 
 OBJECT_MODES = ("all", "chosen", "separate")
@@ -163,6 +165,13 @@ def plan_export(
         out = out.with_suffix(suffix) if out.suffix else out.with_name(out.name + suffix)
     if not out.parent.is_dir():
         raise ExportError(f"the folder {out.parent} does not exist", path=out)
+    inputs = {"clip": Path(source)}
+    separate = combine == "separate" and len(ids) > 1
+    targets = [separate_path(out, o) for o in ids] if separate else [out]
+    for target in targets:  # checked before anything is rendered
+        writer_class(settings.fmt).target(target)
+        refuse_inputs(target, inputs, "the export")
+        refuse_inputs_inside(target, inputs, "the export")
     timeline_out = None
     if settings.timeline:
         if settings.timeline not in TIMELINE_TYPES:
@@ -180,6 +189,8 @@ def plan_export(
         timeline_out = timeline_out.expanduser().absolute()
         if timeline_out.suffix.lower() != settings.timeline:
             timeline_out = timeline_out.with_suffix(settings.timeline)
+        file_target(timeline_target(timeline_out), "the timeline")
+        refuse_inputs(timeline_out, inputs, "the timeline")
         if clip is not None and not _clip_inside(clip, first, last, source):
             clip = None  # the range does not cover the timeline clip: place the range
     return ExportJob(

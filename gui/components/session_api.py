@@ -4,7 +4,7 @@ as a Protocol so that the panel, its tests' fake and the real session meet in on
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -26,9 +26,11 @@ class SessionLike(Protocol):
 
     def object_name(self, obj_id: int) -> str: ...
 
-    def set_prompt(self, frame_index: int, obj_id: int, prompt: Prompt) -> FrameResult: ...
+    def set_prompts(
+        self, frame_index: int, obj_id: int, calls: Sequence[Prompt]
+    ) -> FrameResult: ...
 
-    def prompt(self, frame_index: int, obj_id: int) -> Prompt | None: ...
+    def prompts(self, frame_index: int, obj_id: int) -> tuple[Prompt, ...]: ...
 
     def prompted_frames(self, obj_id: int) -> list[int]: ...
 

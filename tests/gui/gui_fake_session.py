@@ -21,7 +21,15 @@ import cv2
 import numpy as np
 
 from etam_plugin.errors import CancelledError, ModelError
-from etam_plugin.model import FrameResult, FrameStatus, ObjectResult, Progress, Prompt
+from etam_plugin.model import (
+    FrameResult,
+    FrameStatus,
+    ObjectResult,
+    Progress,
+    Prompt,
+    clicks,
+    drawing,
+)
 
 SHIFT = 2
 
@@ -167,7 +175,10 @@ class FakeSession:
         self._check(obj_id)
         return self._names[obj_id]
 
-    def set_prompt(self, frame_index: int, obj_id: int, prompt: Prompt) -> FrameResult:
+    def set_prompts(self, frame_index: int, obj_id: int, calls) -> FrameResult:
+        """Stores the calls' drawing (the fake draws masks from drawings); logged as
+        ``set_prompt`` with that drawing."""
+        prompt = drawing(calls) or Prompt()
         self._log("set_prompt", frame_index, obj_id, prompt)
         self._check(obj_id, frame_index)
         if self.prompt_delay_s:
@@ -188,6 +199,9 @@ class FakeSession:
             if status[i] is FrameStatus.TRACKED:
                 status[i] = FrameStatus.STALE
         return FrameResult(frame_index, {obj_id: _result(obj_id, mask)})
+
+    def prompts(self, frame_index: int, obj_id: int) -> tuple[Prompt, ...]:
+        return clicks(self._prompts.get((frame_index, obj_id)))
 
     def prompt(self, frame_index: int, obj_id: int) -> Prompt | None:
         return self._prompts.get((frame_index, obj_id))

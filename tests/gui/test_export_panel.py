@@ -220,6 +220,26 @@ def test_planning_explains_what_cannot_work(settings, match) -> None:
         )  # fmt: skip
 
 
+def test_planning_refuses_to_replace_the_clip_or_its_folder(tmp_path) -> None:
+    """A PNG sequence into the clip's own folder would replace the folder (the clip
+    included); a movie over the clip would replace the clip: both refused at planning."""
+    clip = tmp_path / "shoot" / "A001.mp4"
+    clip.parent.mkdir()
+    clip.write_bytes(b"the footage")
+    (tmp_path / "twin.mov").hardlink_to(clip)
+    for settings, match in [
+        (ExportSettings(fmt="png", out=clip.parent), "does not write"),
+        (ExportSettings(fmt="prores4444", out=tmp_path / "twin.mov"), "is the clip"),
+        (ExportSettings(fmt="luma", out=clip.parent / ".." / "twin.mov"), "is the clip"),
+    ]:
+        with pytest.raises(ExportError, match=match):
+            plan_export(
+                settings, source=clip, objects=[1], in_out=(0, 9), num_frames=10,
+                ops=MatteOps(),
+            )  # fmt: skip
+    assert clip.read_bytes() == b"the footage"
+
+
 def test_planning_fixes_extensions_and_defaults(tmp_path) -> None:
     job = plan_export(
         ExportSettings(fmt="webm", whole_clip=True, out=tmp_path / "a.mov", timeline=".kdenlive"),

@@ -48,7 +48,7 @@ def test_official_weights_by_variant_name(weights_folder, no_hub_cache, monkeypa
     session = factory.create(ArrayFrames(synthetic_clip(3, 72, 96)))
     try:
         session.add_object(1, "A")
-        result = session.set_prompt(0, 1, Prompt(((30.0, 36.0),), (1,)))
+        result = session.add_prompt(0, 1, Prompt(((30.0, 36.0),), (1,)))
         assert result.objects[1].mask.shape == (72, 96)
         import torch
 
@@ -109,7 +109,7 @@ def test_the_onnx_backend_runs_an_export(tmp_path_factory) -> None:
     session = factory.create(ArrayFrames(synthetic_clip(3, 72, 96)))
     try:
         session.add_object(1, "A")
-        result = session.set_prompt(0, 1, Prompt(((30.0, 36.0),), (1,)))
+        result = session.add_prompt(0, 1, Prompt(((30.0, 36.0),), (1,)))
         assert result.objects[1].mask.shape == (72, 96)
         assert session.config.memory_attention.mode == "pooled-keys"  # the export's mode
         assert factory.describe() == f"onnx fp32 (CPU) · {folder.name}"

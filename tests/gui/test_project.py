@@ -208,7 +208,7 @@ def test_a_saved_copy_does_not_change_when_the_live_session_goes_on(tmp_path: Pa
     session = VideoSession(model, frames)
     try:
         session.add_object(1, "A")
-        session.set_prompt(0, 1, Prompt(((20.0, 20.0),), (1,)))
+        session.add_prompt(0, 1, Prompt(((20.0, 20.0),), (1,)))
         list(session.propagate("forward", 0, 7))
         session.save(session.folder)
         project = tmp_path / "p.etam"
@@ -217,7 +217,7 @@ def test_a_saved_copy_does_not_change_when_the_live_session_goes_on(tmp_path: Pa
         masks = [session.result(f, 1).mask.copy() for f in range(8)]
         assert any(os.stat(p).st_nlink > 1 for p in before)  # links were made
 
-        session.set_prompt(3, 1, Prompt(((40.0, 30.0), (10.0, 10.0)), (1, 0)))  # correction
+        session.add_prompt(3, 1, Prompt(((40.0, 30.0), (10.0, 10.0)), (1, 0)))  # correction
         list(session.propagate("forward", 3, 7))
         session.save(session.folder)
         after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}

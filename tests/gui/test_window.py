@@ -497,6 +497,8 @@ def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None
     ((source, settings, kw),) = calls
     assert source == Path("clip.mp4") and settings.theme() == "system"
     assert str(tmp_path) in settings.q.fileName()
-    ((frame, obj, prompt),) = kw["prompts"]
-    assert (frame, obj, prompt.points_xy, prompt.labels) == (3, 2, ((40, 30), (50, 31)), (1, 0))
+    assert [(f, o, c.points_xy, c.labels, c.clear_old_points) for f, o, c in kw["prompts"]] == [
+        (3, 2, ((40, 30),), (1,), False),  # one appended click per --point
+        (3, 2, ((50, 31),), (0,), False),
+    ]
     assert kw["track"] == "both" and kw["clip"] is None

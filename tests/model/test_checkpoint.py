@@ -113,6 +113,19 @@ def test_dtypes_are_left_alone(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_that_are_not_finite_are_refused(ti_sd: dict, tmp_path: Path, bad: float) -> None:
+    """A NaN weight makes every mask empty: refused at load, naming the tensor."""
+    sd = dict(ti_sd)
+    key = "sam_mask_decoder.iou_prediction_head.layers.0.weight"
+    sd[key] = sd[key].clone()
+    sd[key][0, 0] = bad
+    path = tmp_path / "efficienttam_ti.pt"
+    save_checkpoint(sd, path)
+    error = _read_error(path)
+    assert error.reason == "not-finite" and key in str(error)
+
+
 # ---------------------------------------------------------------------- read errors
 
 

@@ -220,7 +220,7 @@ def test_video_session_with_cuda_graphs_equals_eager(jpeg_clip) -> None:
         engine = make_engine("torch", model, device="cuda", cuda_graphs=graphs)
         session = VideoSession(None, frames, engine=engine)
         session.add_object(1)
-        session.set_prompt(0, 1, PROMPTS[1])
+        session.add_prompt(0, 1, PROMPTS[1])
         results.append({r.frame_index: r for r, _ in session.propagate(keep_logits=True)})
         session.close()
     for f in range(NUM_FRAMES):

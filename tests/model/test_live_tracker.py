@@ -34,7 +34,7 @@ def test_live_tracker_equals_video_session_forward(jpeg_clip) -> None:
     session = VideoSession(model, frames)
     for obj_id, prompt in prompts.items():
         session.add_object(obj_id)
-        session.set_prompt(0, obj_id, prompt)
+        session.add_prompt(0, obj_id, prompt)
     offline = {r.frame_index: r for r, _ in session.propagate(keep_logits=True)}
 
     live = LiveTracker(model)

@@ -80,10 +80,10 @@ def test_video_session_on_onnx_matches_torch(backends, jpeg_clip) -> None:
         session = VideoSession(None, frames, engine=engine)
         session.add_object(1)
         session.add_object(2)
-        session.set_prompt(0, 1, PROMPTS[1])
-        session.set_prompt(0, 2, Prompt(mask=mask))
+        session.add_prompt(0, 1, PROMPTS[1])
+        session.add_prompt(0, 2, Prompt(mask=mask))
         results = {r.frame_index: r for r, _ in session.propagate()}
-        session.set_prompt(3, 1, Prompt(points_xy=((150.0, 80.0),), labels=(1,)))
+        session.add_prompt(3, 1, Prompt(points_xy=((150.0, 80.0),), labels=(1,)))
         results.update({r.frame_index: r for r, _ in session.propagate(start=3)})
         session.close()
         return results

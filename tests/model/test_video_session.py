@@ -13,6 +13,7 @@ from etam_plugin.model import (
     Prompt,
     VideoSession,
     build_model,
+    clicks,
     tiny_test_config,
 )
 
@@ -41,38 +42,52 @@ def _logits(session, frame, obj):
     return session.result(frame, obj, with_logits=True).logits
 
 
-def test_click_by_click_equals_the_whole_prompt_at_once(model, frames) -> None:
-    clicks = [((30.0, 20.0), 1), ((10.0, 10.0), 0), ((50.0, 30.0), 1)]
+def test_clicks_one_at_a_time_equal_the_drawing_set_at_once(model, frames) -> None:
+    taps = [((30.0, 20.0), 1), ((10.0, 10.0), 0), ((50.0, 30.0), 1)]
     stepwise = VideoSession(model, frames)
     stepwise.add_object(1)
-    for n in range(1, len(clicks) + 1):
-        pts, labels = zip(*clicks[:n], strict=True)
-        stepwise.set_prompt(3, 1, Prompt(pts, labels))
+    for xy, label in taps:
+        stepwise.add_prompt(3, 1, Prompt((xy,), (label,), clear_old_points=False))
     fresh = VideoSession(model, frames)
     fresh.add_object(1)
-    pts, labels = zip(*clicks, strict=True)
-    fresh.set_prompt(3, 1, Prompt(pts, labels))
+    pts, labels = zip(*taps, strict=True)
+    fresh.set_prompts(3, 1, clicks(Prompt(pts, labels)))
+    assert stepwise.prompts(3, 1) == fresh.prompts(3, 1)
     assert np.array_equal(_logits(stepwise, 3, 1), _logits(fresh, 3, 1))
 
-    # Undo (the prompt without its last click) restores the earlier result exactly.
+    # Undo (the calls without the last click) restores the earlier result exactly.
     before = VideoSession(model, frames)
     before.add_object(1)
-    before.set_prompt(3, 1, Prompt(pts[:2], labels[:2]))
-    stepwise.set_prompt(3, 1, Prompt(pts[:2], labels[:2]))
+    before.set_prompts(3, 1, clicks(Prompt(pts[:2], labels[:2])))
+    stepwise.set_prompts(3, 1, stepwise.prompts(3, 1)[:2])
     assert np.array_equal(_logits(stepwise, 3, 1), _logits(before, 3, 1))
+
+
+def test_one_call_with_two_points_differs_from_two_clicks(model, frames) -> None:
+    """One call feeds both points to the decoder at once (single-mask output, no previous
+    mask); two clicks run the first point in multimask mode and refine it."""
+    pts, labels = ((30.0, 20.0), (10.0, 10.0)), (1, 0)
+    together = VideoSession(model, frames)
+    together.add_object(1)
+    together.add_prompt(3, 1, Prompt(pts, labels))
+    apart = VideoSession(model, frames)
+    apart.add_object(1)
+    apart.set_prompts(3, 1, clicks(Prompt(pts, labels)))
+    assert together.prompt(3, 1) == apart.prompt(3, 1)  # the same points on the frame...
+    assert not np.array_equal(_logits(together, 3, 1), _logits(apart, 3, 1))  # ...not the same
 
 
 def test_statuses_follow_prompts_tracking_and_corrections(model, frames) -> None:
     s = VideoSession(model, frames)
     s.add_object(1)
-    s.set_prompt(2, 1, Prompt(((30.0, 20.0),), (1,)))
+    s.add_prompt(2, 1, Prompt(((30.0, 20.0),), (1,)))
     assert s.statuses(1)[2] is FrameStatus.PROMPTED
     assert s.statuses(1)[0] is FrameStatus.EMPTY
     done = [r.frame_index for r, _ in s.propagate("both")]
     assert done == [*range(2, N), 1, 0]
     assert all(st is FrameStatus.TRACKED for i, st in enumerate(s.statuses(1)) if i != 2)
 
-    s.set_prompt(6, 1, Prompt(((20.0, 20.0),), (0,)))  # a correction, tracked forward
+    s.add_prompt(6, 1, Prompt(((20.0, 20.0),), (0,)))  # a correction, tracked forward
     st = s.statuses(1)
     assert st[6] is FrameStatus.PROMPTED
     assert all(x is FrameStatus.STALE for x in st[7:])
@@ -81,13 +96,13 @@ def test_statuses_follow_prompts_tracking_and_corrections(model, frames) -> None
     assert FrameStatus.STALE not in s.statuses(1)
 
     # Clearing the correction restores the tracked result and marks later frames stale.
-    s.set_prompt(6, 1, Prompt())
+    s.set_prompts(6, 1, ())
     assert s.statuses(1)[6] is FrameStatus.TRACKED
     assert s.statuses(1)[8] is FrameStatus.STALE
 
     # Changing a conditioning frame changes every tracked frame of the object.
     s.add_object(2)
-    s.set_prompt(2, 1, Prompt(((30.0, 20.0), (5.0, 5.0)), (1, 0)))
+    s.set_prompts(2, 1, clicks(Prompt(((30.0, 20.0), (5.0, 5.0)), (1, 0))))
     assert s.statuses(1)[0] is FrameStatus.STALE
     assert s.statuses(1)[11] is FrameStatus.STALE
     assert s.statuses(2) == [FrameStatus.EMPTY] * N
@@ -96,20 +111,20 @@ def test_statuses_follow_prompts_tracking_and_corrections(model, frames) -> None
 def test_objects_are_independent(model, frames) -> None:
     s = VideoSession(model, frames)
     a, b = s.add_object(), s.add_object()
-    s.set_prompt(0, a, Prompt(((30.0, 20.0),), (1,)))
-    s.set_prompt(5, b, Prompt(((10.0, 30.0),), (1,)))
+    s.add_prompt(0, a, Prompt(((30.0, 20.0),), (1,)))
+    s.add_prompt(5, b, Prompt(((10.0, 30.0),), (1,)))
     list(s.propagate(obj_ids=[a]))
     assert s.statuses(b)[1] is FrameStatus.EMPTY
     solo = VideoSession(model, frames)
     solo.add_object(a)
-    solo.set_prompt(0, a, Prompt(((30.0, 20.0),), (1,)))
+    solo.add_prompt(0, a, Prompt(((30.0, 20.0),), (1,)))
     list(solo.propagate())
     for f in range(N):
         assert np.array_equal(_logits(s, f, a), _logits(solo, f, a))
     s.remove_object(b)
     assert s.object_ids == [a]
     with pytest.raises(ModelError, match="no object"):
-        s.set_prompt(0, b, Prompt(((1.0, 1.0),), (1,)))
+        s.add_prompt(0, b, Prompt(((1.0, 1.0),), (1,)))
 
 
 def test_results_survive_eviction_from_ram(model, frames) -> None:
@@ -117,14 +132,14 @@ def test_results_survive_eviction_from_ram(model, frames) -> None:
     tight = VideoSession(model, frames, ram_frames=2, feature_cache=1, result_cache=1)
     for s in (roomy, tight):
         s.add_object(1)
-        s.set_prompt(0, 1, Prompt(((30.0, 20.0),), (1,)))
+        s.add_prompt(0, 1, Prompt(((30.0, 20.0),), (1,)))
         list(s.propagate())
     for f in range(N):
         assert np.array_equal(roomy.result(f, 1).mask, tight.result(f, 1).mask)
     assert tight._objects[1].store.ram_bytes() < roomy._objects[1].store.ram_bytes()
     # Re-tracking after eviction rebuilds memories from disk (float16 logits): close.
-    tight.set_prompt(7, 1, Prompt(((20.0, 20.0),), (0,)))
-    roomy.set_prompt(7, 1, Prompt(((20.0, 20.0),), (0,)))
+    tight.add_prompt(7, 1, Prompt(((20.0, 20.0),), (0,)))
+    roomy.add_prompt(7, 1, Prompt(((20.0, 20.0),), (0,)))
     list(tight.propagate(start=7))
     list(roomy.propagate(start=7))
     diff = np.abs(_logits(tight, N - 1, 1) - _logits(roomy, N - 1, 1)).max()
@@ -136,16 +151,17 @@ def test_save_and_open_restores_the_session(model, frames, tmp_path) -> None:
     s.add_object(4, name="cup")
     mask = np.zeros((H, W), bool)
     mask[10:30, 20:40] = True
-    s.set_prompt(1, 4, Prompt(mask=mask))
-    s.set_prompt(1, 4, Prompt(((30.0, 20.0),), (0,), mask=mask))
+    s.add_prompt(1, 4, Prompt(mask=mask))
+    s.add_prompt(1, 4, Prompt(((30.0, 20.0),), (0,), clear_old_points=False))
     list(s.propagate())
-    s.set_prompt(5, 4, Prompt(((12.0, 12.0),), (1,)))
+    s.add_prompt(5, 4, Prompt(((12.0, 12.0),), (1,)))
     saved = s.save(tmp_path / "saved")
     reopened = VideoSession.open(saved, model, frames)
     assert reopened.object_ids == [4] and reopened.object_name(4) == "cup"
     assert reopened.statuses(4) == s.statuses(4)
-    assert reopened.prompt(1, 4).points_xy == ((30.0, 20.0),)
-    assert np.array_equal(reopened.prompt(1, 4).mask, mask)
+    painted, click = reopened.prompts(1, 4)
+    assert np.array_equal(painted.mask, mask)
+    assert click == Prompt(((30.0, 20.0),), (0,), clear_old_points=False)
     assert reopened.result(0, 4) is None  # before the prompted frame: never tracked
     for f in range(1, N):
         assert np.array_equal(reopened.result(f, 4).mask, s.result(f, 4).mask)
@@ -158,11 +174,11 @@ def test_a_save_that_fails_midway_keeps_the_previous_one(model, frames, tmp_path
     """A full disk while saving: the error surfaces, the last good save still opens whole."""
     s = VideoSession(model, frames, folder=tmp_path / "work")
     s.add_object(1)
-    s.set_prompt(2, 1, Prompt(((30.0, 20.0),), (1,)))
+    s.add_prompt(2, 1, Prompt(((30.0, 20.0),), (1,)))
     list(s.propagate())
     saved = s.save()
     before = {p.name: p.read_bytes() for p in saved.rglob("*.npz")}
-    s.set_prompt(6, 1, Prompt(((10.0, 10.0),), (0,)))  # changes the conditioning records
+    s.add_prompt(6, 1, Prompt(((10.0, 10.0),), (0,)))  # changes the conditioning records
 
     real_savez = np.savez
     calls = []
@@ -188,9 +204,9 @@ def test_bad_prompts_are_refused_clearly(model, frames) -> None:
     s = VideoSession(model, frames)
     s.add_object(1)
     with pytest.raises(ModelError, match="outside the clip"):
-        s.set_prompt(N, 1, Prompt(((1.0, 1.0),), (1,)))
+        s.add_prompt(N, 1, Prompt(((1.0, 1.0),), (1,)))
     with pytest.raises(ValueError, match="frames are 64×48"):
-        s.set_prompt(0, 1, Prompt(mask=np.ones((10, 10), bool)))
+        s.add_prompt(0, 1, Prompt(mask=np.ones((10, 10), bool)))
     with pytest.raises(ModelError, match="prompt an object"):
         list(s.propagate())
     with pytest.raises(ValueError, match="labels"):
