@@ -9,9 +9,52 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+STAGE_MARK = ".etam"
+"""Staged names are ``.NAME.etam<pid>.<random>.partial…``: the writing process's id in the
+name lets a later run remove what a killed one (SIGKILL, power cut) left behind."""
+
+
+def stage_prefix(target: Path) -> str:
+    """The name prefix of this process's staged files for ``target`` (see :func:`sweep_stale`)."""
+    sweep_stale(target)
+    return f".{target.name}{STAGE_MARK}{os.getpid()}."
+
+
+def sweep_stale(target: Path) -> None:
+    """Removes staged files and folders for ``target`` left by processes that are gone.
+    Only our own names are touched: ``.NAME.etam<pid>.*`` whose process no longer exists."""
+    import shutil
+
+    ours = re.compile(
+        rf"{re.escape(f'.{target.name}{STAGE_MARK}')}(\d+)\.[a-z0-9_]{{8}}\.(partial|old).*"
+    )
+    with contextlib.suppress(OSError):
+        for entry in target.parent.iterdir():
+            match = ours.fullmatch(entry.name)
+            if match is None or _alive(int(match.group(1))):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: alive, not ours to judge
+    return True
 
 
 @contextlib.contextmanager
@@ -21,7 +64,7 @@ def replaced_atomically(path: str | os.PathLike[str]) -> Iterator[Path]:
     cleanly it is synced to disk and renamed over ``path``; when it raises, it is removed."""
     path = Path(path)
     fd, name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=f".partial{path.suffix}", dir=path.parent
+        prefix=stage_prefix(path), suffix=f".partial{path.suffix}", dir=path.parent
     )
     os.close(fd)
     tmp = Path(name)

@@ -144,13 +144,22 @@ class VfrPolicyError(MediaError):
 
 
 class SequenceGapError(MediaError):
-    """An image sequence has numbers missing; ``missing`` lists them (ascending)."""
+    """An image sequence has numbers missing: ``gaps`` lists the missing runs as inclusive
+    (first, last) pairs, ascending (runs, not numbers: a gap of a billion stays small)."""
 
     def __init__(
-        self, message: str, *, path: str | Path | None = None, missing: tuple[int, ...] = ()
+        self,
+        message: str,
+        *,
+        path: str | Path | None = None,
+        gaps: tuple[tuple[int, int], ...] = (),
     ) -> None:
         super().__init__(message, path=path)
-        self.missing = tuple(missing)
+        self.gaps = tuple(gaps)
+
+    @property
+    def missing_count(self) -> int:
+        return sum(last - first + 1 for first, last in self.gaps)
 
 
 class MatteError(EtamError, ValueError):

@@ -11,15 +11,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from etam_plugin.atomic import replaced_atomically
 from etam_plugin.errors import EtamError, ExportError
+from etam_plugin.export import writer_class
+from etam_plugin.export.targets import (
+    distinct,
+    file_target,
+    folder_target,
+    refuse_inputs,
+    refuse_inputs_inside,
+)
 from etam_plugin.matte import MatteOps, union
 from etam_plugin.media import open_source
-from etam_plugin.model import EfficientTAM, VideoSession
+from etam_plugin.model import EfficientTAM, Prompt, VideoSession
 from etam_plugin.prompts import PromptError, PromptSet
 
 TIMELINE_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".edl", ".kdenlive")
@@ -43,6 +52,7 @@ class TrackRequest:
     end: int | None = None
     clip: int | None = None
     handles: int = 0
+    rate: Fraction | None = None  # an EDL's rate, when its media cannot be found
     vfr: str | None = None
     masks_out: Path | None = None
     logits_out: Path | None = None
@@ -52,6 +62,8 @@ class TrackRequest:
     timeline_out: Path | None = None
     objects: list[int] | None = None
     combine: str = "union"
+    reads: tuple[Path, ...] = ()
+    """Other files the run reads (prompts file, checkpoint): no output may resolve to them."""
 
 
 @dataclass
@@ -83,7 +95,7 @@ def open_track_source(request: TrackRequest):
                 f"{source} is a timeline: choose a clip with --clip N "
                 f"(list them with `etam-plugin timeline list {source}`)"
             )
-        clips = read_timeline(source)
+        clips = read_timeline(source, rate=request.rate)
         matching = [c for c in clips if c.index == request.clip]
         if not matching:
             raise EtamError(f"{source} has no clip {request.clip} (clips 1..{len(clips)})")
@@ -146,9 +158,15 @@ def run_track(
     items = request.prompts.items()
     if not items:
         raise PromptError("no prompts: give --point, --box or --prompts")
-    for frame, _obj, _ in items:
+    height, width = frames[0].shape[:2]
+    for frame, obj, call in items:
         if not 0 <= frame < n:
             raise PromptError(f"a prompt is on frame {frame}, outside the clip (0..{n - 1})")
+        _check_inside(frame, obj, call, width, height)
+    kwargs = _propagation(request.direction, min(request.prompts.frames), first, last)
+    inputs = {"source": Path(request.source), "clip's media": Path(frames.path)}
+    inputs |= {f"input {p.name}": Path(p) for p in request.reads}
+    _check_outputs(request, request.objects or request.prompts.objects, inputs, session_folder)
 
     session = VideoSession(
         model,
@@ -163,10 +181,8 @@ def run_track(
     try:
         for obj in request.prompts.objects:
             session.add_object(obj)
-        for frame, obj, prompt in items:
-            session.set_prompt(frame, obj, prompt)
-        origin = min(request.prompts.frames)
-        kwargs = _propagation(request.direction, origin, first, last)
+        for frame, obj, call in items:
+            session.add_prompt(frame, obj, call)
         done = 0
         for result, prog in session.propagate(
             **kwargs, cancel=cancel, keep_logits=bool(request.logits_out)
@@ -186,8 +202,10 @@ def run_track(
                 f"--objects names {unknown}, but the prompts only have {session.object_ids}"
             )
         if request.export:
+            Path(request.out).absolute().parent.mkdir(parents=True, exist_ok=True)
             outputs += _export(request, session, frames, objects, (first, last), progress, cancel)
         if request.timeline_out is not None:
+            Path(request.timeline_out).absolute().parent.mkdir(parents=True, exist_ok=True)
             outputs.append(_write_timeline(request, clip, outputs, first))
         return TrackSummary(
             (first, last), done, list(session.object_ids), outputs, time.perf_counter() - t0
@@ -195,6 +213,62 @@ def run_track(
     finally:
         session.close()
         frames.close()
+
+
+def _check_outputs(
+    request: TrackRequest, objects: list[int], inputs: dict[str, Path], session: Path | None
+) -> None:
+    """Every output checked before the first frame is tracked: its folder exists and is
+    writable, it is none of the inputs, and nothing that is not ours gets replaced."""
+    outputs: list[tuple[str, Path]] = []
+    if request.export:
+        writer = writer_class(request.export)
+        out = Path(request.out)
+        separate = request.combine == "separate" and len(objects) > 1
+        for target in [separate_path(out, o) for o in objects] if separate else [out]:
+            path = writer.target(target, make_parents=True)
+            refuse_inputs(path, inputs, "--out")
+            refuse_inputs_inside(path, inputs, "--out")  # a sequence's folder
+            outputs.append(("--out", path))
+    if request.timeline_out is not None:
+        from etam_plugin.timeline import timeline_target
+
+        path = file_target(
+            timeline_target(request.timeline_out), "--timeline-out", make_parents=True
+        )
+        refuse_inputs(path, inputs, "--timeline-out")
+        outputs.append(("--timeline-out", path))
+    for flag, folder in (("--masks-out", request.masks_out), ("--logits-out", request.logits_out)):
+        if folder is not None:
+            path = folder_target(folder, flag, make_parents=True)
+            for obj in objects:
+                refuse_inputs_inside(path / f"obj_{obj}", inputs, flag)
+            outputs.append((flag, path))
+    if session is not None:
+        path = folder_target(session, "--session", make_parents=True)
+        if path.is_dir() and any(path.iterdir()) and not (path / "session.json").is_file():
+            raise ExportError(
+                f"--session {path} is a folder that holds other files: give a new or empty "
+                "folder, or a saved session",
+                path=path,
+            )
+        refuse_inputs_inside(path, inputs, "--session")
+        outputs.append(("--session", path))
+    distinct(outputs)
+
+
+def _check_inside(frame: int, obj: int, call: Prompt, width: int, height: int) -> None:
+    """Points and boxes must lie on the picture (source pixels, edges included)."""
+    xs = [x for x, _ in call.points_xy]
+    ys = [y for _, y in call.points_xy]
+    if call.box_xyxy is not None:
+        xs += [call.box_xyxy[0], call.box_xyxy[2]]
+        ys += [call.box_xyxy[1], call.box_xyxy[3]]
+    if any(not 0 <= x <= width for x in xs) or any(not 0 <= y <= height for y in ys):
+        raise PromptError(
+            f"frame {frame}, object {obj}: a point or box corner lies outside the "
+            f"{width}×{height} picture ({call.points_xy or call.box_xyxy})"
+        )
 
 
 def _validate(request: TrackRequest) -> None:
@@ -218,6 +292,12 @@ def _propagation(direction: str, origin: int, first: int, last: int) -> dict:
     """Session arguments: track from the first prompted frame (clamped into the range)
     forward to ``last`` and/or backward to ``first``."""
     start = min(max(origin, first), last)
+    ends = {"forward": (last,), "backward": (first,), "both": (first, last)}.get(direction, ())
+    if ends and all(start == end for end in ends):
+        raise EtamError(
+            f"--direction {direction} from frame {start}, the first prompted frame, covers no "
+            f"other frame of {first}..{last}: track the other way, or both"
+        )
     if direction == "forward":
         return {"direction": "forward", "start": start, "end": last}
     if direction == "backward":

@@ -9,10 +9,13 @@ package so that subcommands can be added without touching a shared list; heavy i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import pkgutil
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
 from etam_plugin import __version__
 from etam_plugin.errors import EtamError
@@ -44,15 +47,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, so it unwinds and cleans up exactly
+    as on Ctrl-C (staged outputs and temporary folders removed)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+@contextlib.contextmanager
+def _clean_exit_on_termination(command: str) -> Iterator[None]:
+    """SIGTERM/SIGHUP act as Ctrl-C for the command-line jobs. The panel (Qt's loop) and
+    the live bridge (its own clean stop) handle signals themselves."""
+    if command in ("panel", "live") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, _terminate) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 only on success)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args._run(args) or 0)
+        with _clean_exit_on_termination(args.command):
+            return int(args._run(args) or 0)
     except EtamError as exc:
         print(f"etam-plugin {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"etam-plugin {args.command}: terminated ({exc})", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"etam-plugin {args.command}: interrupted", file=sys.stderr)
         return 130

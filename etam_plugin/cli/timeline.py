@@ -8,19 +8,10 @@ import json
 import sys
 from fractions import Fraction
 
+from etam_plugin.cli._args import RATE_HELP, frame_rate
+
 NAME = "timeline"
 HELP = "Inspect editing timelines (.otio, FCP 7 .xml, .fcpxml, .edl, .kdenlive)."
-
-
-def _rate(text: str) -> Fraction:
-    try:
-        rate = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        msg = f"not a frame rate: {text!r} (e.g. 24, 30000/1001)"
-        raise argparse.ArgumentTypeError(msg) from None
-    if rate <= 0:
-        raise argparse.ArgumentTypeError(f"frame rate must be positive: {text!r}")
-    return rate
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,17 +20,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("list", help="List the video clips with media and frame ranges.")
     p.add_argument("timeline", help="timeline file")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument(
-        "--rate",
-        type=_rate,
-        default=None,
-        help="frame rate for EDLs whose media cannot be found (e.g. 24000/1001)",
-    )
+    p.add_argument("--rate", type=frame_rate, default=None, help=RATE_HELP)
 
 
 def _timecode(frames: int, rate: Fraction) -> str:
     from etam_plugin.errors import EtamError
-    from etam_plugin.export.timecode import frame_to_timecode
+    from etam_plugin.media.timecode import frame_to_timecode
 
     try:
         return frame_to_timecode(frames, rate)

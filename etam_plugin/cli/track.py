@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from etam_plugin.cli._args import RATE_HELP, frame_rate
+
 NAME = "track"
 HELP = "Track objects through a clip (or a timeline clip) and write masks, mattes, timelines."
 
@@ -48,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vfr", choices=("conform", "keep"), help="policy for variable-rate video")
     parser.add_argument("--clip", type=int, help="clip number, when SOURCE is a timeline")
     parser.add_argument("--handles", type=int, default=0, help="extra frames each side of a clip")
+    parser.add_argument("--rate", type=frame_rate, default=None, help=RATE_HELP)
     parser.add_argument("--export", help="prores4444, luma, luma-ffv1, png, png16 or webm")
     parser.add_argument("--out", type=Path, help="output path of --export")
     parser.add_argument("--matte-ops", default="", help='e.g. "feather=2,grow=1,smooth=3"')
@@ -66,6 +69,12 @@ def _objects(text: str) -> list[int] | None:
         return [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise EtamError(f"--objects {text!r}: expected 1,2,… or all") from None
+
+
+def _checkpoint_file(name: str) -> Path | None:
+    """The checkpoint as a file when it names one (a variant name is resolved later)."""
+    path = Path(name).expanduser()
+    return path if path.is_file() else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         end=args.end,
         clip=args.clip,
         handles=args.handles,
+        rate=args.rate,
         vfr=args.vfr,
         masks_out=args.masks_out,
         logits_out=args.logits_out,
@@ -97,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         timeline_out=args.timeline_out,
         objects=_objects(args.objects),
         combine=args.combine,
+        reads=tuple(p for p in (args.prompts, _checkpoint_file(args.checkpoint)) if p),
     )
     device = pick_device(args.device)
     dtype = pick_dtype(args.dtype, device)

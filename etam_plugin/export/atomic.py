@@ -12,7 +12,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from etam_plugin.atomic import stage_prefix
 from etam_plugin.errors import ExportError
+from etam_plugin.export.targets import Owns, foreign
 
 
 def _describe(exc: BaseException) -> str:
@@ -45,7 +47,7 @@ class StagedFile:
             raise ExportError(f"output path is a folder: {self.target}", path=self.target)
         try:
             fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent
+                prefix=stage_prefix(self.target), suffix=".partial", dir=self.target.parent
             )
         except OSError as exc:
             raise export_error(self.target, "write", exc) from exc
@@ -77,18 +79,21 @@ class StagedDir:
     """A temp folder next to the target folder; :meth:`commit` renames it onto the target.
 
     An existing target folder is moved aside first and deleted only after the new one is in
-    place, so a failure never leaves the user with neither.
+    place, so a failure never leaves the user with neither. ``owns`` (a file-name test):
+    the existing folder is replaced only if everything in it passes, checked again at
+    commit, so a file put there meanwhile is never deleted.
     """
 
-    def __init__(self, target: str | Path) -> None:
+    def __init__(self, target: str | Path, *, owns: Owns | None = None) -> None:
         self.target = Path(target).expanduser().absolute()
+        self.owns = owns
         _check_parent(self.target)
         if self.target.exists() and not self.target.is_dir():
             raise ExportError(f"output path is a file, not a folder: {self.target}", path=target)
         try:
             self.tmp = Path(
                 tempfile.mkdtemp(
-                    prefix=f".{self.target.name}.", suffix=".partial", dir=self.target.parent
+                    prefix=stage_prefix(self.target), suffix=".partial", dir=self.target.parent
                 )
             )
         except OSError as exc:
@@ -98,11 +103,17 @@ class StagedDir:
     def commit(self) -> Path:
         old: Path | None = None
         try:
+            if self.owns is not None and self.target.is_dir():
+                foreign(self.target, self.owns, "output folder")
+        except ExportError:
+            self.discard()
+            raise
+        try:
             os.chmod(self.tmp, 0o755)
             if self.target.exists():
                 old = Path(
                     tempfile.mkdtemp(
-                        prefix=f".{self.target.name}.", suffix=".old", dir=self.target.parent
+                        prefix=stage_prefix(self.target), suffix=".old", dir=self.target.parent
                     )
                 )
                 os.replace(self.target, old / "previous")

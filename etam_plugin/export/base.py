@@ -18,8 +18,9 @@ import numpy as np
 
 from etam_plugin.errors import ExportError, ExportFrameError
 from etam_plugin.export.atomic import export_error
-from etam_plugin.export.timecode import offset_timecode
+from etam_plugin.export.targets import file_target
 from etam_plugin.media.info import VideoInfo
+from etam_plugin.media.timecode import offset_timecode
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,14 @@ class MatteWriter(ABC):
             raise export_error(self.path, "write", exc) from exc
 
     # -- what formats implement -------------------------------------------------------
+    @classmethod
+    def target(cls, path: str | Path, *, make_parents: bool = False) -> Path:
+        """Checks where this format would write ``path`` (before any long work: the
+        folder exists, or ``make_parents`` will make it, and is writable; nothing that is
+        not ours gets replaced) and returns the absolute target. A file by default; folder
+        formats override it."""
+        return file_target(path, "output", make_parents=make_parents)
+
     @classmethod
     def option_names(cls) -> tuple[str, ...]:
         """Keyword options this format accepts (passed through ``export_mattes``)."""

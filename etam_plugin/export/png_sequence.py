@@ -7,6 +7,7 @@ imports it by number. The whole folder is staged and renamed into place on commi
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ import numpy as np
 from etam_plugin.errors import ExportError
 from etam_plugin.export.atomic import StagedDir
 from etam_plugin.export.base import MatteWriter, quantize, register_writer
+from etam_plugin.export.targets import Owns, folder_target
 
 CONTENTS = ("cutout", "matte", "both")
 
@@ -57,13 +59,29 @@ class _PngSequenceWriter(MatteWriter):
             out["matte"] = f"{name}_matte.{n}.png"
         return out
 
-    def _open(self) -> None:
-        if self.path.suffix.lower() == ".png":
+    @classmethod
+    def target(cls, path: str | Path, *, make_parents: bool = False) -> Path:
+        """A folder that is new, empty, or an earlier export of the same name: the export
+        replaces the folder whole, so it refuses one holding anything else."""
+        folder = Path(path)
+        if folder.suffix.lower() == ".png":
             raise ExportError(
-                f"a PNG sequence is written into a folder; give a folder name, not {self.path}",
-                path=self.path,
+                f"a PNG sequence is written into a folder; give a folder name, not {folder}",
+                path=folder,
             )
-        self._staged = StagedDir(self.path)
+        return folder_target(
+            folder, "output folder", owns=cls.owns(folder.name), make_parents=make_parents
+        )
+
+    @staticmethod
+    def owns(name: str) -> Owns:
+        """The files a sequence named ``name`` writes: ``name.N.png``, ``name_matte.N.png``."""
+        pattern = re.compile(rf"{re.escape(name)}(_matte)?\.\d+\.png", re.IGNORECASE)
+        return lambda entry: pattern.fullmatch(entry) is not None
+
+    def _open(self) -> None:
+        self.target(self.path)
+        self._staged = StagedDir(self.path, owns=self.owns(self.path.name))
         # Encoding releases the GIL in OpenCV, so two workers keep two cores busy; at most
         # a few frames are in flight, and their errors surface on the next write/commit.
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="png")

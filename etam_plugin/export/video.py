@@ -44,13 +44,20 @@ class AvVideoWriter(MatteWriter):
     def codec_options(self) -> dict[str, str]:
         return {}
 
-    def _open(self) -> None:
-        if self.path.suffix.lower() not in self.suffixes:
+    @classmethod
+    def target(cls, path: str | Path, *, make_parents: bool = False) -> Path:
+        """A file with one of this format's extensions (see :meth:`MatteWriter.target`)."""
+        target = Path(path)
+        if target.suffix.lower() not in cls.suffixes:
             raise ExportError(
-                f"{self.format_name} writes {'/'.join(self.suffixes)} files, not "
-                f"{self.path.suffix or 'a name without extension'}: {self.path}",
-                path=self.path,
+                f"{cls.format_name} writes {'/'.join(cls.suffixes)} files, not "
+                f"{target.suffix or 'a name without extension'}: {target}",
+                path=target,
             )
+        return super().target(target, make_parents=make_parents)
+
+    def _open(self) -> None:
+        self.target(self.path)
         spec = self.spec
         self._colour = ColourTags.for_source(
             spec.height, spec.color_space, spec.color_primaries, spec.color_trc

@@ -28,6 +28,11 @@ from etam_plugin.matte.temporal import TemporalSmoother, smooth_sequence
 
 _TRUE = {"1", "true", "yes", "on", ""}
 _FALSE = {"0", "false", "no", "off"}
+MAX_RADIUS = 2048
+"""Largest grow/feather/refine radius in px: wider than any frame side is meaningless, and
+OpenCV's kernels fail far beyond it."""
+MAX_SMOOTH = 1000
+"""Largest temporal radius in frames (its window is held in memory)."""
 _ALIASES = {"shrink": "grow", "fill": "fill_holes", "islands": "drop_islands"}
 
 
@@ -80,8 +85,12 @@ class MatteOps:
         if not 0.0 < self.threshold < 1.0:
             raise bad("threshold", "an alpha level between 0 and 1")
         for key in ("feather", "refine"):
-            if getattr(self, key) < 0:
-                raise bad(key, "a radius >= 0 px")
+            if not 0 <= getattr(self, key) <= MAX_RADIUS:
+                raise bad(key, f"a radius of 0 to {MAX_RADIUS} px")
+        if abs(self.grow) > MAX_RADIUS:
+            raise bad("grow", f"-{MAX_RADIUS} to {MAX_RADIUS} px")
+        if self.smooth > MAX_SMOOTH:
+            raise bad("smooth", f"a radius of 0 to {MAX_SMOOTH} frames")
         if self.refine_eps <= 0:
             raise bad("refine_eps", "a number > 0")
         if self.feather_mode not in FEATHER_MODES:

@@ -10,9 +10,16 @@ from etam_plugin.media.video import VideoFileSource
 
 
 def is_sequence_spec(path: str | Path) -> bool:
-    """A folder, a ``%04d``/``####`` pattern or a PNG/JPEG/TIFF file (one of a sequence)."""
+    """A folder, a PNG/JPEG/TIFF file (one of a sequence) or a ``%04d``/``####`` pattern.
+
+    A path that exists is what it is, whatever characters its name has (``take#1.mp4`` is
+    a video file): a name is a pattern only when no such file exists."""
     p = Path(path)
-    return is_pattern(p.name) or p.is_dir() or p.suffix.lower() in IMAGE_EXTENSIONS
+    if p.is_dir():
+        return True
+    if p.suffix.lower() in IMAGE_EXTENSIONS:
+        return True
+    return not p.exists() and is_pattern(p.name)
 
 
 def open_source(path: str | Path, **options: Any) -> VideoFileSource | ImageSequenceSource:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -66,6 +66,11 @@ def is_pattern(name: str) -> bool:
     return bool(_PRINTF.search(name) or _HASHES.search(name))
 
 
+def _last(regex: re.Pattern[str], name: str) -> re.Match[str] | None:
+    matches = list(regex.finditer(name))
+    return matches[-1] if matches else None
+
+
 def _split(name: str) -> tuple[str, str, str] | None:
     stem_ext = Path(name).suffix.lower()
     if stem_ext not in IMAGE_EXTENSIONS:
@@ -76,18 +81,21 @@ def _split(name: str) -> tuple[str, str, str] | None:
     return match["prefix"], match["num"], match["suffix"] + name[-len(stem_ext) :]
 
 
+def _runs(runs: Sequence[tuple[int, int]]) -> str:
+    """``[(3, 5), (9, 9)]`` → ``"3-5, 9"`` (at most 10 runs, then "…")."""
+    text = [str(a) if a == b else f"{a}-{b}" for a, b in runs[:10]]
+    return ", ".join(text) + (", …" if len(runs) > 10 else "")
+
+
 def _compact(numbers: list[int]) -> str:
     """``[3, 4, 5, 9]`` → ``"3-5, 9"`` (at most 10 runs, then "…")."""
-    runs: list[str] = []
-    start = prev = numbers[0]
-    for n in [*numbers[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        runs.append(str(start) if start == prev else f"{start}-{prev}")
-        if n is not None:
-            start = prev = n
-    return ", ".join(runs[:10]) + (", …" if len(runs) > 10 else "")
+    runs: list[tuple[int, int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return _runs(runs)
 
 
 def find_sequence(spec: str | Path) -> tuple[SequencePattern, list[int]]:
@@ -95,16 +103,16 @@ def find_sequence(spec: str | Path) -> tuple[SequencePattern, list[int]]:
     text = str(spec)
     path = Path(text)
     fixed_padding: int | None = None
-    if is_pattern(path.name):
+    if is_pattern(path.name) and not path.exists():
         folder = path.parent
-        if m := _PRINTF.search(path.name):
+        # The last slot is the frame number: "take#1.####.png" numbers its "####".
+        if m := _last(_PRINTF, path.name):
             fixed_padding = int(m.group(2) or 0) if m.group(1) else 0
-            prefix, suffix = path.name[: m.start()], path.name[m.end() :]
         else:
-            m = _HASHES.search(path.name)
+            m = _last(_HASHES, path.name)
             assert m is not None
             fixed_padding = len(m.group(0))
-            prefix, suffix = path.name[: m.start()], path.name[m.end() :]
+        prefix, suffix = path.name[: m.start()], path.name[m.end() :]
         wanted: tuple[str, str] | None = (prefix, suffix)
     elif path.is_dir():
         folder, wanted = path, None
@@ -200,14 +208,18 @@ class ImageSequenceSource:
     ) -> None:
         self.pattern, self.numbers = find_sequence(folder_or_pattern)
         first, last = self.numbers[0], self.numbers[-1]
-        present = set(self.numbers)
-        missing = [n for n in range(first, last + 1) if n not in present]
-        if missing:
+        gaps = tuple(
+            (a + 1, b - 1)
+            for a, b in zip(self.numbers, self.numbers[1:], strict=False)
+            if b > a + 1
+        )
+        if gaps:
+            count = sum(b - a + 1 for a, b in gaps)
             raise SequenceGapError(
-                f"image sequence {self.pattern.printf} has {len(missing)} missing frame "
-                f"number(s) between {first} and {last}: {_compact(missing)}",
+                f"image sequence {self.pattern.printf} has {count} missing frame "
+                f"number(s) between {first} and {last}: {_runs(gaps)}",
                 path=self.pattern.printf,
-                missing=tuple(missing),
+                gaps=gaps,
             )
         self._rate = as_rate(frame_rate)
         first_img = self._read(0)

@@ -9,6 +9,7 @@ from etam_plugin.timeline.write import (
     build_otio,
     clip_for_media,
     plan_matte_timeline,
+    timeline_target,
     write_matte_timeline,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "exact_rate",
     "plan_matte_timeline",
     "read_timeline",
+    "timeline_target",
     "write_matte_timeline",
 ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 
 from etam_plugin.errors import TimelineMediaError
-from etam_plugin.export.timecode import timecode_to_frame
+from etam_plugin.media.timecode import timecode_to_frame
 
 
 @dataclass(frozen=True)

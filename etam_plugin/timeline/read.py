@@ -44,21 +44,39 @@ def _frames(t: otio.opentime.RationalTime, rate: Fraction) -> int:
     return round(t.rescaled_to(float(rate)).value)
 
 
+_CLIP_NAME = re.compile(r"^\s*\*\s*FROM CLIP NAME:\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def _edl_media(text: str, base: Path) -> list[Path]:
+    """The media an EDL's comments name, by the rules of :func:`media_path_of`."""
+    found = []
+    for line in text.splitlines():
+        comment = line.strip().lstrip("*").strip()
+        if m := _SOURCE_FILE.match(comment):
+            found.append(_path_from_url(m[1], base))
+        elif (m := _CLIP_NAME.match(line)) and Path(m[1]).suffix:
+            found.append(base / m[1])
+    return found
+
+
 def _edl_rate(path: Path) -> Fraction:
     """An EDL stores no frame rate: take it from the first event's media that exists, or
     from a drop-frame marker (only 29.97 uses it), or give up with a clear error."""
     text = path.read_text(errors="replace")
-    probe_timeline = read_otio(path, Fraction(24))
+    drop = re.search(r"^\s*FCM:\s*DROP FRAME", text, re.MULTILINE | re.IGNORECASE) or re.search(
+        r"\d\d;\d\d\b", text
+    )
     from etam_plugin.timeline.probe import probe_media
 
-    for clip in probe_timeline.find_clips():
-        media = media_path_of(clip, path.parent)
-        if media is not None and media.is_file():
+    # The media are found from the text, not by reading the EDL at a guessed rate: at a
+    # wrong rate its frame fields or its durations do not parse (a 25 fps EDL at 24).
+    for media in _edl_media(text, path.parent):
+        if media.is_file():
             try:
                 return probe_media(media).frame_rate
             except TimelineMediaError:
                 continue
-    if re.search(r"^\s*FCM:\s*DROP FRAME", text, re.MULTILINE | re.IGNORECASE):
+    if drop:
         return Fraction(30000, 1001)
     raise TimelineRateError(
         f"{path.name}: an EDL does not say its frame rate and none of its media was found; "

@@ -10,7 +10,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 
 from etam_plugin.atomic import write_bytes_atomic
 from etam_plugin.errors import TimelineError, TimelineMediaError, TimelineRateError
-from etam_plugin.export.timecode import is_drop_frame
+from etam_plugin.media.timecode import is_drop_frame
 from etam_plugin.timeline import fcpxml, kdenlive
 from etam_plugin.timeline.formats import WRITE_EXTENSIONS, quiet
 from etam_plugin.timeline.model import TimelineClip
@@ -252,6 +252,21 @@ _WRITERS = {
 }
 
 
+def timeline_target(out_path: str | Path) -> Path:
+    """``out_path`` as an absolute path, if its extension names a timeline we write
+    (:class:`TimelineError` otherwise): checkable before any long work."""
+    out = Path(out_path).expanduser().absolute()
+    ext = out.suffix.lower()
+    if ext not in _WRITERS:
+        hint = " (an EDL holds one video track only)" if ext == ".edl" else ""
+        raise TimelineError(
+            f"cannot write {ext or 'a file without extension'} timelines{hint}; "
+            f"use one of {', '.join(WRITE_EXTENSIONS)}",
+            path=out,
+        )
+    return out
+
+
 def write_matte_timeline(
     out_path: str | Path,
     clip: TimelineClip,
@@ -276,15 +291,8 @@ def write_matte_timeline(
     cover the clip, sizes differ, unknown extension, unwritable path). Nothing partial is
     left at ``out_path``.
     """
-    out = Path(out_path).expanduser().absolute()
+    out = timeline_target(out_path)
     ext = out.suffix.lower()
-    if ext not in _WRITERS:
-        hint = " (an EDL holds one video track only)" if ext == ".edl" else ""
-        raise TimelineError(
-            f"cannot write {ext or 'a file without extension'} timelines{hint}; "
-            f"use one of {', '.join(WRITE_EXTENSIONS)}",
-            path=out,
-        )
     plan = plan_matte_timeline(
         clip, matte_path, kind=kind, matte_first_frame=matte_first_frame, name=name
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from etam_plugin.export import available_formats, export_mattes
-from etam_plugin.export.timecode import offset_timecode
+from etam_plugin.media.timecode import offset_timecode
 from tests.etam_plugin.export_helpers import (
     Clip,
     disc_matte,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from etam_plugin.errors import CorruptFrameError, MediaError, MediaNotFoundError, SequenceGapError
-from etam_plugin.media import ImageSequenceSource, open_source
+from etam_plugin.media import ImageSequenceSource, VideoFileSource, open_source
 from etam_plugin.media.sequence import find_sequence
 
-from .media_clips import pattern_frame, read_index
+from .media_clips import pattern_frame, read_index, write_pyav
 
 
 def write_sequence(
@@ -51,7 +51,23 @@ def test_gaps_name_the_missing_numbers(tmp_path: Path) -> None:
     folder = write_sequence(tmp_path / "seq", [1, 2, 3, 7, 8, 10])
     with pytest.raises(SequenceGapError, match="4-6, 9") as info:
         open_source(folder)
-    assert info.value.missing == (4, 5, 6, 9)
+    assert info.value.gaps == ((4, 6), (9, 9)) and info.value.missing_count == 4
+
+
+def test_a_gap_of_two_billion_numbers_is_a_quick_small_error(tmp_path: Path) -> None:
+    """Two files, s.1.png and s.2000000000.png: a one-line error in bounded memory (listing
+    every missing number took 5 GB)."""
+    import resource
+    import time
+
+    folder = write_sequence(tmp_path / "seq", [1, 2_000_000_000], name="s.{}.png")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(SequenceGapError, match="1999999998 missing frame number") as info:
+        open_source(folder)
+    assert time.perf_counter() - t0 < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+    assert info.value.gaps == ((2, 1_999_999_999),)
 
 
 def test_unpadded_numbers_and_digits_inside_the_name(tmp_path: Path) -> None:
@@ -125,3 +141,24 @@ def test_padding_in_a_pattern_is_respected(tmp_path: Path) -> None:
     folder = write_sequence(tmp_path / "p", range(1, 4), name="x{:04d}.png")
     write_sequence(folder, [9], name="x{:d}.png")  # "x9.png" is not 4-digit padded
     assert len(open_source(folder / "x%04d.png")) == 3
+
+
+@pytest.mark.parametrize(
+    "name", ["take#1.mp4", "Scene #3 final.mov", "100%d.mkv", "line\nbreak #2.mp4", "été ##.mp4"]
+)
+def test_an_existing_video_is_a_video_whatever_its_name(tmp_path: Path, name: str) -> None:
+    """``#`` and ``%d`` make a pattern only when no file has that name."""
+    path = tmp_path / name
+    write_pyav(path, 3)
+    src = open_source(path)
+    assert isinstance(src, VideoFileSource) and len(src) == 3
+    assert [read_index(src[i]) for i in (2, 0, 1)] == [2, 0, 1]
+
+
+def test_an_existing_image_with_a_hash_is_one_of_its_sequence(tmp_path: Path) -> None:
+    folder = write_sequence(tmp_path / "seq", range(1, 4), name="take#1.{:04d}.png")
+    src = open_source(folder / "take#1.0002.png")
+    assert isinstance(src, ImageSequenceSource) and len(src) == 3
+    assert src.file_of(0).name == "take#1.0001.png"
+    # ...and a pattern is still a pattern when no file has its name.
+    assert len(open_source(folder / "take#1.####.png")) == 3

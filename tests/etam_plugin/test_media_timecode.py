@@ -76,7 +76,7 @@ def test_bad_timecodes_are_errors_not_wrong_frames() -> None:
         timecode_to_frame("1:2:3", 25)
     with pytest.raises(MediaError, match="out of range"):
         timecode_to_frame("00:00:00:25", 25)
-    with pytest.raises(MediaError, match=r"only exists at 29\.97"):
+    with pytest.raises(MediaError, match=r"only at 29\.97"):
         timecode_to_frame("00:00:10;00", 25)
     with pytest.raises(MediaError, match="does not exist"):
         timecode_to_frame("00:01:00;01", NTSC)
@@ -105,3 +105,36 @@ def test_rates_from_floats_snap_to_ntsc() -> None:
     assert as_rate("30000/1001") == NTSC
     with pytest.raises(MediaError, match="positive"):
         as_rate(0)
+
+
+@pytest.mark.parametrize(
+    ("rate", "nominal", "label", "frame"),
+    [
+        (Fraction(15, 2), 8, "00:00:01:07", 15),  # 7.5 fps: 8 labels a second (FFmpeg)
+        (Fraction(12), 12, "00:01:00:11", 731),
+        (Fraction(25, 2), 13, "00:00:10:12", 142),  # 12.5 fps: 13 labels a second
+        (Fraction(15), 15, "01:00:00:14", 54014),
+        (Fraction(120000, 1001), 120, "00:00:01:119", 239),
+        (Fraction(120), 120, "00:00:00:119", 119),
+    ],
+)
+def test_phone_and_webcam_rates(rate: Fraction, nominal: int, label: str, frame: int) -> None:
+    """Rates OpenTimelineIO's timecode functions refuse; the reader and the writer are one
+    module, so a label read back is the label written."""
+    assert timecode_to_frame(label, rate) == frame
+    assert frame_to_timecode(frame, rate) == label
+    for n in range(0, 100_000, 613):
+        assert timecode_to_frame(frame_to_timecode(n, rate), rate) == n
+    with pytest.raises(MediaError, match="out of range"):
+        timecode_to_frame(f"00:00:00:{nominal:02d}", rate)
+
+
+def test_drop_frame_at_11988_skips_eight_labels() -> None:
+    rate = Fraction(120000, 1001)
+    assert frame_to_timecode(7200, rate, drop_frame=True) == "00:01:00;08"
+    assert timecode_to_frame("00:01:00;08", rate) == 7200
+    with pytest.raises(MediaError, match="does not exist"):
+        timecode_to_frame("00:01:00;07", rate)
+    for n in range(0, 10_000_000, 7919):
+        label = frame_to_timecode(n, rate, drop_frame=True)
+        assert timecode_to_frame(label, rate) == n

@@ -13,6 +13,7 @@ import pytest
 
 from etam_plugin.cli import main
 from etam_plugin.errors import TimelineError, TimelineMediaError, TimelineRateError
+from etam_plugin.media.timecode import timecode_to_frame
 from etam_plugin.timeline import read_timeline
 from tests.etam_plugin.export_helpers import make_clip
 
@@ -178,6 +179,35 @@ def test_edl_takes_its_rate_from_the_media(media: dict[str, Path], tmp_path: Pat
         a.file_frames()
     assert (b.source_start, b.duration, b.record_start) == (5, 24, 10)
     assert b.media_path == tmp_path / "B002.mov"
+
+
+@pytest.mark.parametrize(
+    ("rate", "tc_in", "tc_out", "frames_in", "fcm"),
+    [
+        ("25", "00:00:01:24", "00:00:02:10", 49, "NON-DROP FRAME"),
+        ("30", "00:00:01:29", "00:00:02:10", 59, "NON-DROP FRAME"),
+        ("30000/1001", "00:00:01;29", "00:00:02;10", 59, "DROP FRAME"),
+        ("50", "00:00:00:49", "00:00:01:10", 49, "NON-DROP FRAME"),
+    ],
+)
+def test_edls_at_every_rate_read_with_their_media_beside_them(
+    tmp_path: Path, rate: str, tc_in: str, tc_out: str, frames_in: int, fcm: str
+) -> None:
+    """Frame fields beyond 23 (a 25 or 30 fps EDL) read once the media says the rate; the
+    file's rate is ffmpeg's, and so is the duration of the cut (frames between the two
+    timecodes at that rate)."""
+    media = make_clip(None, tmp_path / "A001.mov", frames=90, size=(64, 36), rate=rate)
+    edl = tmp_path / "cut.edl"
+    edl.write_text(
+        f"TITLE: cut\nFCM: {fcm}\n\n"
+        f"001  A001     V     C        {tc_in} {tc_out} 01:00:00:00 01:00:00:11\n"
+        "* FROM CLIP NAME: A001.mov\n"
+    )
+    (clip,) = read_timeline(edl)
+    assert clip.rate == Fraction(rate) and clip.media_path == media
+    assert clip.source_start == frames_in
+    assert clip.source_start + clip.duration == timecode_to_frame(tc_out, Fraction(rate))
+    assert main(["timeline", "list", str(edl)]) == 0
 
 
 def test_edl_without_media_needs_a_rate(tmp_path: Path) -> None:

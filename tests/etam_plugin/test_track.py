@@ -14,32 +14,10 @@ import opentimelineio as otio
 import pytest
 
 from etam_plugin.cli import main
+from etam_plugin.model import Prompt
 from etam_plugin.prompts import PromptError, build_prompts, parse_box, parse_point
 
-WIDTH, HEIGHT, FRAMES = 320, 180, 8
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
-    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
-    from etam_plugin.model import get_config, save_checkpoint
-
-    path = tmp_path_factory.mktemp("ckpt") / "efficienttam_ti_512x512.pt"
-    save_checkpoint(shaped_random_state_dict(get_config("ti_512x512"), seed=3), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory, media_dir: Path) -> Path:
-    """8 frames of dog.mp4 (29.97 fps) scaled to 320×180, H.264, with a start timecode."""
-    out = tmp_path_factory.mktemp("clip") / "dog_small.mov"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(media_dir / "dog.mp4"), "-frames:v", str(FRAMES),
-         "-vf", f"scale={WIDTH}:{HEIGHT}", "-c:v", "libx264", "-crf", "18", "-an",
-         "-timecode", "01:00:00;00", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out
+from .conftest_track import FRAMES, HEIGHT, WIDTH
 
 
 def test_point_and_box_specs_parse() -> None:
@@ -57,11 +35,40 @@ def test_prompts_file_and_flags_build_ordered_prompts(tmp_path: Path) -> None:
     f = tmp_path / "prompts.json"
     f.write_text(json.dumps([{"frame": 2, "obj": 1, "points": [[5, 6]], "labels": [1]}]))
     prompts = build_prompts(f, ["2:1:7,8:neg", "0:3:1,1"], ["2:1:0,0,50,50"])
-    items = {(fr, ob): p for fr, ob, p in prompts.items()}
-    assert items[(2, 1)].points_xy == ((5.0, 6.0), (7.0, 8.0))
-    assert items[(2, 1)].labels == (1, 0)
-    assert items[(2, 1)].box_xyxy == (0.0, 0.0, 50.0, 50.0)
+    # One call per file entry, then per --box, then per --point (a click that appends).
+    assert prompts.items() == [
+        (2, 1, Prompt(((5.0, 6.0),), (1,))),
+        (2, 1, Prompt(box_xyxy=(0.0, 0.0, 50.0, 50.0))),
+        (2, 1, Prompt(((7.0, 8.0),), (0,), clear_old_points=False)),
+        (0, 3, Prompt(((1.0, 1.0),), (1,), clear_old_points=False)),
+    ]
     assert prompts.frames == [0, 2] and prompts.objects == [1, 3]
+    f.write_text(
+        json.dumps(
+            [
+                {
+                    "frame": 2,
+                    "obj": 1,
+                    "points": [[5, 6], [9, 9]],
+                    "labels": [1, 0],
+                    "clear_old_points": False,
+                }
+            ]
+        )
+    )
+    assert build_prompts(f, [], []).items() == [
+        (2, 1, Prompt(((5.0, 6.0), (9.0, 9.0)), (1, 0), clear_old_points=False))
+    ]
+    for bad, message in [
+        ({"frame": 0, "obj": 1, "points": [[1, 2]], "clear_old_points": "no"}, "true or false"),
+        ({"frame": 0, "obj": 1, "box": [0, 0, 5, 5], "clear_old_points": False}, "box"),
+        ({"frame": 0, "obj": 1, "points": [[float("nan"), 2]]}, "finite"),
+        ({"frame": 0, "obj": 1}, "points or a box"),
+        ({"frame": 1.5, "obj": 1, "points": [[1, 2]]}, "not an integer"),
+    ]:
+        f.write_text(json.dumps([bad]))
+        with pytest.raises(PromptError, match=message):
+            build_prompts(f, [], [])
     f.write_text("{not json")
     with pytest.raises(PromptError, match="not valid JSON"):
         build_prompts(f, [], [])
@@ -202,3 +209,44 @@ def test_track_a_timeline_clip_in_context(tmp_path, checkpoint, clip) -> None:
     assert placed.range_in_parent() == matte.range_in_parent()
     assert placed.range_in_parent().start_time.value == 10
     assert placed.range_in_parent().duration.value == 4
+
+
+@pytest.mark.realtool
+def test_points_off_the_picture_are_refused_before_tracking(
+    tmp_path, clip, checkpoint, capsys
+) -> None:
+    """A point or box corner outside the frame is a one-line error, and nothing is written."""
+    out = tmp_path / "masks"
+    for flag in (["--point", f"0:1:{WIDTH + 5},10"], ["--box", "0:1:-3,0,50,50"]):
+        code = main(
+            ["track", str(clip), "--checkpoint", str(checkpoint), *flag, "--masks-out", str(out)]
+        )
+        assert code != 0
+        assert "outside the 320×180 picture" in capsys.readouterr().err
+        assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.realtool
+def test_track_a_clip_of_a_25_fps_edl(tmp_path, checkpoint) -> None:
+    """Frame fields past 23 (a 25 fps EDL): the clip's media frames are tracked, exactly."""
+    from tests.etam_plugin.export_helpers import make_clip
+
+    make_clip(
+        None, tmp_path / "A001.mov", frames=40, size=(128, 72), rate="25", timecode="00:00:00:00"
+    )
+    edl = tmp_path / "cut.edl"
+    edl.write_text(
+        "TITLE: cut\nFCM: NON-DROP FRAME\n\n"
+        "001  A001     V     C        00:00:00:20 00:00:01:05 01:00:00:00 01:00:00:10\n"
+        "* FROM CLIP NAME: A001.mov\n"
+    )
+    out = tmp_path / "masks"
+    code = main(
+        ["track", str(edl), "--clip", "1", "--checkpoint", str(checkpoint),
+         "--point", "20:1:64,36", "--masks-out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    assert sorted(p.stem for p in (out / "obj_1").glob("*.png")) == [
+        f"{i:06d}" for i in range(20, 30)
+    ]
