@@ -84,3 +84,19 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """``data`` to ``path``, all or nothing (OSError on a full or read-only disk)."""
     with replaced_atomically(path) as tmp:
         tmp.write_bytes(data)
+
+
+@contextlib.contextmanager
+def scratch_folder(kind: str) -> Iterator[Path]:
+    """A private temporary folder for one job, removed when the block ends (Ctrl-C and
+    SIGTERM included); one left by a killed process is removed by the next job."""
+    import shutil
+
+    root = Path(tempfile.gettempdir())
+    folder = Path(
+        tempfile.mkdtemp(prefix=stage_prefix(root / f"etam-{kind}"), suffix=".partial", dir=root)
+    )
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -20,6 +20,9 @@ from pathlib import Path
 from etam_plugin.errors import EtamError
 from etam_plugin.model import Prompt
 
+MAX_PROMPTS_BYTES = 16 * 2**20
+"""Far more than any hand-made or exported prompts file (each entry is ~100 bytes)."""
+
 
 class PromptError(EtamError):
     """A prompt given on the command line or in a prompts file cannot be understood."""
@@ -113,11 +116,17 @@ def load_prompts_file(path: str | Path, into: PromptSet | None = None) -> Prompt
     prompts = into or PromptSet()
     path = Path(path)
     try:
-        entries = json.loads(path.read_text())
+        size = path.stat().st_size
+        if size > MAX_PROMPTS_BYTES:
+            raise PromptError(
+                f"{path} is {size / 2**20:.0f} MB; a prompts file is at most "
+                f"{MAX_PROMPTS_BYTES // 2**20} MB"
+            )
+        entries = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise PromptError(f"cannot read prompts file {path}: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise PromptError(f"{path} is not valid JSON: {exc}") from exc
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise PromptError(f"{path} is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(entries, list):
         raise PromptError(f"{path}: expected a JSON list of prompts")
     keys = {"frame", "obj", "points", "labels", "box", "clear_old_points"}

@@ -7,6 +7,7 @@ raw masks/logits per frame (optional) → finished mattes exported in an editing
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from etam_plugin.atomic import replaced_atomically
+from etam_plugin.atomic import replaced_atomically, scratch_folder
 from etam_plugin.errors import EtamError, ExportError
 from etam_plugin.export import writer_class
 from etam_plugin.export.targets import (
@@ -150,35 +151,47 @@ def run_track(
     _validate(request)
     t0 = time.perf_counter()
     frames, clip, (lo, hi) = open_track_source(request)
-    first = lo if request.start is None else request.start
-    last = hi if request.end is None else request.end
-    n = len(frames)
-    if not 0 <= first <= last < n:
-        raise EtamError(f"frame range {first}..{last} is outside the clip (0..{n - 1})")
-    items = request.prompts.items()
-    if not items:
-        raise PromptError("no prompts: give --point, --box or --prompts")
-    height, width = frames[0].shape[:2]
-    for frame, obj, call in items:
-        if not 0 <= frame < n:
-            raise PromptError(f"a prompt is on frame {frame}, outside the clip (0..{n - 1})")
-        _check_inside(frame, obj, call, width, height)
-    kwargs = _propagation(request.direction, min(request.prompts.frames), first, last)
-    inputs = {"source": Path(request.source), "clip's media": Path(frames.path)}
-    inputs |= {f"input {p.name}": Path(p) for p in request.reads}
-    _check_outputs(request, request.objects or request.prompts.objects, inputs, session_folder)
+    try:  # everything checkable, before the first frame is tracked
+        first = lo if request.start is None else request.start
+        last = hi if request.end is None else request.end
+        n = len(frames)
+        if not 0 <= first <= last < n:
+            raise EtamError(f"frame range {first}..{last} is outside the clip (0..{n - 1})")
+        items = request.prompts.items()
+        if not items:
+            raise PromptError("no prompts: give --point, --box or --prompts")
+        height, width = frames[0].shape[:2]
+        for frame, obj, call in items:
+            if not 0 <= frame < n:
+                raise PromptError(f"a prompt is on frame {frame}, outside the clip (0..{n - 1})")
+            _check_inside(frame, obj, call, width, height)
+        kwargs = _propagation(request.direction, min(request.prompts.frames), first, last)
+        inputs = {"source": Path(request.source), "clip's media": Path(frames.path)}
+        inputs |= {f"input {p.name}": Path(p) for p in request.reads}
+        unknown = sorted(set(request.objects or []) - set(request.prompts.objects))
+        if unknown:
+            raise EtamError(
+                f"--objects names {unknown}, but the prompts only have {request.prompts.objects}"
+            )
+        _check_outputs(request, request.objects or request.prompts.objects, inputs, session_folder)
+    except BaseException:
+        frames.close()
+        raise
 
-    session = VideoSession(
-        model,
-        frames,
-        folder=session_folder,
-        device=device,
-        dtype=dtype or torch.float32,
-        engine=engine,
-        cuda_graphs=cuda_graphs,
-    )
     outputs: list[Path] = []
-    try:
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(frames.close)
+        folder = session_folder or cleanup.enter_context(scratch_folder("session"))
+        session = VideoSession(
+            model,
+            frames,
+            folder=folder,
+            device=device,
+            dtype=dtype or torch.float32,
+            engine=engine,
+            cuda_graphs=cuda_graphs,
+        )
+        cleanup.callback(session.close)
         for obj in request.prompts.objects:
             session.add_object(obj)
         for frame, obj, call in items:
@@ -196,11 +209,6 @@ def run_track(
 
             raise CancelledError("tracking cancelled")
         objects = request.objects or session.object_ids
-        unknown = sorted(set(objects) - set(session.object_ids))
-        if unknown:
-            raise EtamError(
-                f"--objects names {unknown}, but the prompts only have {session.object_ids}"
-            )
         if request.export:
             Path(request.out).absolute().parent.mkdir(parents=True, exist_ok=True)
             outputs += _export(request, session, frames, objects, (first, last), progress, cancel)
@@ -210,9 +218,6 @@ def run_track(
         return TrackSummary(
             (first, last), done, list(session.object_ids), outputs, time.perf_counter() - t0
         )
-    finally:
-        session.close()
-        frames.close()
 
 
 def _check_outputs(

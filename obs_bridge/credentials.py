@@ -82,6 +82,12 @@ def read_password_file(path: Path) -> Secret | None:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ObsCredentialsError(f"cannot read {path}: {exc.strerror or exc}", path=path) from None
+    except UnicodeDecodeError as exc:  # e.g. saved as Latin-1: guessing would change the password
+        raise ObsCredentialsError(
+            f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset "
+            f"{exc.start}): save it as UTF-8",
+            path=path,
+        ) from None
     parser = configparser.RawConfigParser()  # raw: '%' in a password is just a character
     try:
         parser.read_string(text, source=str(path))

@@ -17,6 +17,8 @@ from fractions import Fraction
 
 import numpy as np
 
+from etam_plugin.errors import MediaError
+
 STANDARD_RATES: tuple[Fraction, ...] = tuple(
     Fraction(r)
     for r in (
@@ -152,6 +154,11 @@ def _nearest_slots(ticks: np.ndarray, slots_per_tick: Fraction) -> np.ndarray:
     return np.array([(int(t) * 2 * p + q) // (2 * q) for t in ticks], dtype=np.int64)
 
 
+MAX_CONFORM_FRAMES = 24 * 3600 * 120
+"""A conformed clip longer than a day at 120 fps means broken timestamps (its frame map
+would not fit in memory): an error, not an allocation."""
+
+
 def conform_map(
     pts: np.ndarray, end_pts: int, time_base: Fraction, rate: Fraction
 ) -> tuple[np.ndarray, ConformReport]:
@@ -167,6 +174,14 @@ def conform_map(
     slots = _nearest_slots(pts - pts[0], time_base * rate)
     duration = Fraction(int(end_pts - pts[0])) * time_base
     n_out = max(1, math.floor(duration * rate + Fraction(1, 2)))
+    if n_out > MAX_CONFORM_FRAMES:
+        gaps = np.diff(np.append(pts, end_pts))
+        at = int(np.argmax(gaps))
+        raise MediaError(
+            f"conforming to {float(rate):g} fps would make {n_out} frames of {len(pts)} "
+            f"(the timestamps jump {float(int(gaps[at]) * time_base):.0f} s after frame {at}): "
+            "the file's clock is broken; open it with vfr='keep' (--vfr keep)"
+        )
     # latest source frame whose slot is <= k
     source = np.searchsorted(slots, np.arange(n_out), side="right") - 1
     source = np.maximum(source, 0)

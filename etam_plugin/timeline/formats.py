@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 
 from etam_plugin.errors import TimelineError
@@ -36,6 +38,62 @@ def _adapter(ext: str, path: Path) -> str:
     return name
 
 
+MAX_TIMELINE_BYTES = 64 * 1024 * 1024
+"""Larger than any edit's timeline file (a feature film's FCP XML is a few MB)."""
+MAX_NESTING = 256
+"""Deepest nesting of JSON/XML elements read: real timelines stay under ~40 levels, and
+OTIO's readers recurse (a crafted file nested 100,000 deep crashed the process)."""
+_JSON_STRING = re.compile(rb'"(?:\\.|[^"\\])*"')
+
+
+def check_limits(path: Path) -> None:
+    """A hostile file gets a one-line error within a second, never a crash or a hang:
+    size and nesting are checked before any adapter reads it."""
+    size = path.stat().st_size
+    if size > MAX_TIMELINE_BYTES:
+        raise TimelineError(
+            f"{path.name} is {size / 2**20:.0f} MB, larger than any timeline "
+            f"({MAX_TIMELINE_BYTES // 2**20} MB at most)",
+            path=path,
+        )
+    data = path.read_bytes()
+    if path.suffix.lower() == ".otio":
+        depth = _json_depth(data)
+    elif path.suffix.lower() in (".xml", ".fcpxml", ".kdenlive"):
+        depth = _xml_depth(path)
+    else:
+        return
+    if depth > MAX_NESTING:
+        raise TimelineError(
+            f"{path.name} nests {depth} levels deep; timelines stay far below "
+            f"{MAX_NESTING}: not a timeline this tool reads",
+            path=path,
+        )
+
+
+def _json_depth(data: bytes) -> int:
+    text = np.frombuffer(_JSON_STRING.sub(b"", data), np.uint8)
+    steps = np.zeros(text.shape, np.int64)
+    steps[(text == ord("{")) | (text == ord("["))] = 1
+    steps[(text == ord("}")) | (text == ord("]"))] = -1
+    return int(steps.cumsum().max(initial=0))
+
+
+def _xml_depth(path: Path) -> int:
+    import xml.etree.ElementTree as ET
+
+    depth = deepest = 0
+    try:
+        for event, _ in ET.iterparse(path, events=("start", "end")):
+            depth += 1 if event == "start" else -1
+            deepest = max(deepest, depth)
+            if deepest > MAX_NESTING:
+                break
+    except ET.ParseError as exc:
+        raise TimelineError(f"{path.name} is not well-formed XML: {exc}", path=path) from None
+    return deepest
+
+
 def quiet(fn: Callable[[], object]) -> object:
     """Run an adapter without letting it print (the kdenlive adapter prints a banner to
     stdout, which would corrupt ``--json`` output)."""
@@ -56,6 +114,7 @@ def read_otio(path: Path, rate: Fraction | None = None) -> otio.schema.Timeline:
         path = path / "Info.fcpxml"
     if not path.is_file():
         raise TimelineError(f"timeline not found: {path}", path=path)
+    check_limits(path)
     try:
         if ext in (".fcpxml", ".fcpxmld"):
             from etam_plugin.timeline import fcpxml
@@ -71,6 +130,9 @@ def read_otio(path: Path, rate: Fraction | None = None) -> otio.schema.Timeline:
         raise TimelineError(f"cannot read {path.name}: {exc}", path=path) from exc
     if isinstance(result, otio.schema.Timeline):
         return result
+    if not hasattr(result, "find_children"):
+        schema = getattr(result, "original_schema_name", None) or type(result).__name__
+        raise TimelineError(f"{path.name} holds no timeline (it holds a {schema})", path=path)
     timelines = list(result.find_children(descended_from_type=otio.schema.Timeline))  # type: ignore[attr-defined]
     if not timelines:
         raise TimelineError(f"{path.name} holds no timeline", path=path)

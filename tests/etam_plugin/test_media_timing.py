@@ -74,3 +74,32 @@ def test_conform_to_a_lower_rate_drops_evenly() -> None:
     source, report = conform_map(pts, 60, Fraction(1, 60), Fraction(30))
     assert len(source) == 30 and report.dropped == 30
     assert source.tolist() == [2 * k for k in range(30)]  # of each pair the later wins
+
+
+def test_a_clock_jump_of_thirty_years_is_a_quick_error_not_an_allocation(tmp_path) -> None:
+    """Five frames, the fourth 10^9 s after the third: conforming it used to allocate a
+    frame map of 25 billion entries (1.96 TiB on a real file); now a one-line error, and
+    vfr='keep' reads the five frames."""
+    import resource
+
+    import av
+
+    from etam_plugin.errors import MediaError
+    from etam_plugin.media import open_source
+
+    path = tmp_path / "gap.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, pts in enumerate([0, 40, 80, 10**12, 10**12 + 40]):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 1000)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(MediaError, match="clock is broken"):
+        open_source(path, vfr="conform")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB
+    with open_source(path, vfr="keep") as kept:
+        assert len(kept) == 5

@@ -279,3 +279,43 @@ def test_cli_lists_clips(media: dict[str, Path], tmp_path: Path, capsys) -> None
     assert rows[2]["media_exists"] is False
     assert main(["timeline", "list", str(tmp_path / "nope.edl")]) == 2
     assert "timeline not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "says"),
+    [
+        ("deep.otio", '{"OTIO_SCHEMA": "Timeline.1", "tracks": ' + "[" * 100_000 + "]" * 100_000
+         + "}", "nests"),
+        ("strings.otio", '{"OTIO_SCHEMA": "Timeline.1", "name": "[[[[{{{{' + "[" * 1000
+         + '", "tracks": [}', "cannot read"),
+        ("unknown.otio", '{"OTIO_SCHEMA": "Nope.1", "name": "x"}', "holds no timeline"),
+        ("deep.xml", '<?xml version="1.0"?><xmeml version="4">' + "<sequence>" * 100_000
+         + "</sequence>" * 100_000 + "</xmeml>", "nests"),
+        ("broken.xml", "<xmeml><sequence>", "not well-formed"),
+        ("deep.fcpxml", "<fcpxml>" + "<spine>" * 5000 + "</spine>" * 5000 + "</fcpxml>", "nests"),
+    ],
+)  # fmt: skip
+def test_hostile_timelines_are_a_one_line_error_within_a_second(
+    tmp_path: Path, name: str, text: str, says: str, capsys
+) -> None:
+    """A crafted file never crashes the process (OTIO's reader segfaulted on deep nesting)
+    nor prints a traceback: the CLI says what is wrong in one line, quickly."""
+    import time
+
+    path = tmp_path / name
+    path.write_text(text)
+    started = time.perf_counter()
+    assert main(["timeline", "list", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert time.perf_counter() - started < 1.0
+    assert says in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_huge_timeline_file_is_refused_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    from etam_plugin.timeline import formats
+
+    monkeypatch.setattr(formats, "MAX_TIMELINE_BYTES", 1000)
+    path = tmp_path / "big.otio"
+    path.write_text('{"OTIO_SCHEMA": "Timeline.1", "name": "' + "x" * 2000 + '"}')
+    with pytest.raises(TimelineError, match="larger than any timeline"):
+        read_timeline(path)

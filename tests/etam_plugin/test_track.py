@@ -250,3 +250,22 @@ def test_track_a_clip_of_a_25_fps_edl(tmp_path, checkpoint) -> None:
     assert sorted(p.stem for p in (out / "obj_1").glob("*.png")) == [
         f"{i:06d}" for i in range(20, 30)
     ]
+
+
+def test_hostile_prompts_files_are_one_line_errors(tmp_path: Path, monkeypatch) -> None:
+    import etam_plugin.prompts
+
+    f = tmp_path / "prompts.json"
+    for data, says in [
+        (b"[" * 100_000 + b"]" * 100_000, "not valid JSON"),
+        ('[{"frame": 0, "obj": 1, "points": [[1, 2]], "x": "caf\u00e9"}]'.encode("latin-1"),
+         "not valid JSON"),
+        (b'[{"frame": 0, "obj": 1, "points": [[1e999, 2]]}]', "finite"),
+    ]:  # fmt: skip
+        f.write_bytes(data)
+        with pytest.raises(PromptError, match=says):
+            build_prompts(f, [], [])
+    monkeypatch.setattr(etam_plugin.prompts, "MAX_PROMPTS_BYTES", 100)
+    f.write_text(json.dumps([{"frame": 0, "obj": 1, "points": [[1, 2]]}] * 10))
+    with pytest.raises(PromptError, match="at most"):
+        build_prompts(f, [], [])

@@ -222,3 +222,33 @@ def test_a_read_only_output_folder_is_refused_before_tracking(
         err = capsys.readouterr().err
         assert code == 2 and "Read-only file system" in err, err
         assert not masks.exists()
+
+
+@pytest.mark.slow
+def test_after_a_kill_9_the_next_run_removes_what_the_killed_one_left(
+    checkpoint, clip, media_dir, tmp_path
+) -> None:
+    long = write_clip(tmp_path / "long.mov", media_dir, frames=60)
+    tmp, masks = tmp_path / "tmp", tmp_path / "masks"
+    tmp.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "etam_plugin", "track", str(long), "--checkpoint",
+         str(checkpoint), "--point", "0:1:160,90", "--masks-out", str(masks)],
+        env=env, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(masks.rglob("000002.png")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    left = [p.name for p in tmp.iterdir()]
+    assert left and all(f".etam{proc.pid}." in name for name in left), left
+    again = subprocess.run(
+        [sys.executable, "-m", "etam_plugin", "track", str(clip), "--checkpoint",
+         str(checkpoint), "--point", "0:1:160,90", "--end", "1"],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert list(tmp.iterdir()) == []

@@ -64,3 +64,14 @@ def test_secret_never_shows_itself(caplog: pytest.LogCaptureFixture) -> None:
     assert PASSWORD not in shown and "********" in shown
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def test_a_latin1_file_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    """Saved by an editor as Latin-1 ("é" is byte 0xe9): guessing the encoding could
+    change the password, so it is an error naming the byte, without the password."""
+    cfg = tmp_path / "obs.ini"
+    cfg.write_bytes("[obs]\npassword = caf\u00e9-s3cret\n".encode("latin-1"))
+    cfg.chmod(0o600)
+    with pytest.raises(ObsCredentialsError, match=r"not UTF-8 text.*0xe9") as info:
+        load_password(environ={}, config_path=cfg)
+    assert "s3cret" not in str(info.value)
