@@ -8,6 +8,7 @@ file's missing tail. :func:`probe` returns just the :class:`VideoInfo`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -66,6 +67,12 @@ class FrameIndex:
     timing: Timing
     truncated: str | None = None
     expected_frames: int | None = None
+    by_order: bool = False
+    """A decoded picture's position is its place in the decoder's output since a keyframe,
+    not its timestamp: AVI (no presentation times stored) and files where two frames
+    share a timestamp (both are frames: ffmpeg decodes both)."""
+    uses_dts: bool = False
+    """``pts`` holds decode timestamps (AVI)."""
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -188,6 +195,10 @@ def _scan(
     first_frame = None
     decode_error: Exception | None = None
     demux_failed = False
+    discarded = 0
+    # AVI stores frames in decode order with decode times only; the pts libavformat guesses
+    # for B-frames are wrong (frame 3 came back as frame 1), so frames are counted instead.
+    uses_dts = "avi" in container.format.name.split(",")
     try:
         total = path.stat().st_size
         for count, packet in enumerate(container.demux()):
@@ -204,9 +215,10 @@ def _scan(
                 if first_frame is None and decode_error is None:
                     first_frame = _decode_first(packet)
                 continue
-            if packet.is_discard:
+            if packet.is_discard:  # hidden by an edit list (a stream-copy trim's lead-in)
+                discarded += 1
                 continue
-            ts = packet.pts if packet.pts is not None else packet.dts
+            ts = packet.dts if uses_dts else packet.pts if packet.pts is not None else packet.dts
             if ts is None:
                 raise UnsupportedMediaError(
                     f"{path} is a raw {codec} stream without timestamps; frame-accurate "
@@ -241,23 +253,21 @@ def _scan(
 
     order = np.argsort(np.asarray(pts_list, dtype=np.int64), kind="stable")
     pts = np.asarray(pts_list, dtype=np.int64)[order]
-    unique = np.ones(len(pts), dtype=bool)
-    unique[1:] = pts[1:] != pts[:-1]  # one frame per timestamp
-    keyflags = np.asarray(key_list, dtype=bool)[order][unique]
-    pts = pts[unique]
+    keyflags = np.asarray(key_list, dtype=bool)[order]
+    by_order = uses_dts or bool(np.any(pts[1:] == pts[:-1]))  # shared timestamps
     hints = [stream.base_rate, stream.guessed_rate, stream.average_rate]
     timing = analyse(pts, time_base, [Fraction(h) if h else None for h in hints])
     step = max(1, round(1 / (timing.rate * time_base)))
     end_pts = int(pts[-1]) + step
-    if last_end is not None and not corrupt_tail and last_end > pts[-1]:
+    if last_end is not None and not corrupt_tail and last_end > pts[-1] and not uses_dts:
         end_pts = int(last_end)
     keyframes = np.flatnonzero(keyflags)
     if not len(keyframes):
         keyframes = np.array([0], dtype=np.int64)
 
-    expected = int(stream.frames or 0) or None
+    expected = int(stream.frames or 0) - discarded or None
     truncated = None
-    if expected and len(pts) < expected:
+    if expected and len(pts) < expected and not _header_counts_ticks(container, timing, pts):
         truncated = f"its header lists {expected} frames"
     elif corrupt_tail or demux_failed:
         truncated = "its data stops part-way through a frame"
@@ -280,7 +290,17 @@ def _scan(
             pts, keyframes, timing, end_pts = _complete_prefix(pts, keyframes, time_base, timing)
         else:
             end_pts = int(pts[-1]) + step
-    index = FrameIndex(pts, keyframes, end_pts, Fraction(time_base), timing, truncated, expected)
+    index = FrameIndex(
+        pts,
+        keyframes,
+        end_pts,
+        Fraction(time_base),
+        timing,
+        truncated,
+        expected,
+        by_order,
+        uses_dts,
+    )
 
     cc = stream.codec_context
     pix_fmt = cc.format.name if cc.format is not None else first_frame.format.name
@@ -359,6 +379,15 @@ def _complete_prefix(
     fixed = analyse(prefix, time_base, [timing.rate])
     step = max(1, round(1 / (fixed.rate * time_base)))
     return prefix, keyframes[keyframes < cut], fixed, int(prefix[-1]) + step
+
+
+def _header_counts_ticks(container: av.container.InputContainer, timing, pts: np.ndarray) -> bool:
+    """An AVI remuxed by ffmpeg lists its length in time-base ticks, not frames (80 for
+    40 frames at 1/50): the header's duration, when the frames found fill it, says so."""
+    if not container.duration:
+        return False
+    declared = Fraction(container.duration, 1_000_000) * timing.rate
+    return len(pts) >= math.floor(declared) - 1
 
 
 def check_complete(info: VideoInfo, index: FrameIndex) -> None:

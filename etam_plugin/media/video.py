@@ -28,9 +28,10 @@ Thread safety: every method may be called from any thread; a lock serialises dec
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
@@ -314,13 +315,52 @@ class VideoFileSource:
 
     def _seek(self, start: int) -> None:
         """Seek to the keyframe at position ``start``. Pictures before it that come out
-        after the seek are skipped: they were decoded without their references."""
+        after the seek are skipped: they were decoded without their references.
+
+        Demuxers that seek by estimate (MPEG-TS, MPEG-PS) may land after the keyframe:
+        the first packet shows it, and the seek is retried further back (half a second,
+        then doubling); at the first keyframe the file is read from its first byte."""
         assert self._container is not None
-        target = int(self._index.pts[start])
-        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
         self.seeks += 1
-        self._frames = self._decode_stream(floor=start)
+        self._frames = None
         self._cursor = None
+        first_pts = int(self._index.pts[0])
+        half_second = max(1, int(Fraction(1, 2) / self._stream.time_base))
+        back = 0
+        landed: int | None = 0
+        while True:
+            target = int(self._index.pts[start]) - back
+            if start == 0 or target <= first_pts:
+                self._reopen()
+                packets = self._container.demux(self._stream)
+                landed = 0
+                break
+            self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+            packets = self._container.demux(self._stream)
+            head: list[av.Packet] = []
+            for packet in packets:
+                head.append(packet)
+                if self._packet_ts(packet) is not None:
+                    break
+            landed = self._index.position_of(self._packet_ts(head[-1])) if head else None
+            if landed is None or landed <= start:
+                packets = itertools.chain(head, packets)
+                break
+            back = max(2 * back, half_second)  # landed late: further back
+        self._frames = self._decode_stream(packets, floor=start, origin=landed)
+
+    def _packet_ts(self, packet: av.Packet) -> int | None:
+        """The packet's timestamp as the index keeps it."""
+        return packet.dts if self._index.uses_dts else packet.pts
+
+    def _reopen(self) -> None:
+        """A fresh demuxer and decoder at the first byte of the file."""
+        assert self._container is not None
+        self._container.close()
+        self._container = open_container(self.path)
+        self._stream = video_stream(self._container, self.path)
+        self._stream.thread_type = "SLICE" if self._index.truncated else "AUTO"
+        self._stream.thread_count = self._options["threads"]
 
     def _decode_until(self, pos: int, index: int) -> av.VideoFrame | None:
         """Decode forward to ``pos``. None when the decoder started after it (overshoot);
@@ -336,22 +376,34 @@ class VideoFileSource:
             if got > pos:
                 raise self._missing(pos, index)
         self._frames = None
+        if self._cursor is None:
+            return None  # nothing decoded since the seek (it landed late): seek earlier
         self._cursor = None
         raise self._missing(pos, index)
 
-    def _decode_stream(self, floor: int) -> Iterator[tuple[int, av.VideoFrame]]:
-        assert self._container is not None
-        for packet in self._container.demux(self._stream):
+    def _decode_stream(
+        self, packets: Iterable[av.Packet], floor: int, origin: int | None
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(position, picture) for each picture decoded from ``packets``, from ``floor`` on.
+        A picture's position comes from its timestamp, or (``by_order``) from its place in
+        the output since the keyframe at ``origin`` where the demuxer landed."""
+        counted = origin if self._index.by_order else None
+        for packet in packets:
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
-                bad = self._index.position_of(packet.pts)
+                if counted is not None:  # the damaged picture still takes its place
+                    bad, counted = counted, counted + 1
+                else:
+                    bad = self._index.position_of(packet.pts)
                 if bad is not None:
                     self._bad[bad] = exc.strerror or type(exc).__name__
                 continue
             for frame in frames:
-                ts = frame.pts if frame.pts is not None else frame.dts
-                got = self._index.position_of(ts)
+                if counted is not None:
+                    got, counted = counted, counted + 1
+                else:
+                    got = self._index.position_of(frame.pts if frame.pts is not None else frame.dts)
                 if got is None or got < floor:
                     continue
                 self.decoded += 1
