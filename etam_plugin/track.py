@@ -34,6 +34,7 @@ from etam_plugin.prompts import PromptError, PromptSet
 
 TIMELINE_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".edl", ".kdenlive")
 COMBINE_MODES = ("union", "separate")
+SEQUENCE_FORMATS = ("png", "png16")  # numbered by frame: no clock of their own
 # Matte kind a timeline gets for each export format that an NLE can place on a track.
 TIMELINE_KINDS = {"prores4444": "cutout", "webm": "cutout", "luma": "luma", "luma-ffv1": "luma"}
 
@@ -283,6 +284,12 @@ def _validate(request: TrackRequest) -> None:
         raise EtamError("--export needs --out PATH")
     if request.out is not None and not request.export:
         raise EtamError("--out needs --export FORMAT")
+    if request.vfr == "keep" and request.export and request.export not in SEQUENCE_FORMATS:
+        raise EtamError(
+            f"--vfr keep indexes frames by their own times, but a {request.export} matte "
+            "plays at a constant rate, so its frames would drift from the clip's: use "
+            "--vfr conform, or --export png (files numbered by frame)"
+        )
     if request.timeline_out is not None:
         if request.export not in TIMELINE_KINDS:
             raise EtamError(

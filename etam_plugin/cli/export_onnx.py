@@ -62,18 +62,24 @@ def run(args: argparse.Namespace) -> int:
 
     from etam_plugin.errors import OnnxError
     from etam_plugin.export.atomic import StagedDir
+    from etam_plugin.export.targets import folder_target, refuse_inputs_inside
     from etam_plugin.model import VARIANTS, export_onnx, graph_names, load_model
     from etam_plugin.onnx_runtime import MANIFEST_FILE, OnnxStages
     from etam_plugin.onnx_runtime.quantize import quantize_export
     from etam_plugin.onnx_runtime.verify import compare_stages, int8_agreement
     from etam_plugin.weights import resolve_checkpoint
 
+    def owns(name: str) -> bool:  # what an export writes: graphs, their data, the manifest
+        return name == MANIFEST_FILE or name.endswith((".onnx", ".onnx.data", ".json"))
+
+    out = folder_target(args.out, "--out", owns=owns)  # before the (long) export
     checkpoint = resolve_checkpoint(args.source, download=args.download)
+    refuse_inputs_inside(out, {"checkpoint": Path(checkpoint)}, "--out")
     variant = args.variant or (args.source if args.source in VARIANTS else None)
     net = load_model(checkpoint, variant, attention=args.attention, pool_window=args.pool_window)
     graphs = graph_names(net.config.memory_attention.mode)
     steps = len(graphs) + (0 if args.no_verify else 1) + (2 if args.quantize else 0)
-    staged = StagedDir(args.out)
+    staged = StagedDir(out, owns=owns)
     try:
         with tqdm(total=steps, desc="export-onnx", unit="step", file=sys.stderr) as bar:
 

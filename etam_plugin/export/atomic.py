@@ -90,6 +90,8 @@ class StagedDir:
         _check_parent(self.target)
         if self.target.exists() and not self.target.is_dir():
             raise ExportError(f"output path is a file, not a folder: {self.target}", path=target)
+        if owns is not None and self.target.is_dir():
+            foreign(self.target, owns, "output folder")
         try:
             self.tmp = Path(
                 tempfile.mkdtemp(

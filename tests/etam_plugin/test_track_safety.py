@@ -135,6 +135,7 @@ def test_an_output_that_is_an_input_is_refused(
         (["--matte-ops", "feather=1e9", "--export", "luma", "--out", "l.mov"], "feather"),
         (["--direction", "backward", "--point", "0:1:10,10"], "covers no other frame"),
         (["--session", "a_file.txt"], "is a file, not a folder"),
+        (["--vfr", "keep", "--export", "prores4444", "--out", "m.mov"], "would drift"),
         (["--export", "prores4444", "--out", "m.mov", "--timeline-out", "t.txt"], "timelines"),
     ],
 )

@@ -387,3 +387,17 @@ def test_cli_reports_bad_sources_and_targets(checkpoint, tmp_path, capsys) -> No
     assert code == 2
     assert "output folder does not exist" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_never_replaces_a_folder_holding_other_files(checkpoint, tmp_path, capsys) -> None:
+    """``--out`` is replaced whole, so a folder with anything but an earlier export in it
+    (here the checkpoint and the user's notes) is refused before the export starts."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    weights = folder / "efficienttam_mobile.pt"
+    weights.write_bytes(checkpoint.read_bytes())
+    (folder / "notes.txt").write_text("mine")
+    code = main(["export-onnx", str(weights), "--variant", "mobile", "--out", str(folder)])
+    assert code == 2
+    assert "does not write (efficienttam_mobile.pt, notes.txt)" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["efficienttam_mobile.pt", "notes.txt"]
