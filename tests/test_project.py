@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import console_script
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,7 +40,7 @@ def test_resources_ship_as_package_data() -> None:
 
 
 def test_console_script_runs() -> None:
-    exe = shutil.which("etam-plugin")
+    exe = console_script("etam-plugin")
     assert exe, "the etam-plugin console script is not installed"
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -57,7 +58,7 @@ def test_ruff_is_clean() -> None:
 def test_import_contracts_hold(tmp_path: Path) -> None:
     """import-linter on a regular (non-editable) install, where the mapped packages sit
     inside etam_plugin/ as users get them (grimp cannot follow the editable mapping)."""
-    exe = shutil.which("lint-imports")
+    exe = console_script("lint-imports")
     assert exe, "import-linter is not installed"
     target = tmp_path / "site"
     build = subprocess.run(

@@ -27,6 +27,7 @@ from etam_plugin.weights import (
     weights_dir,
 )
 from tests.fake_hub import COMMIT, FakeHub
+from tests.scripts import console_script
 
 TI_FILE = "efficienttam_ti_512x512.pt"
 CHUNK = 64 * 1024
@@ -332,7 +333,7 @@ def test_cli_end_to_end_in_process(
 
 
 def test_cli_console_script(hub: FakeHub, payload: bytes, tmp_path: Path) -> None:
-    exe = shutil.which("etam-plugin")
+    exe = console_script("etam-plugin")
     assert exe, "the etam-plugin console script is not installed"
     env = {
         **os.environ,
