@@ -90,7 +90,9 @@ def _xml_depth(path: Path) -> int:
             if deepest > MAX_NESTING:
                 break
     except ET.ParseError as exc:
-        raise TimelineError(f"{path.name} is not well-formed XML: {exc}", path=path) from None
+        raise TimelineError(
+            f"cannot read {path.name}: not well-formed XML ({exc})", path=path
+        ) from None
     return deepest
 
 
