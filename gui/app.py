@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import traceback
 from collections.abc import Sequence
+from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
 
@@ -90,19 +91,22 @@ def run_panel(
     track: str | None = None,
     clip: int | None = None,
     handles: int = 0,
+    rate: Fraction | None = None,
 ) -> int:
     """Show the panel and run until it is closed.
 
     First offers to recover the work of a panel that did not close normally; then opens
     ``source`` (a clip, a ``.etam`` project, or a timeline: clip number ``clip``, else the
     clip picker), applies ``prompts`` (frame, object, Prompt) as if clicked and, with
-    ``track``, tracks. ``recovery`` defaults to the user's recovery folder.
+    ``track``, tracks. ``rate``: an EDL's frame rate when its media cannot be found.
+    ``recovery`` defaults to the user's recovery folder.
     """
     app = application()
     settings = settings or PanelSettings()
     apply_theme(app, settings.theme())
     window = create_window(settings, session_factory, frames_factory, recovery or RecoveryArea())
     install_excepthook(window)
+    window.timeline_rate = rate
     window.show()
 
     def start() -> None:

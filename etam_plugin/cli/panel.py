@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from etam_plugin.cli._args import RATE_HELP, frame_rate
+
 NAME = "panel"
 HELP = "Open the editor panel: click objects, track, correct, export mattes."
 
@@ -43,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a click to apply at start (repeatable; undoable like a click)",
     )
     parser.add_argument("--box", action="append", default=[], metavar="FRAME:OBJ:X0,Y0,X1,Y1")
+    parser.add_argument("--rate", type=frame_rate, default=None, help=RATE_HELP)
     parser.add_argument(
         "--track",
         choices=("forward", "backward", "both"),
@@ -69,4 +72,5 @@ def run(args: argparse.Namespace) -> int:
         track=args.track,
         clip=args.clip,
         handles=args.handles,
+        rate=args.rate,
     )

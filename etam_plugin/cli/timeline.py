@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
                 "available_start": c.available_start,
                 "available_duration": c.available_duration,
                 "handles": list(c.handles) if c.handles else None,
+                "enabled": c.enabled,
             }
             for c in clips
         ]
@@ -70,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         media = str(c.media_path) if c.media_path else "(none)"
         if c.media_path and not c.media_exists:
             media += "  [MISSING]"
+        if not c.enabled:
+            media += "  [DISABLED]"
         table.append(
             (
                 str(c.index),

@@ -53,6 +53,7 @@ class TimelineClip:
     available_start: int | None = None
     available_duration: int | None = None
     timeline_path: Path | None = None
+    enabled: bool = True  # False: the clip (or its track) is switched off in the edit
 
     @property
     def source_end(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -99,21 +100,86 @@ def read_timeline(path: str | Path, *, rate: Fraction | None = None) -> list[Tim
     timeline = read_otio(p, rate)
     clips: list[TimelineClip] = []
     for track_no, track in enumerate(timeline.video_tracks(), start=1):
-        for item in track:
-            if not isinstance(item, otio.schema.Clip):
-                continue
-            try:
-                clips.append(_clip(item, track, track_no, len(clips) + 1, p))
-            except (AttributeError, TypeError, ValueError) as exc:
-                raise TimelineError(
-                    f"{p.name}: clip {item.name!r} on track {track_no} has no usable range: {exc}",
-                    path=p,
-                ) from exc
+        name = track.name or f"V{track_no}"
+        clips += _track_clips(track, track_no, name, p, len(clips), None, track.enabled)
     return clips
 
 
+_Window = tuple[otio.opentime.RationalTime, otio.opentime.TimeRange]
+"""Where a nested sequence sits: its record start on the parent track, and the part of
+its own time that is used."""
+
+
+def _track_clips(
+    track: otio.schema.Track,
+    track_no: int,
+    track_name: str,
+    path: Path,
+    before: int,
+    window: _Window | None,
+    enabled: bool,
+) -> list[TimelineClip]:
+    """The clips of one track, in time order; a nested sequence's clips where they show
+    on the parent track (trimmed to the part of the sequence that is used)."""
+    clips: list[TimelineClip] = []
+    for item in track:
+        if isinstance(item, otio.schema.Stack):  # a nested sequence (compound clip)
+            nested = (track.range_of_child(item).start_time, item.trimmed_range())
+            if window is not None:
+                nested = (_to_parent(nested[0], window), nested[1])
+            for inner in item:
+                if isinstance(inner, otio.schema.Track) and inner.kind == "Video":
+                    clips += _track_clips(
+                        inner, track_no, f"{track_name} › {item.name or 'nested'}", path,
+                        before + len(clips), nested, enabled and item.enabled and inner.enabled,
+                    )  # fmt: skip
+            continue
+        if not isinstance(item, otio.schema.Clip):
+            continue
+        try:
+            clip = _clip(item, track, track_no, track_name, before + len(clips) + 1, path)
+            if window is not None:
+                clip = _in_window(clip, item, track, window)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise TimelineError(
+                f"{path.name}: clip {item.name!r} on track {track_no} has no usable range: {exc}",
+                path=path,
+            ) from exc
+        if clip is not None:
+            clips.append(replace(clip, enabled=enabled and item.enabled))
+    return clips
+
+
+def _to_parent(t: otio.opentime.RationalTime, window: _Window) -> otio.opentime.RationalTime:
+    start, used = window
+    return start + (t - used.start_time)
+
+
+def _in_window(
+    clip: TimelineClip, item: otio.schema.Clip, track: otio.schema.Track, window: _Window
+) -> TimelineClip | None:
+    """A nested clip placed on the parent track: only its part inside the used window."""
+    _, used = window
+    record = track.range_of_child(item)
+    start = max(record.start_time, used.start_time)
+    end = min(record.end_time_exclusive(), used.end_time_exclusive())
+    if end <= start:
+        return None  # outside the part of the nested sequence that is used
+    return replace(
+        clip,
+        source_start=clip.source_start + _frames(start - record.start_time, clip.rate),
+        duration=_frames(end - start, clip.rate),
+        record_start=_frames(_to_parent(start, window), clip.timeline_rate),
+    )
+
+
 def _clip(
-    item: otio.schema.Clip, track: otio.schema.Track, track_no: int, index: int, path: Path
+    item: otio.schema.Clip,
+    track: otio.schema.Track,
+    track_no: int,
+    track_name: str,
+    index: int,
+    path: Path,
 ) -> TimelineClip:
     source = item.trimmed_range()
     record = track.range_of_child(item)
@@ -124,7 +190,7 @@ def _clip(
         index=index,
         name=item.name or "",
         track=track_no,
-        track_name=track.name or f"V{track_no}",
+        track_name=track_name,
         media_path=media_path_of(item, path.parent),
         rate=rate,
         source_start=_frames(source.start_time, rate),

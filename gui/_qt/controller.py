@@ -11,13 +11,14 @@ import enum
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
-from etam_plugin.errors import ModelError, ProjectError, WeightsUnavailableError
+from etam_plugin.errors import ModelError, ProjectError, TimelineRateError, WeightsUnavailableError
 from etam_plugin.gui._qt.undo import AddObjectCommand, PromptCommand, RemoveObjectCommand
 from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
 from etam_plugin.gui.components import messages as m
@@ -110,6 +111,7 @@ class EditorController(QObject):
     downloadFinished = Signal(bool)  # True: the weights are there now
     weightsMissing = Signal(object)  # WeightsUnavailableError: the window offers a download
     timelineRead = Signal(object)  # TimelineRead
+    timelineRateNeeded = Signal(object)  # Path of an EDL whose rate nothing says
     modelOptionsApplied = Signal(object)  # ModelOptions now in use (after a revert too)
     stateRestored = Signal()  # view, finishing, range restored from a project
 
@@ -266,9 +268,10 @@ class EditorController(QObject):
         self._recovered = recovered
         return True
 
-    def open_timeline(self, path: Path) -> None:
-        """List a timeline's clips (in the task worker); ``timelineRead`` brings them."""
-        self._tasks.worker.submit(m.ReadTimeline(Path(path)))
+    def open_timeline(self, path: Path, rate: Fraction | None = None) -> None:
+        """List a timeline's clips (in the task worker); ``timelineRead`` brings them, or
+        ``timelineRateNeeded`` when an EDL's rate is unknown (give it as ``rate``)."""
+        self._tasks.worker.submit(m.ReadTimeline(Path(path), rate))
 
     def open_timeline_clip(self, clip: TimelineClip, handles: int = 0) -> bool:
         """Open the media of a timeline clip with the clip's range (plus handles) as in/out;
@@ -818,6 +821,9 @@ class EditorController(QObject):
                 self.downloading = None
                 self._after_download = None
                 self.downloadFinished.emit(False)
+            if isinstance(msg.request, m.ReadTimeline) and isinstance(msg.error, TimelineRateError):
+                self.timelineRateNeeded.emit(msg.request.path)  # the window asks the rate
+                return
             self._report(msg.error, _action(msg.request), msg.details)
 
     @Slot(object)

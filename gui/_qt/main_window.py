@@ -8,6 +8,7 @@ It only wires views to the controller; every action's shortcut comes from the on
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import psutil
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -39,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from etam_plugin.devices import cpu_cores
+from etam_plugin.errors import MediaError
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
@@ -58,7 +61,7 @@ from etam_plugin.gui.components.project import PROJECT_SUFFIX
 from etam_plugin.gui.components.recovery import RecoveryCandidate
 from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
-from etam_plugin.media.timecode import frame_to_timecode
+from etam_plugin.media.timecode import as_rate, frame_to_timecode
 from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
 from etam_plugin.track import TIMELINE_EXTENSIONS
 
@@ -71,6 +74,10 @@ VIDEO_FILTER = (
 TIMELINE_FILTER = "Timelines (*.otio *.xml *.fcpxml *.fcpxmld *.edl *.kdenlive);;All files (*)"
 PROJECT_FILTER = "etam-plugin projects (*.etam)"
 MEMORY_POLL_MS = 2000
+
+
+RATE_CHOICES = ("23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
+"""Frame rates offered when an EDL's rate is unknown (the field also takes any other)."""
 
 
 class MainWindow(QMainWindow):
@@ -93,6 +100,7 @@ class MainWindow(QMainWindow):
         self.export_dialog: ExportDialog | None = None
         self.download_dialog: QProgressDialog | None = None
         self._auto_clip: tuple[Path, int, int] | None = None
+        self.timeline_rate: Fraction | None = None  # an EDL's rate (--rate, or asked once)
 
         self.viewer = Viewer()
         self.viewer.bind(controller)
@@ -456,6 +464,7 @@ class MainWindow(QMainWindow):
         c.downloadProgress.connect(self._on_download_progress)
         c.downloadFinished.connect(self._on_download_finished)
         c.timelineRead.connect(self._on_timeline_read)
+        c.timelineRateNeeded.connect(self._on_timeline_rate_needed)
         c.modelOptionsApplied.connect(self._on_model_options_applied)
         c.stateRestored.connect(self._on_state_restored)
         c.exportFinished.connect(self._on_export_finished)
@@ -511,7 +520,7 @@ class MainWindow(QMainWindow):
         suffix = path.suffix.lower()
         if suffix in TIMELINE_EXTENSIONS:
             self.statusBar().showMessage(f"Reading the timeline {path.name}…")
-            self.controller.open_timeline(path)
+            self.controller.open_timeline(path, self.timeline_rate)
             return
         self.settings.add_recent(path)
         self._rebuild_recent_menu()
@@ -538,7 +547,36 @@ class MainWindow(QMainWindow):
     def open_timeline_clip_number(self, path: Path, index: int, handles: int = 0) -> None:
         """Open clip ``index`` of a timeline without asking (the command line's --clip)."""
         self._auto_clip = (Path(path).absolute(), index, handles)
-        self.controller.open_timeline(Path(path))
+        self.controller.open_timeline(Path(path), self.timeline_rate)
+
+    def ask_rate(self, path: Path) -> Fraction | None:
+        """Ask an EDL's frame rate (EDLs carry none; tests replace this)."""
+        text, ok = QInputDialog.getItem(
+            self,
+            "Frame rate of the EDL",
+            f"{path.name} does not say its frame rate and its media was not found.\n"
+            "Frame rate of its clips:",
+            list(RATE_CHOICES),
+            RATE_CHOICES.index("24"),
+            True,  # editable: 12.5, 120000/1001, …
+        )
+        if not ok:
+            return None
+        return as_rate(float(text) if "." in text else text)
+
+    def _on_timeline_rate_needed(self, path: Path) -> None:
+        self.statusBar().clearMessage()
+        try:
+            rate = self.ask_rate(Path(path))
+        except (ValueError, MediaError) as exc:
+            self._on_error_occurred(describe_error(exc, f"Reading {Path(path).name}"))
+            return
+        if rate is None:
+            self._auto_clip = None
+            return
+        self.timeline_rate = rate  # the same timeline again, or its next EDL, uses it too
+        self.statusBar().showMessage(f"Reading the timeline {Path(path).name}…")
+        self.controller.open_timeline(Path(path), rate)
 
     def _on_timeline_read(self, msg: m.TimelineRead) -> None:
         self.statusBar().clearMessage()

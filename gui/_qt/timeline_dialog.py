@@ -115,7 +115,11 @@ class ClipPickerDialog(QDialog):
         if clip is None:
             self.note.setText("This timeline has no video clips." if not self.clips else "")
         elif not clip.media_exists:
-            self.note.setText(f"The media of this clip is not found: {clip.media_path}")
+            self.note.setText(
+                f"The media of this clip is not found: {clip.media_path}"
+                if clip.media_path is not None
+                else "The timeline does not say where this clip's media is."
+            )
         else:
             self.note.setText(
                 f"Opens {clip.media_path.name if clip.media_path else ''} with in/out on the "

@@ -212,9 +212,11 @@ class DownloadWeights(Request):
 
 @dataclass(frozen=True)
 class ReadTimeline(Request):
-    """List the clips of an editing timeline (task worker)."""
+    """List the clips of an editing timeline (task worker); ``rate`` for an EDL whose
+    media cannot be found (EDLs carry no rate)."""
 
     path: Path
+    rate: Fraction | None = None
 
 
 # ---------------------------------------------------------------- inference results

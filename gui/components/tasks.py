@@ -23,7 +23,8 @@ class TaskBackend:
             elif isinstance(request, m.ReadTimeline):
                 from etam_plugin.timeline import read_timeline
 
-                emit(m.TimelineRead(request.path, tuple(read_timeline(request.path))))
+                clips = read_timeline(request.path, rate=request.rate)
+                emit(m.TimelineRead(request.path, tuple(clips)))
             else:
                 raise TypeError(f"the task worker cannot serve {type(request).__name__}")
         except Exception as exc:

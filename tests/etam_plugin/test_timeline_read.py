@@ -319,3 +319,67 @@ def test_a_huge_timeline_file_is_refused_before_it_is_read(tmp_path: Path, monke
     path.write_text('{"OTIO_SCHEMA": "Timeline.1", "name": "' + "x" * 2000 + '"}')
     with pytest.raises(TimelineError, match="larger than any timeline"):
         read_timeline(path)
+
+
+def test_nested_sequences_and_disabled_clips(tmp_path: Path) -> None:
+    """A nested sequence (an OTIO Stack on a track, as editors' compound clips export) lists
+    its clips where they show on the parent track, trimmed to the part used; a clip that is
+    switched off is listed as disabled."""
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+
+    def clip(name: str, start: int, frames: int, enabled: bool = True) -> otio.schema.Clip:
+        item = otio.schema.Clip(
+            name=name,
+            media_reference=otio.schema.ExternalReference(target_url=str(tmp_path / name)),
+            source_range=tr(rt(start, 25), rt(frames, 25)),
+        )
+        item.enabled = enabled
+        return item
+
+    inner = otio.schema.Track(name="inner V1")
+    inner.extend([clip("b.mov", 100, 10), clip("c.mov", 0, 50)])
+    nested = otio.schema.Stack(name="Compound", source_range=tr(rt(5, 25), rt(20, 25)))
+    nested.append(inner)
+    v1 = otio.schema.Track(name="V1")
+    v1.extend([clip("a.mov", 0, 20), nested])
+    v2 = otio.schema.Track(name="V2")
+    v2.append(clip("d.mov", 0, 8, enabled=False))
+    timeline = otio.schema.Timeline(name="t")
+    timeline.tracks.extend([v1, v2])
+    path = tmp_path / "t.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    got = [
+        (c.index, c.track, c.track_name, c.name, c.record_start, c.source_start, c.duration,
+         c.enabled)
+        for c in read_timeline(path)
+    ]  # fmt: skip
+    assert got == [
+        (1, 1, "V1", "a.mov", 0, 0, 20, True),
+        (2, 1, "V1 › Compound", "b.mov", 20, 105, 5, True),  # inner 5..10 of b (100..110)
+        (3, 1, "V1 › Compound", "c.mov", 25, 0, 15, True),  # inner 10..25 of c
+        (4, 2, "V2", "d.mov", 0, 0, 8, False),
+    ]
+
+
+def test_an_avid_style_edl_with_audio_a_dissolve_and_drop_frame(tmp_path: Path) -> None:
+    """As Avid writes it: drop-frame, source timecode near 24 h, an audio event, a dissolve
+    (a zero-length cut then a D event), clip names padded after the colon."""
+    make_clip(None, tmp_path / "A001.mov", frames=150, size=(64, 36), rate="30000/1001",
+              timecode="23:00:00;00")  # fmt: skip
+    edl = tmp_path / "avid.edl"
+    edl.write_text(
+        "TITLE: AVID CUT\nFCM: DROP FRAME\n\n"
+        "001  A001     V     C        23:00:01;00 23:00:02;00 01:00:00;00 01:00:01;00\n"
+        "* FROM CLIP NAME:  A001.mov\n\n"
+        "002  A001     A     C        23:00:01;00 23:00:02;00 01:00:00;00 01:00:01;00\n\n"
+        "003  A001     V     C        23:00:02;15 23:00:02;15 01:00:01;00 01:00:01;00\n"
+        "003  A001     V     D    010 23:00:03;00 23:00:03;20 01:00:01;00 01:00:01;20\n"
+        "* FROM CLIP NAME:  A001.mov\n"
+    )
+    ntsc = Fraction(30000, 1001)
+    first, second = read_timeline(edl)
+    assert first.rate == ntsc and first.media_path == tmp_path / "A001.mov"
+    assert (first.source_start, first.duration) == (timecode_to_frame("23:00:01;00", ntsc), 30)
+    assert (second.source_start, second.duration) == (timecode_to_frame("23:00:03;00", ntsc), 20)
+    start = timecode_to_frame("23:00:00;00", ntsc)
+    assert list(first.file_frames(media_start=start)) == list(range(30, 60))

@@ -138,3 +138,32 @@ def test_a_clip_without_media_is_explained(qtbot, window, cut) -> None:
     qtbot.waitUntil(lambda: window.last_report is not None, timeout=WAIT)
     assert window.last_report.title == "Cannot use the timeline"
     assert "gone.mp4" in window.last_report.text
+
+
+def test_an_edl_without_rate_or_media_asks_the_rate_then_lists_its_clips(
+    qtbot, window, tmp_path
+) -> None:
+    """An EDL carries no rate; with its media gone the window asks (the user types 25, past
+    24's 23-frame limit), reads it at that rate and offers the clips; a cancel opens nothing
+    and shows no error."""
+    edl = tmp_path / "cut.edl"
+    edl.write_text(
+        "TITLE: cut\n\n001  X        V     C        00:00:01:20 00:00:02:05 "
+        "01:00:00:00 01:00:00:10\n"
+    )
+    asked, listed = [], []
+    window.ask_rate = lambda path: asked.append(path.name) or None
+    window.pick_clip = lambda msg: listed.append(msg.clips) or None
+    window.open_path(edl)
+    qtbot.waitUntil(lambda: asked == ["cut.edl"], timeout=WAIT)
+    qtbot.wait(200)
+    assert listed == [] and window.last_report is None  # cancelled: nothing, quietly
+    window.ask_rate = lambda path: asked.append(path.name) or Fraction(25)
+    window.open_path(edl)
+    qtbot.waitUntil(lambda: len(listed) == 1, timeout=WAIT)
+    (clip,) = listed[0]
+    assert (clip.rate, clip.source_start, clip.duration) == (25, 45, 10)
+    assert window.timeline_rate == 25  # kept for the next timeline of the session
+    window.open_path(edl)  # no question the second time
+    qtbot.waitUntil(lambda: len(listed) == 2, timeout=WAIT)
+    assert asked == ["cut.edl", "cut.edl"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -491,7 +492,7 @@ def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None
     )
     args = build_parser().parse_args(
         ["panel", "clip.mp4", "--theme", "system", "--point", "3:2:40,30", "--point",
-         "3:2:50,31:neg", "--track", "both"]
+         "3:2:50,31:neg", "--track", "both", "--rate", "29.97"]
     )  # fmt: skip
     assert args._run(args) == 0
     ((source, settings, kw),) = calls
@@ -502,3 +503,4 @@ def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None
         (3, 2, ((50, 31),), (0,), False),
     ]
     assert kw["track"] == "both" and kw["clip"] is None
+    assert kw["rate"] == Fraction(30000, 1001)  # 29.97 snapped to NTSC
