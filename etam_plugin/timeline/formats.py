@@ -96,6 +96,40 @@ def _xml_depth(path: Path) -> int:
     return deepest
 
 
+def _fix_fcp_xml_adapter() -> None:
+    """Two gaps of otio-fcp-adapter 1.0, closed where it reads (canary tests say when the
+    adapter fixes them):
+    - it hands a nested ``<sequence>`` to the method that reads a ``<media>`` element, so
+      every nested sequence (Premiere's nests, Resolve's compound clips) came out as an
+      empty stack and its clips vanished silently: give that method the ``<media>``;
+    - it ignores ``<enabled>FALSE</enabled>``, so a switched-off clip looked live."""
+    fcp_xml = otio.adapters.from_name("fcp_xml").module()  # loaded as OTIO loads it
+    parser = fcp_xml.FCP7XMLParser
+    if getattr(parser, "etam_fixed", False):
+        return
+    stack_for = parser.stack_for_element
+    item_for = parser.item_and_timing_for_element
+
+    def stack_for_element(self, element, context):
+        media = element.find("./media") if element.tag == "sequence" else None
+        if media is None:
+            return stack_for(self, element, context)
+        stack = stack_for(self, media, context.context_pushing_element(element))
+        stack.name = fcp_xml._name_from_element(element)
+        return stack
+
+    def item_and_timing_for_element(self, item_element, *args, **kwargs):
+        item, timing = item_for(self, item_element, *args, **kwargs)
+        enabled = item_element.find("./enabled")
+        if enabled is not None and (enabled.text or "").strip().upper() == "FALSE":
+            item.enabled = False
+        return item, timing
+
+    parser.stack_for_element = stack_for_element
+    parser.item_and_timing_for_element = item_and_timing_for_element
+    parser.etam_fixed = True
+
+
 def quiet(fn: Callable[[], object]) -> object:
     """Run an adapter without letting it print (the kdenlive adapter prints a banner to
     stdout, which would corrupt ``--json`` output)."""
@@ -124,6 +158,8 @@ def read_otio(path: Path, rate: Fraction | None = None) -> otio.schema.Timeline:
             result: object = fcpxml.read_fcpxml(path)
         else:
             name = _adapter(ext, path)
+            if name == "fcp_xml":
+                _fix_fcp_xml_adapter()
             kwargs = {"rate": float(rate)} if ext == ".edl" and rate else {}
             result = quiet(lambda: otio.adapters.read_from_file(str(path), name, **kwargs))
     except TimelineError:

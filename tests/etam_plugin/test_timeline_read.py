@@ -383,3 +383,97 @@ def test_an_avid_style_edl_with_audio_a_dissolve_and_drop_frame(tmp_path: Path) 
     assert (second.source_start, second.duration) == (timecode_to_frame("23:00:03;00", ntsc), 20)
     start = timecode_to_frame("23:00:00;00", ntsc)
     assert list(first.file_frames(media_start=start)) == list(range(30, 60))
+
+
+_PREMIERE_NESTED = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE xmeml>
+<xmeml version="4">
+<sequence id="outer"><name>Outer</name><duration>120</duration>
+  <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>
+  <timecode><rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate><frame>107892</frame>
+    <displayformat>DF</displayformat></timecode>
+  <media><video>
+    <track>
+      <clipitem id="c1"><name>A001</name><enabled>TRUE</enabled><duration>120</duration>
+        <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>
+        <start>0</start><end>20</end><in>10</in><out>30</out>
+        <file id="f1"><name>A001.mov</name><pathurl>{url}</pathurl>
+          <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate><duration>120</duration>
+          <timecode><rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate><frame>2480832</frame>
+            <displayformat>DF</displayformat></timecode>
+          <media><video><samplecharacteristics><width>64</width><height>36</height>
+            </samplecharacteristics></video></media></file>
+      </clipitem>
+      <clipitem id="c2"><name>Off</name><enabled>FALSE</enabled><duration>120</duration>
+        <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>
+        <start>20</start><end>30</end><in>40</in><out>50</out><file id="f1"/>
+      </clipitem>
+      <generatoritem id="g1"><name>Slug</name><duration>10</duration>
+        <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate><start>30</start><end>40</end>
+          <in>0</in><out>10</out>
+        <effect><name>Slug</name><effectid>Slug</effectid>
+          <effectcategory>Matte</effectcategory><effecttype>generator</effecttype>
+            <mediatype>video</mediatype></effect>
+      </generatoritem>
+      <clipitem id="n1"><name>Inner seq</name><duration>60</duration>
+        <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>
+        <start>40</start><end>60</end><in>5</in><out>25</out>
+        <sequence id="inner"><name>Inner</name><duration>60</duration>
+          <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>
+          <media><video><track>
+            <clipitem id="i1"><name>A001</name><duration>120</duration>
+              <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate>
+              <start>0</start><end>60</end><in>60</in><out>120</out><file id="f1"/>
+            </clipitem>
+          </track></video></media>
+        </sequence>
+      </clipitem>
+    </track>
+  </video>
+  <audio><track><clipitem id="a1"><name>A001</name><duration>120</duration>
+    <rate><timebase>30</timebase><ntsc>TRUE</ntsc></rate><start>0</start><end>20</end>
+      <in>10</in><out>30</out><file id="f1"/></clipitem></track></audio>
+  </media>
+</sequence>
+</xmeml>"""
+
+
+def _premiere_nested(tmp_path: Path) -> Path:
+    """A Premiere-style FCP 7 XML at 29.97 drop-frame, media timecode 23:00:00;00: a clip, a
+    disabled clip, a slug generator, a nested sequence trimmed to 20 of its frames, audio."""
+    media = make_clip(None, tmp_path / "A001.mov", frames=120, size=(64, 36),
+                      rate="30000/1001", timecode="23:00:00;00")  # fmt: skip
+    path = tmp_path / "nested.xml"
+    path.write_text(_PREMIERE_NESTED.format(url=_url(media)))
+    return path
+
+
+def test_premiere_nested_sequence_disabled_clip_generator_and_audio(tmp_path: Path) -> None:
+    clips = read_timeline(_premiere_nested(tmp_path))
+    got = [(c.name, c.track_name, c.record_start, c.source_start, c.duration, c.enabled,
+            c.media_exists) for c in clips]  # fmt: skip
+    tc = 2480832  # 23:00:00;00 at 29.97 drop-frame
+    assert got == [
+        ("A001", "V1", 0, tc + 10, 20, True, True),
+        ("Off", "V1", 20, tc + 40, 10, False, True),  # <enabled>FALSE</enabled>
+        ("Slug", "V1", 30, 0, 10, True, False),  # a generator: no media
+        ("A001", "V1 › Inner", 40, tc + 65, 20, True, True),  # nested 5..25 of 60..120
+    ]
+
+
+def test_fcp_adapter_nested_sequence_canary(tmp_path: Path) -> None:
+    """Why formats._fix_fcp_xml_adapter exists: otio-fcp-adapter 1.0 reads a nested
+    sequence as an empty stack and ignores <enabled>. Checked in a fresh process (the fix
+    patches the adapter for the process). If this fails, the adapter was fixed: drop the fix."""
+    import subprocess
+    import sys
+
+    path = _premiere_nested(tmp_path)
+    code = (
+        "import opentimelineio as otio\n"
+        f"t = otio.adapters.read_from_file({str(path)!r})\n"
+        "items = list(t.video_tracks()[0])\n"
+        "print(len(list(items[3])), items[1].enabled)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "True"]
