@@ -434,6 +434,18 @@ class VideoFileSource:
                 frame_index=index,
                 reason="flagged corrupt",
             )
+        size = (self._file_info.width, self._file_info.height)
+        if (frame.width, frame.height) != size:  # a damaged header mid-stream
+            raise CorruptFrameError(
+                self._corrupt_message(
+                    index,
+                    pos,
+                    f"it decodes at {frame.width}×{frame.height}, not {size[0]}×{size[1]}",
+                ),
+                path=self.path,
+                frame_index=index,
+                reason="size changed",
+            )
         return frame
 
     def _missing(self, pos: int, index: int) -> CorruptFrameError:

@@ -22,12 +22,16 @@ COUNTS = {"media": 150, "timeline": 200, "prompts": 150, "checkpoint": 12}
 
 def _media_seeds(folder: Path) -> None:
     size = (64, 48)
-    h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "4", "-bf", "2"]
-    write_ffmpeg(folder / "a.mp4", 10, size=size, args=h264)
-    write_ffmpeg(folder / "b.mkv", 10, size=size, args=h264)
-    write_ffmpeg(folder / "c.ts", 10, size=size, args=h264)
-    write_ffmpeg(folder / "d.avi", 10, size=size, args=["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"])
-    write_ffmpeg(folder / "e.mov", 6, size=size, args=["-c:v", "prores_ks"])
+    same = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-map_metadata", "-1"]  # seeds
+    h264 = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "4", "-bf", "2", "-threads", "1"]
+    for name, count, args in [
+        ("a.mp4", 10, h264),
+        ("b.mkv", 10, h264),
+        ("c.ts", 10, h264),
+        ("d.avi", 10, ["-c:v", "mjpeg", "-pix_fmt", "yuvj420p"]),
+        ("e.mov", 6, ["-c:v", "prores_ks"]),
+    ]:  # byte-identical on every run, so the seeded cases are the same cases
+        write_ffmpeg(folder / name, count, size=size, args=args, before_output=same)
 
 
 def _timeline_seeds(folder: Path) -> None:
