@@ -170,6 +170,7 @@ class VideoFileSource:
         # without it.
         self._stream.thread_type = "SLICE" if index.truncated else "AUTO"
         self._stream.thread_count = threads
+        self._keyframe_set = frozenset(int(k) for k in index.keyframes)
         self.seeks = 0  # how many seeks reading took (for benchmarks and tests)
         self.decoded = 0  # how many pictures were decoded
 
@@ -343,11 +344,18 @@ class VideoFileSource:
                 if self._packet_ts(packet) is not None:
                     break
             landed = self._index.position_of(self._packet_ts(head[-1])) if head else None
-            if landed is None or landed <= start:
+            if self._usable_landing(landed, start):
                 packets = itertools.chain(head, packets)
                 break
             back = max(2 * back, half_second)  # landed late: further back
         self._frames = self._decode_stream(packets, floor=start, origin=landed)
+
+    def _usable_landing(self, landed: int | None, start: int) -> bool:
+        """Whether decoding from where a seek landed reaches keyframe ``start`` intact.
+        Counting pictures (``by_order``) needs a landing on a known keyframe."""
+        if self._index.by_order:
+            return landed is not None and landed <= start and landed in self._keyframe_set
+        return landed is None or landed <= start
 
     def _packet_ts(self, packet: av.Packet) -> int | None:
         """The packet's timestamp as the index keeps it."""
