@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +29,6 @@ def stage_prefix(target: Path) -> str:
 def sweep_stale(target: Path) -> None:
     """Removes staged files and folders for ``target`` left by processes that are gone.
     Only our own names are touched: ``.NAME.etam<pid>.*`` whose process no longer exists."""
-    import shutil
-
     ours = re.compile(
         rf"{re.escape(f'.{target.name}{STAGE_MARK}')}(\d+)\.[a-z0-9_]{{8}}\.(partial|old).*"
     )
@@ -90,8 +89,6 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
 def scratch_folder(kind: str) -> Iterator[Path]:
     """A private temporary folder for one job, removed when the block ends (Ctrl-C and
     SIGTERM included); one left by a killed process is removed by the next job."""
-    import shutil
-
     root = Path(tempfile.gettempdir())
     folder = Path(
         tempfile.mkdtemp(prefix=stage_prefix(root / f"etam-{kind}"), suffix=".partial", dir=root)

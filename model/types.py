@@ -113,6 +113,8 @@ def drawing(calls: Sequence[Prompt]) -> Prompt | None:
     """What a frame's calls leave on it, as one drawing (the panel's markers): the points
     and box still in force, or the mask if no points came after it. The inverse of
     :func:`clicks` for a click-built frame. None when there are no calls."""
+    if not calls:
+        return None
     points: tuple[tuple[float, float], ...] = ()
     labels: tuple[int, ...] = ()
     box = None
@@ -124,8 +126,6 @@ def drawing(calls: Sequence[Prompt]) -> Prompt | None:
             points, labels, box = call.points_xy, call.labels, call.box_xyxy
         else:
             points, labels = points + call.points_xy, labels + call.labels
-    if not calls:
-        return None
     if mask is not None and not points and box is None:
         return Prompt(mask=mask)
     return Prompt(points_xy=points, labels=labels, box_xyxy=box)

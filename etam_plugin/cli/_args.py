@@ -12,8 +12,8 @@ def frame_rate(text: str) -> Fraction:
     from etam_plugin.media.timecode import as_rate
 
     try:
-        return as_rate(float(text) if "." in text else text)
-    except (MediaError, ValueError):
+        return as_rate(text)
+    except MediaError:
         raise argparse.ArgumentTypeError(
             f"not a frame rate: {text!r} (e.g. 24, 25, 30000/1001)"
         ) from None

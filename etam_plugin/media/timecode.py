@@ -26,8 +26,14 @@ _DAY_SECONDS = 24 * 3600
 
 
 def as_rate(rate: Fraction | int | float | str) -> Fraction:
-    """An exact rate from a Fraction, an int, a string ("30000/1001") or a float
-    (29.97 → 30000/1001: floats are snapped to the nearest NTSC or whole rate)."""
+    """An exact rate from a Fraction, an int, a string ("30000/1001", "25") or a float
+    (29.97 → 30000/1001: floats and decimal strings such as "29.97" are snapped to the
+    nearest NTSC or whole rate, as people type them)."""
+    if isinstance(rate, str) and "." in rate:
+        try:
+            rate = float(rate)
+        except ValueError:
+            raise MediaError(f"{rate!r} is not a frame rate") from None
     if isinstance(rate, float):
         if not math.isfinite(rate):
             raise MediaError(f"frame rate must be a finite number, got {rate!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -32,12 +33,18 @@ def media_path_of(clip: otio.schema.Clip, base: Path) -> Path | None:
         return _path_from_url(ref.target_url, base)
     if isinstance(ref, otio.schema.ImageSequenceReference) and ref.target_url_base:
         return _path_from_url(ref.target_url_base, base)
-    for comment in clip.metadata.get("cmx_3600", {}).get("comments", []) or []:
-        m = _SOURCE_FILE.match(str(comment))
-        if m:
+    comments = clip.metadata.get("cmx_3600", {}).get("comments", []) or []
+    return _named_media(comments, clip.name, base)
+
+
+def _named_media(comments: Iterable[object], name: str | None, base: Path) -> Path | None:
+    """How EDLs name media: a ``SOURCE FILE:`` comment (Avid), else a clip name that looks
+    like a file name (Resolve's ``FROM CLIP NAME:``)."""
+    for comment in comments:
+        if m := _SOURCE_FILE.match(str(comment)):
             return _path_from_url(m[1], base)
-    if clip.name and Path(clip.name).suffix:
-        return base / clip.name
+    if name and Path(name).suffix:
+        return base / name
     return None
 
 
@@ -49,14 +56,13 @@ _CLIP_NAME = re.compile(r"^\s*\*\s*FROM CLIP NAME:\s*(.+?)\s*$", re.IGNORECASE)
 
 
 def _edl_media(text: str, base: Path) -> list[Path]:
-    """The media an EDL's comments name, by the rules of :func:`media_path_of`."""
+    """The media an EDL's comment lines name, read from its text (see ``_named_media``)."""
     found = []
     for line in text.splitlines():
-        comment = line.strip().lstrip("*").strip()
-        if m := _SOURCE_FILE.match(comment):
-            found.append(_path_from_url(m[1], base))
-        elif (m := _CLIP_NAME.match(line)) and Path(m[1]).suffix:
-            found.append(base / m[1])
+        name = m[1] if (m := _CLIP_NAME.match(line)) else None
+        media = _named_media([line.strip().lstrip("*").strip()], name, base)
+        if media is not None:
+            found.append(media)
     return found
 
 

@@ -562,13 +562,13 @@ class MainWindow(QMainWindow):
         )
         if not ok:
             return None
-        return as_rate(float(text) if "." in text else text)
+        return as_rate(text)
 
     def _on_timeline_rate_needed(self, path: Path) -> None:
         self.statusBar().clearMessage()
         try:
             rate = self.ask_rate(Path(path))
-        except (ValueError, MediaError) as exc:
+        except MediaError as exc:
             self._on_error_occurred(describe_error(exc, f"Reading {Path(path).name}"))
             return
         if rate is None:
