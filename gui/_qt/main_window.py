@@ -39,9 +39,10 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from etam_plugin.devices import cpu_cores
-from etam_plugin.errors import MediaError
+from etam_plugin.errors import MediaError, TimelineRateError
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
@@ -568,8 +569,9 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         try:
             rate = self.ask_rate(Path(path))
-        except MediaError as exc:
-            self._on_error_occurred(describe_error(exc, f"Reading {Path(path).name}"))
+        except MediaError as exc:  # not a rate: a timeline problem, said as one
+            error = TimelineRateError(f"{exc} (e.g. 25, 29.97, 30000/1001)", path=Path(path))
+            self._on_error_occurred(describe_error(error, f"Reading {Path(path).name}"))
             return
         if rate is None:
             self._auto_clip = None
@@ -993,13 +995,16 @@ class MainWindow(QMainWindow):
                 f"{report.title}: {report.text}" if report.title else report.text, 8000
             )
             return
-        for box in list(self.error_boxes):
-            if box.isVisible() and box.informativeText() == report.text:
+        # A closed box deletes itself (WA_DeleteOnClose): touching its wrapper raised, and
+        # every later error was lost. Keep only boxes that are alive and shown.
+        self.error_boxes = [b for b in self.error_boxes if isValid(b) and b.isVisible()]
+        for box in self.error_boxes:
+            if box.informativeText() == report.text:
                 return  # the same error is already on screen (e.g. a corrupt frame, scrubbing)
         if report.severity == "dialog-info":
             report = ErrorReport(report.title, report.text, report.details, "info")
         box = error_box(self, report)
-        self.error_boxes = [b for b in self.error_boxes if b.isVisible()] + [box]
+        self.error_boxes.append(box)
         box.open()
 
     def _on_status_changed(self, info: StatusInfo) -> None:

@@ -16,6 +16,7 @@ from etam_plugin.gui._qt.settings import PanelSettings
 from etam_plugin.gui._qt.timeline_dialog import ClipPickerDialog
 from etam_plugin.gui.app import create_window
 from etam_plugin.gui.components.export_job import ExportSettings, plan_export
+from etam_plugin.media.timecode import as_rate
 from etam_plugin.timeline import read_timeline
 from tests.etam_plugin.export_helpers import make_clip
 
@@ -167,3 +168,18 @@ def test_an_edl_without_rate_or_media_asks_the_rate_then_lists_its_clips(
     window.open_path(edl)  # no question the second time
     qtbot.waitUntil(lambda: len(listed) == 2, timeout=WAIT)
     assert asked == ["cut.edl", "cut.edl"]
+
+
+def test_a_rate_that_is_not_one_is_said_as_a_timeline_error_every_time(
+    qtbot, window, tmp_path
+) -> None:
+    edl = tmp_path / "cut.edl"
+    edl.write_text("TITLE: cut\n\n001  X        V     C        00:00:01:20 00:00:02:05 "
+                   "01:00:00:00 01:00:00:10\n")  # fmt: skip
+    window.ask_rate = lambda path: as_rate("12,5")
+    for _ in range(2):  # error after error reaches the user
+        window.last_report = None
+        window.open_path(edl)
+        qtbot.waitUntil(lambda: window.last_report is not None, timeout=WAIT)
+        assert window.last_report.title == "Cannot use the timeline"
+        assert "'12,5' is not a frame rate" in window.last_report.text

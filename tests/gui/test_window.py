@@ -334,6 +334,25 @@ def test_errors_are_readable_dialogs_and_the_panel_lives_on(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: w.controller.masks.has(0, 1), timeout=WAIT)
 
 
+def test_error_after_error_each_reaches_the_screen(qtbot, window, tmp_path):
+    """A closed error box deletes itself; the next error used to die on its stale wrapper
+    ("already deleted") and every later error was lost."""
+    from shiboken6 import isValid
+
+    w = window
+    for name in ("first.mov", "second.mov", "third.mov"):
+        w.open_path(tmp_path / name)
+        qtbot.waitUntil(
+            lambda n=name: any(
+                isValid(b) and b.isVisible() and n in b.informativeText() for b in w.error_boxes
+            ),
+            timeout=WAIT,
+        )
+        box = next(b for b in w.error_boxes if name in b.informativeText())
+        box.close()  # the user dismisses it; Qt deletes it
+        qtbot.waitUntil(lambda b=box: not isValid(b), timeout=WAIT)
+
+
 def test_missing_model_is_explained(qtbot, make_window, tmp_path):
     from etam_plugin.errors import WeightsUnavailableError
 
