@@ -60,6 +60,8 @@ class TrackRequest:
     logits_out: Path | None = None
     export: str | None = None
     out: Path | None = None
+    export_options: dict[str, str] = field(default_factory=dict)
+    """Options of the ``export`` format's writer (e.g. ``{"content": "matte"}`` for png)."""
     matte_ops: MatteOps = field(default_factory=MatteOps)
     timeline_out: Path | None = None
     objects: list[int] | None = None
@@ -229,6 +231,7 @@ def _check_outputs(
     outputs: list[tuple[str, Path]] = []
     if request.export:
         writer = writer_class(request.export)
+        writer.check_options(request.export_options)
         out = Path(request.out)
         separate = request.combine == "separate" and len(objects) > 1
         for target in [separate_path(out, o) for o in objects] if separate else [out]:
@@ -284,6 +287,8 @@ def _validate(request: TrackRequest) -> None:
         raise EtamError("--export needs --out PATH")
     if request.out is not None and not request.export:
         raise EtamError("--out needs --export FORMAT")
+    if request.export_options and not request.export:
+        raise EtamError("--export-option needs --export FORMAT")
     if request.vfr == "keep" and request.export and request.export not in SEQUENCE_FORMATS:
         raise EtamError(
             f"--vfr keep indexes frames by their own times, but a {request.export} matte "
@@ -362,6 +367,7 @@ def _export(request, session, frames, objects, frame_range, progress, cancel) ->
         combine=request.combine,
         progress=progress,
         cancel=cancel,
+        options=request.export_options,
     )
 
 
@@ -382,6 +388,7 @@ def export_session_mattes(
     combine: str = "union",
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    options: dict[str, str] | None = None,
 ) -> list[Path]:
     """Export a session's finished mattes of ``objects`` over frames ``first..last``
     (inclusive): one file of their union, or one per object (``combine="separate"``).
@@ -404,6 +411,7 @@ def export_session_mattes(
                 frame_range=(first, last + 1),
                 progress=(lambda d, t: progress("export", d, t)) if progress else None,
                 cancel=cancel,
+                options=options,
             )
         )
     return paths

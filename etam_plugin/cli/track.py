@@ -6,6 +6,7 @@ The argument names are a contract used by automation; keep them stable.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -53,11 +54,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=frame_rate, default=None, help=RATE_HELP)
     parser.add_argument("--export", help="prores4444, luma, luma-ffv1, png, png16 or webm")
     parser.add_argument("--out", type=Path, help="output path of --export")
+    parser.add_argument(
+        "--export-option",
+        action="append",
+        default=[],
+        type=_export_option,
+        metavar="KEY=VALUE",
+        help="an option of the --export format, e.g. content=matte for a grey png matte "
+        "(repeatable; the format names the options it knows)",
+    )
     parser.add_argument("--matte-ops", default="", help='e.g. "feather=2,grow=1,smooth=3"')
     parser.add_argument("--timeline-out", type=Path, help=".otio, .xml, .fcpxml or .kdenlive")
     parser.add_argument("--objects", default="all", help="objects to export: 1,2 or all")
     parser.add_argument("--combine", choices=("union", "separate"), default="union")
     parser.add_argument("--session", type=Path, help="keep the session folder here")
+    parser.add_argument(
+        "--progress",
+        choices=("bar", "json"),
+        default="bar",
+        help='bar: progress bars on stderr; json: one {"stage", "done", "total"} '
+        "object a line on stderr, for programs that run this one (host add-ons)",
+    )
+
+
+def _export_option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE, e.g. content=matte")
+    return key.strip(), value.strip()
 
 
 def _objects(text: str) -> list[int] | None:
@@ -103,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         logits_out=args.logits_out,
         export=args.export,
         out=args.out,
+        export_options=dict(args.export_option),
         matte_ops=MatteOps.parse(args.matte_ops),
         timeline_out=args.timeline_out,
         objects=_objects(args.objects),
@@ -132,6 +157,10 @@ def run(args: argparse.Namespace) -> int:
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
+        if args.progress == "json":
+            print(json.dumps({"stage": stage, "done": done, "total": total}), file=sys.stderr)
+            sys.stderr.flush()
+            return
         bar = bars.get(stage)
         if bar is None:
             bar = bars[stage] = tqdm(total=total, desc=stage, unit="frame", file=sys.stderr)

@@ -7,7 +7,7 @@ complete output or leaves nothing behind (see :mod:`etam_plugin.export.atomic`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -173,13 +173,7 @@ class MatteWriter(ABC):
         self.spec = spec
         self._next = spec.first_frame
         self._state = "open"
-        unknown = set(options) - set(self.option_names())
-        if unknown:
-            raise ExportError(
-                f"{self.format_name} has no option(s) {sorted(unknown)}; "
-                f"known: {sorted(self.option_names())}",
-                path=self.path,
-            )
+        self.check_options(options, self.path)
         self._configure(**options)
         try:
             self._open()
@@ -203,6 +197,18 @@ class MatteWriter(ABC):
     def option_names(cls) -> tuple[str, ...]:
         """Keyword options this format accepts (passed through ``export_mattes``)."""
         return ()
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], path: Path | None = None) -> None:
+        """Refuses options this format does not know (and, where a format overrides
+        this, values it cannot use), so a job checks them before its long work."""
+        unknown = set(options) - set(cls.option_names())
+        if unknown:
+            raise ExportError(
+                f"{cls.format_name} has no option(s) {sorted(unknown)}; "
+                f"known: {sorted(cls.option_names())}",
+                path=path,
+            )
 
     def _configure(self, **options: Any) -> None:  # noqa: B027 - optional hook
         """Store format options (called before :meth:`_open`)."""

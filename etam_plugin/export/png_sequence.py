@@ -8,6 +8,7 @@ imports it by number. The whole folder is staged and renamed into place on commi
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
@@ -30,13 +31,20 @@ class _PngSequenceWriter(MatteWriter):
     def option_names(cls) -> tuple[str, ...]:
         return ("content", "compression", "digits")
 
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any], path: Path | None = None) -> None:
+        super().check_options(options, path)
+        content = options.get("content", "cutout")
+        if content not in CONTENTS:
+            raise ExportError(f"png content must be one of {CONTENTS}, not {content!r}")
+        for name, top in (("compression", 9), ("digits", 12)):
+            value = options.get(name, 0)
+            if not (str(value).isdigit() and 0 <= int(value) <= top):
+                raise ExportError(f"png {name} must be a whole number 0..{top}, not {value!r}")
+
     def _configure(
         self, content: str = "cutout", compression: int = 1, digits: int = 6, **_: Any
     ) -> None:
-        if content not in CONTENTS:
-            raise ExportError(f"png content must be one of {CONTENTS}, not {content!r}")
-        if not 0 <= int(compression) <= 9:
-            raise ExportError(f"png compression must be 0..9, not {compression}")
         self._content = content
         self._params = [cv2.IMWRITE_PNG_COMPRESSION, int(compression)]
         if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.11

@@ -1,0 +1,208 @@
+"""The Blender add-on in a real Blender (Debian's `blender`, headless): installed by our
+installer, run on a trimmed strip of real footage, its matte checked frame by frame against
+what Blender renders. The frame oracle is FFmpeg's own decode of the clip."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.etam_plugin.conftest_track import HEIGHT, WIDTH, write_clip
+from tests.scripts import console_script
+
+pytestmark = [pytest.mark.realtool, pytest.mark.slow]
+DRIVER = Path(__file__).with_name("blender_driver.py")
+FRAMES = 12
+START, TRIM_START, TRIM_END = 10, 3, 3  # the strip shows media frames 3..8 from frame 13
+FPS = [30, 1.001]  # the clip's 29.97
+
+
+@pytest.fixture(scope="module")
+def blender() -> str:
+    found = shutil.which("blender")
+    if found is None:
+        pytest.fail("blender is not installed: apt-get install -y blender")
+    return found
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, blender: str, checkpoint: Path) -> dict[str, str]:
+    """A Blender user folder of its own, with the add-on put there by our installer."""
+    root = tmp_path_factory.mktemp("blender-home")
+    env = dict(os.environ, BLENDER_USER_SCRIPTS=str(root / "scripts"))
+    env["BLENDER_USER_CONFIG"] = str(root / "config")
+    done = subprocess.run(
+        [console_script("etam-plugin"), "blender", "install", "--checkpoint", str(checkpoint)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == root / "scripts" / "addons" / "etam_vse"
+    return env
+
+
+@pytest.fixture(scope="module")
+def movie(tmp_path_factory, media_dir: Path) -> Path:
+    return write_clip(tmp_path_factory.mktemp("movie") / "shot #1.mp4", media_dir, FRAMES)
+
+
+def drive(env: dict, request: dict, blend: Path | None = None) -> tuple[dict, str]:
+    cmd = ["blender", "-b"] + ([str(blend)] if blend else ["--factory-startup"])
+    cmd += ["--python-exit-code", "3", "--python", str(DRIVER), "--", json.dumps(request)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert "Traceback" not in out, out
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("DRIVER "))
+    return json.loads(line[len("DRIVER ") :]), out
+
+
+def make_scene(env: dict, folder: Path, movie: Path, **extra) -> Path:
+    blend = folder / "edit.blend"
+    request = {"action": "make", "movie": str(movie), "size": [WIDTH, HEIGHT], "fps": FPS,
+               "start": START, "trim_start": TRIM_START, "trim_end": TRIM_END,
+               "blend": str(blend)} | extra  # fmt: skip
+    drive(env, request)
+    return blend
+
+
+def ffmpeg_frames(movie: Path) -> np.ndarray:
+    """Every frame as FFmpeg decodes it, RGB."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(movie), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return np.frombuffer(raw, np.uint8).reshape(-1, HEIGHT, WIDTH, 3)
+
+
+def rendered(paths: dict) -> dict[int, np.ndarray]:
+    out = {}
+    for frame, path in paths.items():
+        bgra = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        out[int(frame)] = np.dstack([bgra[..., 2::-1], bgra[..., 3:]])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory, home: dict, movie: Path) -> dict:
+    folder = tmp_path_factory.mktemp("edit")
+    blend = make_scene(home, folder, movie)
+    found, out = drive(
+        home, {"action": "track", "operator": {"strip": "clip", "points": "5:1:160,90"}}, blend
+    )
+    return {"blend": blend, "folder": folder, "found": found, "out": out}
+
+
+def test_the_matte_strip_sits_above_the_strip_frame_for_frame(tracked: dict) -> None:
+    found = tracked["found"]
+    assert found["result"] == ["FINISHED"], tracked["out"]
+    first = TRIM_START
+    assert found["mattes"] == [
+        {"name": "clip matte", "channel": 2, "start": START + TRIM_START,
+         "duration": FRAMES - TRIM_START - TRIM_END, "mute": True,
+         "first_file": f"{found['mattes'][0]['first_file'].split('.')[0]}.{first:06d}.png",
+         "directory": found["mattes"][0]["directory"]}
+    ]  # fmt: skip
+    assert found["modifier_strip"] == "clip matte"
+    assert found["points"] == "5:1:160,90"  # kept on the strip
+    assert "masks 'clip' (media frames 3..8 from frame 13)" in tracked["out"]
+
+
+def test_render_shows_each_source_frame_with_its_own_matte(tracked: dict, home: dict, movie):
+    """Blender's render at timeline frame t shows media frame t - 10 (FFmpeg's decode says
+    which frame it is) and its alpha is our matte of that very frame."""
+    blend, folder = tracked["blend"], tracked["folder"]
+    shown = range(START + TRIM_START, START + FRAMES - TRIM_END)
+    plain, _ = drive(home, {"action": "render", "masked": False, "frames": list(shown),
+                            "out": str(folder / "plain")}, blend)  # fmt: skip
+    masked, _ = drive(home, {"action": "render", "masked": True,
+                             "frames": [shown.start - 1, *shown, shown.stop],
+                             "out": str(folder / "masked")}, blend)  # fmt: skip
+    decoded = ffmpeg_frames(movie).astype(np.int16)
+    matte_dir = Path(tracked["found"]["mattes"][0]["directory"])
+    mattes = {}
+    for t, picture in rendered(plain["paths"]).items():
+        diffs = np.abs(decoded - picture[..., :3]).mean(axis=(1, 2, 3))
+        source = t - START
+        assert int(np.argmin(diffs)) == source, (t, diffs.round(2))
+        assert diffs[source] < 3.0
+        (path,) = matte_dir.glob(f"*_matte.{source:06d}.png")
+        mattes[t] = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    pictures = rendered(masked["paths"])
+    for t, matte in mattes.items():
+        assert np.abs(pictures[t][..., 3].astype(int) - matte).max() <= 1, t
+    assert pictures[shown.start - 1][..., 3].max() == 0  # nothing before the strip
+    assert pictures[shown.stop][..., 3].max() == 0  # nor after it
+    # the check above tells frames apart only if neighbouring mattes differ
+    assert any((mattes[t] != mattes[t + 1]).any() for t in list(shown)[:-1])
+
+
+def test_running_again_replaces_the_matte_in_place(tracked: dict, home: dict) -> None:
+    again = {"strip": "clip", "points": "4:1:100,60 4:1:220,120:neg", "matte_ops": "grow=2"}
+    found, out = drive(home, {"action": "track", "operator": again}, tracked["blend"])
+    assert found["result"] == ["FINISHED"], out
+    assert [m["name"] for m in found["mattes"]] == ["clip matte"]
+    assert found["mattes"][0]["channel"] == 2
+    assert found["modifier_strip"] == "clip matte"
+    assert found["points"] == again["points"]
+
+
+@pytest.mark.parametrize(
+    ("scene", "settings", "says"),
+    [
+        ({"speed": 2.0}, {}, "plays at another speed (2x)"),
+        ({}, {"python": "/nowhere/bin/python"}, "etam-plugin's Python is gone"),
+        ({}, {"checkpoint": "/nowhere/weights.pt"}, "weights.pt"),
+        ({}, {"operator": {"strip": "nope"}}, "no strip named 'nope'"),
+        ({}, {"operator": {"strip": "clip", "points": ""}}, "no prompts"),
+    ],
+    ids=["speed", "no-python", "no-weights", "no-strip", "no-prompts"],
+)
+def test_what_cannot_run_is_a_report_not_a_traceback(
+    tmp_path: Path, home: dict, movie: Path, scene: dict, settings: dict, says: str
+) -> None:
+    blend = make_scene(home, tmp_path, movie, **scene)
+    request = {"action": "track", "operator": {"strip": "clip", "points": "5:1:160,90"}}
+    found, _ = drive(home, request | settings, blend)
+    assert found["result"] == ["CANCELLED"]
+    error = found["error"]
+    assert error.startswith("Error: ") and len(error.strip().splitlines()) == 1, error
+    assert says in error
+    assert found["mattes"] == [] and found["modifier_strip"] is None
+    assert not (tmp_path / "etam_mattes").exists() or not any((tmp_path / "etam_mattes").iterdir())
+
+
+def test_install_replaces_only_its_own_folder(tmp_path: Path, blender: str) -> None:
+    env = dict(os.environ, BLENDER_USER_SCRIPTS=str(tmp_path / "scripts"))
+    env["BLENDER_USER_CONFIG"] = str(tmp_path / "config")
+    cmd = [console_script("etam-plugin"), "blender", "install"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0 and again.returncode == 0, again.stderr
+    addons = tmp_path / "scripts" / "addons"
+    assert sorted(p.name for p in addons.iterdir()) == ["etam_vse"]  # nothing staged is left
+    assert "no weights recorded" in again.stderr
+    foreign = tmp_path / "other" / "addons" / "etam_vse"
+    foreign.mkdir(parents=True)
+    (foreign / "__init__.py").write_text("bl_info = {'name': 'someone else'}\n")
+    env["BLENDER_USER_SCRIPTS"] = str(tmp_path / "other")
+    refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert refused.returncode != 0
+    assert refused.stderr.strip().splitlines()[-1].endswith("is not this add-on: not replacing it")
+    assert (foreign / "__init__.py").read_text() == "bl_info = {'name': 'someone else'}\n"
+
+
+def test_install_without_blender_says_where_to_point(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [console_script("etam-plugin"), "blender", "install", "--blender", "/nowhere/blender"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Blender not found (/nowhere/blender)" in lines[0]
