@@ -17,6 +17,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from etam_plugin.atomic import write_bytes_atomic
 from etam_plugin.errors import EtamError
 from etam_plugin.model import Prompt
 
@@ -165,6 +166,36 @@ def load_prompts_file(path: str | Path, into: PromptSet | None = None) -> Prompt
             _call(where, points_xy=xy, labels=labels, box_xyxy=box, clear_old_points=clear),
         )
     return prompts
+
+
+def prompt_entries(items: Iterable[tuple[int, int, Prompt]]) -> list[dict]:
+    """``prompts.json`` entries for prompt calls (frame, object, call), in order; what
+    :func:`load_prompts_file` reads back as the same calls. Mask calls have no JSON form."""
+    entries = []
+    for frame, obj, call in items:
+        if call.mask is not None:
+            raise PromptError(
+                f"frame {frame}, object {obj} has a painted mask, which a prompts file cannot hold"
+            )
+        entry: dict = {"frame": int(frame), "obj": int(obj)}
+        if call.points_xy:
+            entry["points"] = [[float(x), float(y)] for x, y in call.points_xy]
+            entry["labels"] = [int(v) for v in call.labels]
+        if call.box_xyxy is not None:
+            entry["box"] = [float(v) for v in call.box_xyxy]
+        if not call.clear_old_points:
+            entry["clear_old_points"] = False
+        entries.append(entry)
+    return entries
+
+
+def write_prompts_file(path: str | Path, items: Iterable[tuple[int, int, Prompt]]) -> None:
+    """Writes prompt calls as a ``prompts.json`` (all or nothing)."""
+    text = json.dumps(prompt_entries(items), indent=1)
+    try:
+        write_bytes_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise PromptError(f"cannot write prompts file {path}: {exc.strerror or exc}") from exc
 
 
 def _integer(value: object) -> int:

@@ -22,6 +22,7 @@ from etam_plugin.gui.components.frames import FramesFactory, open_frames
 from etam_plugin.gui.components.recovery import RecoveryArea
 from etam_plugin.gui.components.session_api import SessionFactory
 from etam_plugin.model import Prompt
+from etam_plugin.prompts import PromptError, write_prompts_file
 
 # The GUI thread needs the GIL back quickly after each Qt call while the worker runs Python
 # (the model's glue code between kernels). At CPython's default 5 ms switch interval a
@@ -80,6 +81,25 @@ def install_excepthook(window: MainWindow) -> None:
     sys.excepthook = hook
 
 
+def keep_prompts_file(window: MainWindow, path: Path) -> None:
+    """Rewrites ``path`` (a prompts.json) whenever the panel's prompts change; a failure
+    to write is an error the window shows, once per kind of failure."""
+    store = window.controller.prompts
+    shown: set[str] = set()
+
+    def write(frame: int | None, _obj: int | None) -> None:
+        if frame is None:  # the store emptied to open a clip: its prompts come next, and a
+            return  # failed start must not leave the host an empty file in their place
+        try:
+            write_prompts_file(path, store.calls())
+        except PromptError as exc:
+            if str(exc) not in shown:
+                shown.add(str(exc))
+                window.controller.errorOccurred.emit(describe_error(exc, "Keeping the prompts"))
+
+    store.changed.connect(write)
+
+
 def run_panel(
     source: str | Path | None = None,
     *,
@@ -92,6 +112,8 @@ def run_panel(
     clip: int | None = None,
     handles: int = 0,
     rate: Fraction | None = None,
+    span: tuple[int, int] | None = None,
+    prompts_out: Path | None = None,
 ) -> int:
     """Show the panel and run until it is closed.
 
@@ -99,6 +121,8 @@ def run_panel(
     ``source`` (a clip, a ``.etam`` project, or a timeline: clip number ``clip``, else the
     clip picker), applies ``prompts`` (frame, object, Prompt) as if clicked and, with
     ``track``, tracks. ``rate``: an EDL's frame rate when its media cannot be found.
+    ``span``: a clip's in and out frames. ``prompts_out``: a ``prompts.json`` kept equal to
+    the prompts at every change (how a host add-on gets them back).
     ``recovery`` defaults to the user's recovery folder.
     """
     app = application()
@@ -107,6 +131,8 @@ def run_panel(
     window = create_window(settings, session_factory, frames_factory, recovery or RecoveryArea())
     install_excepthook(window)
     window.timeline_rate = rate
+    if prompts_out is not None:
+        keep_prompts_file(window, Path(prompts_out))
     window.show()
 
     def start() -> None:
@@ -115,7 +141,7 @@ def run_panel(
         if clip is not None:
             window.open_timeline_clip_number(Path(source), clip, handles)
         else:
-            window.open_path(Path(source))
+            window.open_path(Path(source), span)
         if prompts or track:
             window.controller.apply_prompts(list(prompts), track)
 

@@ -58,7 +58,7 @@ from etam_plugin.gui._qt.viewer import Viewer
 from etam_plugin.gui.components import messages as m
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.model_options import DEVICES, PRECISIONS, ModelOptions
-from etam_plugin.gui.components.project import PROJECT_SUFFIX
+from etam_plugin.gui.components.project import PROJECT_SUFFIX, ProjectState
 from etam_plugin.gui.components.recovery import RecoveryCandidate
 from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
@@ -512,11 +512,12 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(Path(path))
 
-    def open_path(self, path: Path) -> None:
+    def open_path(self, path: Path, span: tuple[int, int] | None = None) -> None:
         """Open a clip, a project (``.etam``) or a timeline (pick a clip) from the menu,
-        recent files, a drop or the command line."""
+        recent files, a drop or the command line; ``span``: a clip's in and out frames
+        (a host add-on opens the part of the clip its strip uses)."""
         path = Path(path)
-        if not self.confirm_unsaved("open another clip", lambda: self.open_path(path)):
+        if not self.confirm_unsaved("open another clip", lambda: self.open_path(path, span)):
             return
         suffix = path.suffix.lower()
         if suffix in TIMELINE_EXTENSIONS:
@@ -528,6 +529,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opening {path.name}…")
         if suffix == PROJECT_SUFFIX:
             self.controller.open_project(path)
+        elif span is not None:  # a range restored as a project restores it
+            first, last = span
+            state = ProjectState(source=path, in_point=first, out_point=last, playhead=first)
+            self.controller.open_source(path, state=state)
         else:
             self.controller.open_source(path)
 

@@ -7,7 +7,7 @@ markers redraw and undo commands know the previous prompt at once, without askin
 from __future__ import annotations
 
 from etam_plugin.gui.components.events import Event
-from etam_plugin.model import Prompt
+from etam_plugin.model import Prompt, clicks
 
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -99,3 +99,9 @@ class PromptStore:
 
     def __len__(self) -> int:
         return len(self._prompts)
+
+    def calls(self) -> list[tuple[int, int, Prompt]]:
+        """Every drawing as the clicks that build it, (frame, object, call) by frame then
+        object: what the session replays, and so what ``prompts.json`` carries."""
+        ordered = sorted(self._prompts.items())
+        return [(frame, obj, call) for (frame, obj), d in ordered for call in clicks(d)]

@@ -35,15 +35,18 @@ def track(args: dict) -> dict:
     for key in ("python", "checkpoint"):
         if key in args:
             setattr(prefs, key, args[key])
+    clip = _strips(bpy.context.scene.sequence_editor)["clip"]
+    for key, value in args.get("strip_settings", {}).items():
+        setattr(clip.etam, key, value)
+    operator = getattr(bpy.ops.sequencer, args.get("operator_name", "etam_track_strip"))
     error = None
     try:
-        result = bpy.ops.sequencer.etam_track_strip(**args["operator"])
+        result = operator(**args["operator"])
     except RuntimeError as exc:  # how a script sees an operator's error report
         result, error = {"CANCELLED"}, str(exc)
     bpy.ops.wm.save_mainfile()
     editor = bpy.context.scene.sequence_editor
     mattes = [s for s in _strips(editor) if s.get("etam_matte_of")]
-    clip = _strips(editor)["clip"]
     modifier = clip.modifiers.get("EfficientTAM matte")
     return {
         "result": sorted(result),
@@ -56,6 +59,7 @@ def track(args: dict) -> dict:
         ],
         "modifier_strip": modifier.input_mask_strip.name if modifier else None,
         "points": clip.etam.points,
+        "prompts_file": clip.etam.prompts_file,
     }  # fmt: skip
 
 

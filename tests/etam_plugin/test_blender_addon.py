@@ -8,10 +8,12 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import cv2
 import numpy as np
+import psutil
 import pytest
 
 from tests.etam_plugin.conftest_track import HEIGHT, WIDTH, write_clip
@@ -151,6 +153,47 @@ def test_running_again_replaces_the_matte_in_place(tracked: dict, home: dict) ->
     assert found["mattes"][0]["channel"] == 2
     assert found["modifier_strip"] == "clip matte"
     assert found["points"] == again["points"]
+
+
+def test_select_in_the_panel_then_the_strip_is_tracked_with_its_prompts(
+    tmp_path: Path, home: dict, movie: Path, checkpoint: Path
+) -> None:
+    """Blender opens the real panel (offscreen Qt here) on the strip's media and range; the
+    panel keeps the strip's prompts file; when it closes, Blender tracks with that file."""
+    blend = make_scene(home, tmp_path, movie)
+    env = dict(home, QT_QPA_PLATFORM="offscreen", ETAM_WEIGHTS_DIR=str(checkpoint.parent))
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_STATE_HOME": str(tmp_path / "st")}
+    request = {"action": "track", "operator_name": "etam_select_in_panel",
+               "operator": {"strip": "clip"},
+               "strip_settings": {"points": "5:1:160,90 5:1:40,30:neg"}}  # fmt: skip
+    cmd = ["blender", "-b", str(blend), "--python-exit-code", "3", "--python", str(DRIVER),
+           "--", json.dumps(request)]  # fmt: skip
+    blender = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)  # fmt: skip
+    kept = tmp_path / "etam_mattes" / "clip.prompts.json"
+    try:
+        deadline = time.monotonic() + 300
+        while not (kept.is_file() and len(json.loads(kept.read_text() or "[]")) == 2):
+            assert time.monotonic() < deadline and blender.poll() is None, "no prompts kept"
+            time.sleep(0.5)
+        panels = [p for p in psutil.Process(blender.pid).children(recursive=True)
+                  if "panel" in p.cmdline()]  # fmt: skip
+        (panel,) = panels
+        args = panel.cmdline()
+        assert args[args.index("panel") + 1] == str(movie)
+        assert args[args.index("--start") + 1] == "3" and args[args.index("--end") + 1] == "8"
+        panel.terminate()  # the person closes the panel
+        out, _ = blender.communicate(timeout=600)
+    finally:
+        if blender.poll() is None:
+            blender.kill()
+    assert blender.returncode == 0 and "Traceback" not in out, out
+    found = json.loads(next(ln for ln in out.splitlines() if ln.startswith("DRIVER "))[7:])
+    assert found["result"] == ["FINISHED"], out
+    assert found["prompts_file"] == "//etam_mattes/clip.prompts.json"
+    assert found["points"] == ""  # now in the file
+    assert [m["name"] for m in found["mattes"]] == ["clip matte"]
+    assert found["modifier_strip"] == "clip matte"
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,52 @@ def command(spec: JobSpec) -> list[str]:
     return cmd + list(spec.extra)
 
 
+@dataclass(frozen=True)
+class PanelSpec:
+    """The panel opened on a strip: its media, its used frames as in/out, the strip's
+    prompts to start from, and the strip's prompts file the panel keeps up to date."""
+
+    python: str
+    media: str
+    first: int
+    last: int
+    prompts_out: Path
+    prompts_in: str = ""
+    points: tuple[str, ...] = ()
+    boxes: tuple[str, ...] = ()
+    checkpoint: str = ""
+
+
+def prompts_file(out: Path) -> Path:
+    """A strip's prompts, kept beside its matte folder ``out``."""
+    return out.with_name(out.name + ".prompts.json")
+
+
+def panel_command(spec: PanelSpec) -> list[str]:
+    """The ``etam-plugin panel`` call for ``spec``."""
+    cmd = [
+        spec.python, "-m", "etam_plugin", "panel", spec.media,
+        "--start", str(spec.first), "--end", str(spec.last),
+        "--prompts-out", str(spec.prompts_out),
+    ]  # fmt: skip
+    if spec.prompts_in:
+        cmd += ["--prompts", spec.prompts_in]
+    for point in spec.points:
+        cmd += ["--point", point]
+    for box in spec.boxes:
+        cmd += ["--box", box]
+    return cmd
+
+
+def prompt_count(path: Path) -> int:
+    """How many prompt calls a prompts.json holds (0 when missing or unreadable)."""
+    try:
+        entries = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    return len(entries) if isinstance(entries, list) else 0
+
+
 def progress_of(line: str) -> tuple[str, int, int] | None:
     """(stage, done, total) from one of the job's JSON progress lines, else None."""
     if not line.startswith("{"):

@@ -4,6 +4,8 @@ and the wiring of a matte strip under its source. Only this module touches ``bpy
 No ``from __future__ import annotations`` here: Blender reads the property annotations of
 registered classes as objects."""
 
+import collections
+import os
 import queue
 import subprocess
 import threading
@@ -45,6 +47,11 @@ def preferences(context) -> tuple[str, str]:
     return bpy.path.abspath(python) if python else "", checkpoint
 
 
+def _absolute(path: str) -> str:
+    """A strip's path as a plain absolute one (Blender keeps ``//../x`` relative paths)."""
+    return os.path.normpath(bpy.path.abspath(path))
+
+
 def strip_facts(scene, strip) -> strips.StripFacts:
     """Reads what :func:`strips.source_range` needs off a strip."""
     render = scene.render
@@ -53,10 +60,10 @@ def strip_facts(scene, strip) -> strips.StripFacts:
     media = ""
     media_fps = None
     if strip.type == "MOVIE":
-        media = bpy.path.abspath(strip.filepath)
+        media = _absolute(strip.filepath)
         media_fps = float(getattr(strip, "fps", 0.0)) or None
     elif strip.type == "IMAGE":
-        media = bpy.path.abspath(strip.directory)
+        media = _absolute(strip.directory)
         images = tuple(e.filename for e in strip.elements)
         suffix = Path(images[0]).suffix.lower() if images else ""
         folder = Path(media)
@@ -218,21 +225,10 @@ class ETAM_OT_track_strip(bpy.types.Operator):
     def poll(cls, context) -> bool:
         return context.scene is not None and context.scene.sequence_editor is not None
 
-    def _source(self, context):
-        editor = context.scene.sequence_editor
-        if self.strip:
-            found = _all(editor).get(self.strip)
-            if found is None:
-                raise jobs.SetupError(f"no strip named '{self.strip}'")
-            return found
-        if editor.active_strip is None:
-            raise jobs.SetupError("no active strip: click a movie or image strip first")
-        return editor.active_strip
-
     def _plan(self, context):
         """Everything checked before the job starts; the prompts given are kept on the strip."""
         scene = context.scene
-        source = self._source(context)
+        source = _named_or_active(context, self.strip)
         settings = source.etam
         for name in _FIELDS:  # given here: kept on the strip; not given: the strip's own
             if self.properties.is_property_set(name):
@@ -353,6 +349,118 @@ class ETAM_OT_track_strip(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class ETAM_OT_select_in_panel(bpy.types.Operator):
+    """Open the etam-plugin panel on this strip's media, its used frames as in and out, to
+    click, correct and preview the objects; when the panel closes, the strip is tracked
+    with those prompts and matted"""
+
+    bl_idname = "sequencer.etam_select_in_panel"
+    bl_label = "Select & Track in Panel"
+
+    strip: bpy.props.StringProperty(name="Strip", description="empty: the active strip")
+
+    _proc = None
+
+    @classmethod
+    def poll(cls, context) -> bool:
+        return context.scene is not None and context.scene.sequence_editor is not None
+
+    def execute(self, context):
+        try:
+            source = _named_or_active(context, self.strip)
+            settings = source.etam
+            facts = strip_facts(context.scene, source)
+            span = strips.source_range(facts)
+            python, _checkpoint = preferences(context)
+            out = matte_folder(settings) / jobs.output_name(source.name)
+            spec = jobs.PanelSpec(
+                python=python,
+                media=facts.media,
+                first=span.first,
+                last=span.last,
+                prompts_out=jobs.prompts_file(out),
+                prompts_in=bpy.path.abspath(settings.prompts_file) if settings.prompts_file else "",
+                points=jobs.split_prompts(settings.points),
+                boxes=jobs.split_prompts(settings.boxes),
+            )
+            if not python or not Path(python).is_file():
+                raise jobs.SetupError(
+                    f"etam-plugin's Python is gone ({python or 'none recorded'}): run "
+                    "`etam-plugin blender install` again"
+                )
+            out.parent.mkdir(parents=True, exist_ok=True)
+            self._proc = subprocess.Popen(
+                jobs.panel_command(spec), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+        except (strips.StripRefused, jobs.SetupError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._source_name, self._spec = source.name, spec
+        self._tail = collections.deque(maxlen=20)
+        threading.Thread(target=self._read, daemon=True).start()
+        if bpy.app.background:
+            self._proc.wait()
+            return self._after_panel(context)
+        wm = context.window_manager
+        self._timer = wm.event_timer_add(0.5, window=context.window)
+        wm.modal_handler_add(self)
+        context.workspace.status_text_set(
+            f"EfficientTAM · {source.name}: select in the panel, then close it to track here"
+        )
+        return {"RUNNING_MODAL"}
+
+    def _read(self) -> None:
+        for line in self._proc.stderr:
+            self._tail.append(line.rstrip("\n"))
+
+    def modal(self, context, event):
+        if event.type != "TIMER" or self._proc.poll() is None:
+            return {"PASS_THROUGH"}
+        context.window_manager.event_timer_remove(self._timer)
+        context.workspace.status_text_set(None)
+        return self._after_panel(context)
+
+    def _after_panel(self, context):
+        """The panel closed: its prompts become the strip's, and the strip is tracked."""
+        editor = context.scene.sequence_editor
+        source = _all(editor).get(self._source_name)
+        path = self._spec.prompts_out
+        count = jobs.prompt_count(path)
+        if source is None:
+            self.report({"ERROR"}, f"the strip '{self._source_name}' is gone")
+            return {"CANCELLED"}
+        if count == 0:
+            if self._proc.returncode:
+                why = jobs.failure(list(self._tail), self._proc.returncode)
+                self.report({"ERROR"}, f"the panel stopped: {why}")
+            else:
+                self.report({"INFO"}, "no prompts came back from the panel; strip unchanged")
+            return {"CANCELLED"}
+        settings = source.etam
+        settings.prompts_file = bpy.path.relpath(str(path)) if bpy.data.filepath else str(path)
+        settings.points = settings.boxes = ""  # they are in the file now
+        mode = "EXEC_DEFAULT" if bpy.app.background else "INVOKE_DEFAULT"
+        try:  # with a window the job then runs on its own, as if its button were pressed
+            started = bpy.ops.sequencer.etam_track_strip(mode, strip=source.name)
+        except RuntimeError as exc:  # its error report, raised to a caller in a script
+            self.report({"ERROR"}, str(exc).removeprefix("Error: ").strip())
+            return {"CANCELLED"}
+        return {"CANCELLED"} if "CANCELLED" in started else {"FINISHED"}
+
+
+def _named_or_active(context, name: str):
+    editor = context.scene.sequence_editor
+    if name:
+        found = _all(editor).get(name)
+        if found is None:
+            raise jobs.SetupError(f"no strip named '{name}'")
+        return found
+    if editor.active_strip is None:
+        raise jobs.SetupError("no active strip: click a movie or image strip first")
+    return editor.active_strip
+
+
 class ETAM_OT_remove_matte(bpy.types.Operator):
     """Remove the strip's EfficientTAM matte and its mask modifier (the files stay)"""
 
@@ -409,6 +517,7 @@ class SEQUENCER_PT_etam(bpy.types.Panel):
         for name in ("points", "boxes", "prompts_file", "objects", "matte_ops", "direction"):
             layout.prop(settings, name)
         layout.prop(settings, "matte_folder")
+        layout.operator(ETAM_OT_select_in_panel.bl_idname, icon="RESTRICT_SELECT_OFF")
         layout.operator(ETAM_OT_track_strip.bl_idname, icon="TRACKING")
         matte = find_matte(editor, strip)
         if matte is not None:
@@ -427,8 +536,8 @@ def _wrap(text: str, width: int = 40) -> list[str]:
     return lines + ([line] if line else [])
 
 
-CLASSES = (EtamPreferences, EtamStripSettings, ETAM_OT_track_strip, ETAM_OT_remove_matte,
-           SEQUENCER_PT_etam)  # fmt: skip
+CLASSES = (EtamPreferences, EtamStripSettings, ETAM_OT_track_strip, ETAM_OT_select_in_panel,
+           ETAM_OT_remove_matte, SEQUENCER_PT_etam)  # fmt: skip
 
 
 def register() -> None:
