@@ -85,6 +85,7 @@ def keep_prompts_file(window: MainWindow, path: Path) -> None:
     """Rewrites ``path`` (a prompts.json) whenever the panel's prompts change; a failure
     to write is an error the window shows, once per kind of failure."""
     store = window.controller.prompts
+    window.prompts_kept_in = path
     shown: set[str] = set()
 
     def write(frame: int | None, _obj: int | None) -> None:

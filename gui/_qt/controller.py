@@ -521,7 +521,7 @@ class EditorController(QObject):
                 )  # fmt: skip
             if state.active in self.objects:
                 self.objects.set_active(state.active)
-        elif folder is None:
+        if folder is None and not self.objects.ids:  # a new session starts with one object
             self.objects.add()
         self._play_timer.setInterval(max(1, round(1000 / float(info.fps))))
         self.transport.reset(info.num_frames)

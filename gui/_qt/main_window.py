@@ -102,6 +102,9 @@ class MainWindow(QMainWindow):
         self.download_dialog: QProgressDialog | None = None
         self._auto_clip: tuple[Path, int, int] | None = None
         self.timeline_rate: Fraction | None = None  # an EDL's rate (--rate, or asked once)
+        # A host add-on's panel (--prompts-out): the prompts live in the host's file, which
+        # the host tracks once the panel closes, so quitting does not ask to save them.
+        self.prompts_kept_in: Path | None = None
 
         self.viewer = Viewer()
         self.viewer.bind(controller)
@@ -646,7 +649,7 @@ class MainWindow(QMainWindow):
         c = self.controller
         if not c.changes.dirty or c.info is None:
             return True
-        answer = self.ask_unsaved(what)
+        answer = "discard" if what == "quit" and self.prompts_kept_in else self.ask_unsaved(what)
         if answer == "discard":
             if c.recovery is not None:
                 c.recovery.clear_autosave()

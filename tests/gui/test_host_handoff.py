@@ -45,6 +45,7 @@ def test_the_prompts_file_follows_every_edit_and_track_replays_it(
             timeout=WAIT,
         )
         assert (c.transport.in_point, c.transport.out_point) == (2, 6)
+        assert c.objects.ids == [1]  # as any new clip: one object to click
         assert not out.exists()  # nothing to keep yet
 
         click(qtbot, w, 145, 110)
@@ -65,8 +66,12 @@ def test_the_prompts_file_follows_every_edit_and_track_replays_it(
         qtbot.waitUntil(lambda: np.array_equal(c.masks.get(2, 1), two), timeout=WAIT)
         assert len(json.loads(out.read_text())) == 2
         assert 0.001 < two.mean() < 0.999
+        asked = []
+        w.ask_unsaved = lambda what: asked.append(what) or "cancel"
+        w.close()  # the prompts are kept in the host's file: quitting does not ask
+        assert asked == [] and not w.isVisible()
     finally:
-        w.ask_unsaved = lambda what: "discard"  # the prompts are kept in the file
+        w.ask_unsaved = lambda what: "discard"  # only when an assertion failed above
         w.close()
 
     masks = tmp_path / "masks"
