@@ -1,4 +1,5 @@
-"""Runs inside Blender (``blender -b [FILE.blend] --python blender_driver.py -- JSON``) for
+"""Runs inside Blender (``blender -b [FILE.blend] --python blender_driver.py -- JSON``, or
+Blender's Python module: ``python blender_driver.py -- JSON`` with ``"open"``) for
 the add-on tests: makes a scene, calls the add-on's operators, renders frames. Prints one
 ``DRIVER {json}`` line with what it found; the add-on's own reports print as Blender does."""
 
@@ -81,5 +82,11 @@ def render(args: dict) -> dict:
 
 if __name__ == "__main__":
     request = json.loads(sys.argv[sys.argv.index("--") + 1])
+    if bpy.app.binary_path == "":  # Blender as a Python module: nothing loaded for us
+        import addon_utils
+
+        addon_utils.enable("etam_vse", default_set=True)
+        if request.get("open"):
+            bpy.ops.wm.open_mainfile(filepath=request["open"])
     found = {"make": make, "track": track, "render": render}[request["action"]](request)
     print("DRIVER " + json.dumps(found))

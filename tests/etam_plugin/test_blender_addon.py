@@ -61,8 +61,13 @@ def drive(env: dict, request: dict, blend: Path | None = None) -> tuple[dict, st
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "Traceback" not in out, out
-    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("DRIVER "))
-    return json.loads(line[len("DRIVER ") :]), out
+    return driven(done.stdout), out
+
+
+def driven(stdout: str) -> dict:
+    """What the driver found (its one ``DRIVER {json}`` line)."""
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("DRIVER "))
+    return json.loads(line[len("DRIVER ") :])
 
 
 def make_scene(env: dict, folder: Path, movie: Path, **extra) -> Path:
@@ -188,12 +193,56 @@ def test_select_in_the_panel_then_the_strip_is_tracked_with_its_prompts(
         if blender.poll() is None:
             blender.kill()
     assert blender.returncode == 0 and "Traceback" not in out, out
-    found = json.loads(next(ln for ln in out.splitlines() if ln.startswith("DRIVER "))[7:])
+    found = driven(out)
     assert found["result"] == ["FINISHED"], out
     assert found["prompts_file"] == "//etam_mattes/clip.prompts.json"
     assert found["points"] == ""  # now in the file
     assert [m["name"] for m in found["mattes"]] == ["clip matte"]
     assert found["modifier_strip"] == "clip matte"
+
+
+@pytest.fixture(scope="module")
+def bpy44() -> Path:
+    """Blender 4.4 as a Python module (``.ci/install`` puts it in ``.venv-bpy``)."""
+    python = Path(__file__).resolve().parents[2] / ".venv-bpy" / "bin" / "python"
+    if not python.is_file():
+        if os.environ.get("CI"):
+            pytest.fail("no .venv-bpy: .ci/install makes it on CPython 3.11, x86-64")
+        pytest.skip("Blender 4.4's bpy module needs CPython 3.11 on x86-64 (.ci/install)")
+    return python
+
+
+def test_blender_4_4_names_track_and_matte_frame_for_frame(
+    tmp_path: Path, home: dict, movie: Path, bpy44: Path
+) -> None:
+    """Blender 4.4 renamed the sequencer's API (``strips``, ``Strip``; no ``speed_factor``):
+    the add-on installed for 3.4 runs there unchanged, and the matte lands frame for frame."""
+
+    def drive44(request: dict) -> dict:
+        cmd = [str(bpy44), str(DRIVER), "--", json.dumps(request)]
+        done = subprocess.run(cmd, env=home, capture_output=True, text=True, timeout=600)
+        out = done.stdout + done.stderr
+        assert done.returncode == 0 and "Traceback" not in out, out
+        return driven(done.stdout)
+
+    blend = tmp_path / "edit44.blend"
+    drive44({"action": "make", "movie": str(movie), "size": [WIDTH, HEIGHT], "fps": FPS,
+             "start": START, "trim_start": TRIM_START, "trim_end": TRIM_END,
+             "blend": str(blend)})  # fmt: skip
+    found = drive44({"action": "track", "open": str(blend),
+                     "operator": {"strip": "clip", "points": "5:1:160,90"}})  # fmt: skip
+    assert found["result"] == ["FINISHED"] and found["modifier_strip"] == "clip matte"
+    shown = range(START + TRIM_START, START + FRAMES - TRIM_END)
+    frames = [shown.start - 1, *shown, shown.stop]
+    masked = drive44({"action": "render", "open": str(blend), "masked": True,
+                      "frames": frames, "out": str(tmp_path / "r")})  # fmt: skip
+    pictures = rendered(masked["paths"])
+    matte_dir = Path(found["mattes"][0]["directory"])
+    for t in shown:
+        (path,) = matte_dir.glob(f"*_matte.{t - START:06d}.png")
+        matte = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        assert np.abs(pictures[t][..., 3].astype(int) - matte).max() <= 1, t
+    assert pictures[shown.start - 1][..., 3].max() == 0 and pictures[shown.stop][..., 3].max() == 0
 
 
 @pytest.mark.parametrize(

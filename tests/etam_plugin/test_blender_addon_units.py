@@ -26,7 +26,7 @@ def test_a_trimmed_moved_strip_shows_media_frames_from_its_offset() -> None:
     ("change", "says"),
     [
         ({"speed_factor": 0.5}, "another speed"),
-        ({"retimed": True}, "another speed"),
+        ({"retimed": True}, "has retiming keys"),
         ({"speed_effects": ("Speed",)}, "speed effect Speed"),
         ({"reversed": True}, "reversed"),
         ({"proxy_timecode": "RECORD_RUN"}, "RECORD_RUN timecode"),

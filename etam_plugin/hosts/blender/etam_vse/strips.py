@@ -32,7 +32,7 @@ class StripFacts:
     media_fps: float | None = None  # movies: the file's rate
     proxy_timecode: str | None = None  # set when the strip plays through a proxy
     speed_effects: tuple[str, ...] = ()  # Speed effect strips fed by this one
-    retimed: bool = False  # Blender 4 retiming keys that change the speed
+    retimed: bool = False  # Blender 4 retiming keys (any: they may change the speed)
     images: tuple[str, ...] = ()  # image strips: the element files, in order
     folder_images: tuple[str, ...] = ()  # image strips: that folder's images of that kind
 
@@ -63,7 +63,12 @@ def source_range(facts: StripFacts) -> SourceRange:
             f"'{name}' feeds the speed effect {effects}: the matte would not follow the "
             "retimed frames; track the strip without the effect, or render it to a movie first"
         )
-    if facts.retimed or abs(facts.speed_factor - 1.0) > 1e-6:
+    if facts.retimed:
+        raise StripRefused(
+            f"'{name}' has retiming keys: the matte would not follow retimed frames; reset "
+            "its retiming, or render the retimed strip to a movie and track that"
+        )
+    if abs(facts.speed_factor - 1.0) > 1e-6:
         raise StripRefused(
             f"'{name}' plays at another speed ({facts.speed_factor:g}x): set its speed to 1, "
             "or render the retimed strip to a movie and track that"

@@ -93,7 +93,7 @@ def strip_facts(scene, strip) -> strips.StripFacts:
         media_fps=media_fps,
         proxy_timecode=proxy,
         speed_effects=effects,
-        retimed=keys is not None and len(keys) > 2,
+        retimed=keys is not None and len(keys) > 0,
         images=images,
         folder_images=folder_images,
     )
