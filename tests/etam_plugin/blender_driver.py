@@ -26,6 +26,8 @@ def make(args: dict) -> dict:
     clip.frame_offset_end = args["trim_end"]
     if args.get("speed"):
         clip.speed_factor = args["speed"]
+    if args.get("split_at"):  # a cut: the right piece becomes a strip of its own
+        clip.split(frame=args["split_at"], split_method="SOFT").name = "clip right"
     scene.frame_start, scene.frame_end = 1, args["start"] + clip.frame_duration
     bpy.ops.wm.save_as_mainfile(filepath=args["blend"])
     return {"final_start": clip.frame_final_start, "final_end": clip.frame_final_end}

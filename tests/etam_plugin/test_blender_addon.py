@@ -160,6 +160,21 @@ def test_running_again_replaces_the_matte_in_place(tracked: dict, home: dict) ->
     assert found["points"] == again["points"]
 
 
+def test_each_piece_of_a_cut_strip_gets_its_own_aligned_matte(
+    tmp_path: Path, home: dict, movie: Path
+) -> None:
+    blend = make_scene(home, tmp_path, movie, split_at=16)  # pieces: 3..5 and 6..8
+    found, out = drive(
+        home, {"action": "track", "operator": {"strip": "clip right", "points": "7:1:160,90"}},
+        blend,
+    )  # fmt: skip
+    assert found["result"] == ["FINISHED"], out
+    (matte,) = found["mattes"]
+    assert (matte["name"], matte["start"], matte["duration"]) == ("clip right matte", 16, 3)
+    assert matte["first_file"].endswith(".000006.png")
+    assert "masks 'clip right' (media frames 6..8 from frame 16)" in out
+
+
 def test_select_in_the_panel_then_the_strip_is_tracked_with_its_prompts(
     tmp_path: Path, home: dict, movie: Path, checkpoint: Path
 ) -> None:
