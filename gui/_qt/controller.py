@@ -27,6 +27,7 @@ from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
+from etam_plugin.gui.components.fill import describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
@@ -656,7 +657,8 @@ class EditorController(QObject):
 
     # ------------------------------------------------------------------ tracking
     def track(self, direction: str = "forward") -> bool:
-        """Track from the playhead over the in/out range in a worker; returns whether started."""
+        """Fill the in/out range's untracked and stale frames in a worker, from where
+        tracking stopped (``components/fill.py``); returns whether it started."""
         if self.info is None or self.tracking is not None:
             return False
         if self.exporting is not None:
@@ -671,6 +673,14 @@ class EditorController(QObject):
         t = self.transport
         start = min(max(t.current, t.in_point), t.out_point)
         prompted = tuple(o for o in self.objects.ids if self.prompts.frames(o))
+        statuses = {o: self.coverage.statuses(o) for o in prompted}
+        plan = tuple(plan_fill(direction, start, t.in_point, t.out_point, statuses))
+        if not plan:
+            self._report_info(
+                f"Frames {t.in_point}–{t.out_point} are already tracked: nothing to track. "
+                "A correction marks the frames after it for re-tracking."
+            )
+            return False
         checkpoint = None
         if self.recovery is not None:
             self.autosave_now()  # the prompts are safe before a long run starts
@@ -683,6 +693,7 @@ class EditorController(QObject):
             obj_ids=prompted,
             checkpoint=checkpoint,
             checkpoint_every_s=self.checkpoint_every_s,
+            plan=plan,
         )
         self.transport.stop()
         self.tracking = request
@@ -698,6 +709,21 @@ class EditorController(QObject):
     def cancel_tracking(self) -> None:
         if self.tracking is not None:
             self.tracking.cancel.set()
+
+    def _report_gaps(self, request: m.Propagate) -> None:
+        """Never a silent gap: say which frames of the range are still not tracked."""
+        ids = [o for o in request.obj_ids or self.objects.ids if o in self.objects]
+        statuses = {o: self.coverage.statuses(o) for o in ids}
+        names = {o: self.objects.get(o).name for o in ids}
+        left = describe_gaps(statuses, names, request.first, request.last)
+        if not left:
+            return
+        span = f"{request.first}–{request.last}"
+        if request.direction == "both":  # every gap was planned: these failed
+            self._report_info(f"Some frames of {span} could not be tracked: {left}.")
+            return
+        other = "Track Backward" if request.direction == "forward" else "Track Forward"
+        self._report_info(f"Not tracked yet in {span}: {left} ({other} or Both Ways fills them).")
 
     # ------------------------------------------------------------------ display
     def seek(self, index: int) -> None:
@@ -870,6 +896,8 @@ class EditorController(QObject):
             if msg.frames_done:
                 self._mark_changed()
             self.trackingFinished.emit(msg)
+            if not msg.cancelled:
+                self._report_gaps(msg.request)
             self._emit_status()
             self._reload_model()  # a model switch asked for while tracking
         elif isinstance(msg, m.ResultsFetched):

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_actions import open_clip
 from gui_fake_session import FakeSessionFactory, draw_prompt
 from gui_frames import synthetic_clip
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from etam_plugin.gui._qt.controller import SessionState
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog
 from etam_plugin.gui._qt.images import qimage_to_rgb
 from etam_plugin.gui._qt.main_window import MainWindow
 from etam_plugin.gui._qt.settings import PanelSettings
-from etam_plugin.gui.app import create_window
 from etam_plugin.gui.components.coverage import EMPTY_COLOR, status_color
 from etam_plugin.gui.components.objects import PALETTE
 from etam_plugin.gui.components.prompts import with_point
@@ -36,44 +35,8 @@ SIZE = (72, 96)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> PanelSettings:
-    return PanelSettings.at(tmp_path / "panel.ini")
-
-
-@pytest.fixture
-def make_window(qtbot, clips, settings):
-    made: list[MainWindow] = []
-
-    def make(factory: FakeSessionFactory | None = None, s: PanelSettings | None = None):
-        w = create_window(s or settings, factory or FakeSessionFactory(), clips)
-        w.ask_unsaved = lambda what: pytest.fail(f"unexpected 'save before you {what}?'")
-        w.ask_download = lambda error: pytest.fail(f"unexpected download offer: {error}")
-        w.resize(1100, 720)
-        w.show()
-        qtbot.waitExposed(w)
-        w.activateWindow()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.controller.changes.reset()
-        w.close()
-        w.deleteLater()
-
-
-@pytest.fixture
 def window(make_window) -> MainWindow:
     return make_window()
-
-
-def open_clip(qtbot, w: MainWindow, path: Path) -> None:
-    w.open_path(path)
-    c = w.controller
-    qtbot.waitUntil(
-        lambda: c.session_state is SessionState.READY and c.displayed_frame == 0, timeout=WAIT
-    )
-    qtbot.waitUntil(lambda: w.viewer.rendered is not None, timeout=WAIT)
 
 
 def click(qtbot, w: MainWindow, x: int, y: int, button=Qt.MouseButton.LeftButton, mods=None):

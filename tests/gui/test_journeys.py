@@ -1,0 +1,92 @@
+"""Journeys through the main window as a person makes them (issue 14): track, stop, move Out,
+track again; correct, retrack, undo, redo; type into dialogs. Each ends in what the user sees.
+
+The fake session stands in for the network; everything else is the real window."""
+
+from __future__ import annotations
+
+import pytest
+from gui_actions import click, key, open_clip
+from PySide6.QtCore import Qt
+
+from etam_plugin.model import FrameStatus
+
+pytestmark = pytest.mark.gui
+WAIT = 10_000
+T, P, S, E = FrameStatus.TRACKED, FrameStatus.PROMPTED, FrameStatus.STALE, FrameStatus.EMPTY
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def go_to(qtbot, w, frame: int) -> None:
+    """Arrow keys to ``frame``, as a person steps through the clip."""
+    c = w.controller
+    while c.transport.current != frame:
+        key(qtbot, w, Qt.Key.Key_Right if c.transport.current < frame else Qt.Key.Key_Left)
+    qtbot.waitUntil(lambda: c.displayed_frame == frame, timeout=WAIT)
+
+
+def track(qtbot, w, k: Qt.Key) -> None:
+    with qtbot.waitSignal(w.controller.trackingFinished, timeout=WAIT):
+        key(qtbot, w, k, CTRL)
+
+
+def propagations(w) -> list[tuple]:
+    session = w.controller.backend.session
+    return [args for name, _t, args in session.calls if name == "propagate"]
+
+
+def test_track_forward_carries_on_from_where_tracking_stopped(qtbot, make_window, tmp_path):
+    """Issue 14 item 3: with 0–8 tracked, Out moved to 20 and the playhead on it, Track
+    Forward tracked frame 20 only and left 9–19 untracked, silently."""
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
+    go_to(qtbot, w, 8)
+    key(qtbot, w, Qt.Key.Key_O)
+    track(qtbot, w, Qt.Key.Key_Right)
+    assert c.coverage.statuses(1)[:9] == [P] + [T] * 8
+    go_to(qtbot, w, 20)
+    key(qtbot, w, Qt.Key.Key_O)
+    assert (c.transport.in_point, c.transport.out_point, c.transport.current) == (0, 20, 20)
+    track(qtbot, w, Qt.Key.Key_Right)
+    assert c.coverage.statuses(1)[:21] == [P] + [T] * 20  # no gap left behind
+    assert propagations(w)[-1] == ("forward", 9, 20, [1])  # frames 1–8 were not redone
+
+    # Track Both over a range that is all done: nothing recomputed, and the user is told.
+    calls = len(propagations(w))
+    key(qtbot, w, Qt.Key.Key_T, CTRL)
+    assert c.tracking is None and len(propagations(w)) == calls
+    assert "already tracked" in w.statusBar().currentMessage()
+
+    # A correction in the middle, Out to the end: Both fills exactly the stale and new frames.
+    go_to(qtbot, w, 12)
+    click(qtbot, w, 60, 20)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 12) is P, timeout=WAIT)
+    qtbot.waitUntil(lambda: c.coverage.statuses(1)[13:21] == [S] * 8, timeout=WAIT)
+    go_to(qtbot, w, 23)
+    key(qtbot, w, Qt.Key.Key_O)
+    track(qtbot, w, Qt.Key.Key_T)
+    assert propagations(w)[-1] == ("forward", 13, 23, [1])
+    assert c.coverage.statuses(1) == [P] + [T] * 11 + [P] + [T] * 11
+
+
+def test_track_backward_and_both_fill_every_gap_and_say_what_is_left(qtbot, make_window, tmp_path):
+    """Forward from a prompt in the middle leaves the frames before it: the user is told
+    so; Both then fills only those, from the prompted frame backwards."""
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    go_to(qtbot, w, 10)
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 10) is P, timeout=WAIT)
+    go_to(qtbot, w, 4)  # the playhead before any done frame: forward starts at the prompt
+    track(qtbot, w, Qt.Key.Key_Right)
+    assert propagations(w)[-1] == ("forward", 11, 23, [1])
+    message = w.statusBar().currentMessage()
+    assert "Not tracked yet in 0–23" in message and "frames 0–9" in message
+    track(qtbot, w, Qt.Key.Key_T)
+    assert propagations(w)[-1] == ("backward", 9, 0, [1])
+    assert c.coverage.statuses(1) == [T] * 10 + [P] + [T] * 13
+    assert "Not tracked" not in w.statusBar().currentMessage()
