@@ -880,12 +880,19 @@ class EditorController(QObject):
         if isinstance(msg, m.FrameTracked):
             self._on_frame_tracked(msg)
         elif isinstance(msg, m.PromptApplied):
+            # The edit (or its undo/redo) may have brought back other frames' records (the
+            # session keeps what re-tracking replaced): the object's shown masks are
+            # fetched again, the edited frame's comes with the message.
+            if msg.request.obj_id in self.objects:
+                self.masks.remove_object(msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)
             self._set_all_statuses(msg.statuses)
             self._last_step_ms = msg.elapsed_s * 1000.0
             self._emit_status()
+            if self.displayed_frame is not None:
+                self._fetch_missing_masks(self.displayed_frame)
             if msg.result.frame_index == self.displayed_frame:
                 self.displayChanged.emit()
         elif isinstance(msg, m.TrackingFinished):

@@ -5,6 +5,7 @@ The fake session stands in for the network; everything else is the real window."
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from gui_actions import click, key, open_clip
 from PySide6.QtCore import Qt
@@ -90,3 +91,51 @@ def test_track_backward_and_both_fill_every_gap_and_say_what_is_left(qtbot, make
     assert propagations(w)[-1] == ("backward", 9, 0, [1])
     assert c.coverage.statuses(1) == [T] * 10 + [P] + [T] * 13
     assert "Not tracked" not in w.statusBar().currentMessage()
+
+
+def seen_masks(qtbot, w, frames: range) -> list:
+    """Step through ``frames`` and take the mask the viewer shows of object 1 on each."""
+    c = w.controller
+    out = []
+    for f in frames:
+        go_to(qtbot, w, f)
+        qtbot.waitUntil(lambda f=f: c.masks.has(f, 1), timeout=WAIT)
+        out.append(c.masks.get(f, 1).copy())
+    return out
+
+
+def test_undo_redo_of_a_correction_restores_what_the_user_saw(qtbot, make_window, tmp_path):
+    """Issue 14 item 4, on the real VideoSession (a tiny seeded network): track, correct a
+    frame, re-track, undo → the masks from before the correction, tracked, no re-track;
+    redo → the re-tracked ones. Undo used to leave the later frames stale with the
+    correction's masks, and redo left them stale."""
+    from test_real_session import TinyModelFactory
+
+    w = make_window(TinyModelFactory(seed=2))
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    track(qtbot, w, Qt.Key.Key_Right)
+    frames = range(24)
+    before = seen_masks(qtbot, w, frames)
+    go_to(qtbot, w, 12)
+    click(qtbot, w, 70, 20)  # the correction
+    qtbot.waitUntil(lambda: c.coverage.statuses(1)[12:] == [P] + [S] * 11, timeout=WAIT)
+    track(qtbot, w, Qt.Key.Key_R)
+    after = seen_masks(qtbot, w, frames)
+    changed = [f for f in frames if not np.array_equal(before[f], after[f])]
+    assert changed and min(changed) == 12  # the correction changed what is shown from 12 on
+    started: list = []
+    c.trackingStarted.connect(started.append)
+
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)
+    qtbot.waitUntil(lambda: c.coverage.statuses(1) == [P] + [T] * 23, timeout=WAIT)
+    undone = seen_masks(qtbot, w, frames)
+    assert [f for f in frames if not np.array_equal(undone[f], before[f])] == []
+
+    key(qtbot, w, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: c.coverage.statuses(1)[11:] == [T, P] + [T] * 11, timeout=WAIT)
+    redone = seen_masks(qtbot, w, frames)
+    assert [f for f in frames if not np.array_equal(redone[f], after[f])] == []
+    assert started == []  # neither direction cost a re-track
