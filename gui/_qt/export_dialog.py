@@ -255,7 +255,7 @@ class ExportDialog(QDialog):
         elif fix_suffix:  # another format: keep the user's name with its extension
             path = Path(self.out.text().strip())
             suffix = format_suffix(fmt)
-            if suffix and path.suffix.lower() != suffix:
+            if suffix and path.name not in ("", ".", "..") and path.suffix.lower() != suffix:
                 self.out.setText(str(path.with_suffix(suffix)))
         self.object_list.setEnabled(self.chosen_objects.isChecked())
         self._refresh_timeline(fmt, lo, hi)

@@ -122,7 +122,9 @@ def default_timeline_output(out: Path, kind: str, clip: TimelineClip | None) -> 
         stem = f"{clip.timeline_path.stem}_clip{clip.index}_matte"
     else:
         stem = out.stem if out.suffix else out.name
-    return out.with_name(stem + kind)
+    if out.name in ("", ".", ".."):  # a path being typed ("/", "~/.."): a name inside it
+        return out / ((stem if stem not in ("", ".", "..") else "matte") + kind)
+    return out.with_name((stem or "matte") + kind)
 
 
 def plan_export(

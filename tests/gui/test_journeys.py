@@ -139,3 +139,33 @@ def test_undo_redo_of_a_correction_restores_what_the_user_saw(qtbot, make_window
     redone = seen_masks(qtbot, w, frames)
     assert [f for f in frames if not np.array_equal(redone[f], after[f])] == []
     assert started == []  # neither direction cost a re-track
+
+
+def test_typing_paths_into_the_export_dialog_keeps_every_key(qtbot, make_window, tmp_path):
+    """Issue 14 item 2: with a timeline chosen, the first "/" typed into the matte path
+    raised "PosixPath('/') has an empty name" (the timeline name followed it) and the
+    error took the typing away; so did clearing the field, and a format change on it."""
+    w = make_window()
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    key(qtbot, w, Qt.Key.Key_E, CTRL)
+    dialog = w.export_dialog
+    qtbot.waitExposed(dialog)
+    dialog.format.setCurrentIndex(dialog.format.findData("prores4444"))
+    dialog.timeline.setCurrentIndex(dialog.timeline.findData(".otio"))
+    for field, typed in (
+        (dialog.out, "/tmp/x/out.mov"),
+        (dialog.timeline_out, "/tmp/x/out.otio"),
+        (dialog.out, "/"),
+    ):
+        field.setFocus()
+        qtbot.keyClick(field, Qt.Key.Key_A, CTRL)
+        qtbot.keyClick(field, Qt.Key.Key_Delete)  # cleared
+        assert field.text() == ""
+        for n, char in enumerate(typed, 1):
+            qtbot.keyClicks(field, char)
+            assert field.text() == typed[:n] and dialog.focusWidget() is field
+            assert w.error_boxes == []
+    assert dialog.timeline_out.text() == "/tmp/x/out.otio"  # typed by the user: kept
+    dialog.format.setCurrentIndex(dialog.format.findData("webm"))  # with "/" in the field
+    assert dialog.out.text() == "/" and w.error_boxes == []
+    dialog.close()
