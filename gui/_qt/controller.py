@@ -168,6 +168,7 @@ class EditorController(QObject):
         self._tracking_fps: float | None = None
         self._shut_down = False
         self._frame_error_shown = False
+        self._failed_adds: set[int] = set()  # objects the session refused (see add_object)
 
         backend = InferenceBackend(frames_factory, session_factory)
         self.backend = backend
@@ -601,7 +602,16 @@ class EditorController(QObject):
         self.displayChanged.emit()
 
     # ------------------------------------------------------------------ objects
-    def add_object(self, name: str | None = None) -> TrackedObject:
+    def add_object(self, name: str | None = None) -> TrackedObject | None:
+        """A new object (undoable); None and a word why when there is no session for it."""
+        if self.info is None:
+            self._report_info("Open a clip first, then add objects to it.")
+            return None
+        if self.session_state is SessionState.FAILED:
+            self._report(
+                ModelError(f"No tracking session: {self.session_error}"), "Adding an object"
+            )
+            return None
         obj = self.objects.new_object(name)
         self.undo_stack.push(AddObjectCommand(self, obj))
         return self.objects.get(obj.obj_id)
@@ -642,12 +652,28 @@ class EditorController(QObject):
         self.displayChanged.emit()
 
     def _drop_object(self, obj_id: int) -> None:
+        if obj_id not in self.objects:
+            return
         self.objects.remove(obj_id)
         self.prompts.remove_object(obj_id)
         self.masks.remove_object(obj_id)
         self.coverage.remove(obj_id)
-        self._inference.worker.submit(m.RemoveObject(obj_id))
+        if obj_id in self._failed_adds:
+            self._failed_adds.discard(obj_id)  # the session never had it
+        else:
+            self._inference.worker.submit(m.RemoveObject(obj_id))
         self.displayChanged.emit()
+
+    def _undo_failed_add(self, obj_id: int) -> None:
+        """The session refused an object: it leaves the panel too (with its undo step, so
+        it cannot come back into this clip or the next)."""
+        self._failed_adds.add(obj_id)
+        self._drop_object(obj_id)
+        index = self.undo_stack.index()
+        top = self.undo_stack.command(index - 1) if index > 0 else None
+        if isinstance(top, AddObjectCommand) and top.obj.obj_id == obj_id:
+            top.setObsolete(True)
+            self.undo_stack.undo()  # an obsolete command is not undone, only dropped
 
     def _on_objects_changed(self, kind: str, _obj_id: int | None) -> None:
         if kind in ("recolored", "visibility", "removed", "added", "active", "reset"):
@@ -938,6 +964,8 @@ class EditorController(QObject):
             self._set_session_state(SessionState.READY)
         elif isinstance(request, m.FetchResults):
             self._fetching.discard(request.frame)
+        elif isinstance(request, m.AddObject):
+            self._undo_failed_add(request.obj_id)
         elif isinstance(request, m.SaveProject):
             if request.autosave:
                 # Said once in a dialog, then in the status bar: autosave retries on change.

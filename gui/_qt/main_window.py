@@ -961,6 +961,7 @@ class MainWindow(QMainWindow):
         self.actions["cancel_tracking"].setEnabled(tracking)
         for name in ("add_object", "delete_object", "clear_prompt", "set_in", "set_out"):
             self.actions[name].setEnabled(has_clip and not tracking)
+        self.objects_panel.add_button.setEnabled(self.actions["add_object"].isEnabled())
         for name in ("save", "save_as", "export"):
             self.actions[name].setEnabled(has_clip)
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gui_actions import click, key, open_clip
+from gui_fake_session import FakeSession, FakeSessionFactory
 from PySide6.QtCore import Qt
 
+from etam_plugin.errors import ModelError
 from etam_plugin.model import FrameStatus
 
 pytestmark = pytest.mark.gui
@@ -169,3 +171,44 @@ def test_typing_paths_into_the_export_dialog_keeps_every_key(qtbot, make_window,
     dialog.format.setCurrentIndex(dialog.format.findData("webm"))  # with "/" in the field
     assert dialog.out.text() == "/" and w.error_boxes == []
     dialog.close()
+
+
+class RefusingSession(FakeSession):
+    """A session that takes only its first object (as one would that ran out of memory)."""
+
+    def add_object(self, obj_id: int | None = None, name: str | None = None) -> int:
+        if self.object_ids:
+            raise ModelError("no room for another object")
+        return super().add_object(obj_id, name)
+
+
+def test_add_object_needs_a_clip_and_a_refused_add_leaves_nothing(qtbot, make_window, tmp_path):
+    """Issue 14 item 5: "Add" was enabled with no clip, failed with a message but added the
+    object anyway, which then carried into the next clip."""
+    w = make_window(FakeSessionFactory(session_class=RefusingSession))
+    c = w.controller
+    add = w.objects_panel.add_button
+    assert not add.isEnabled() and not w.actions["add_object"].isEnabled()
+    qtbot.mouseClick(add, Qt.MouseButton.LeftButton)
+    key(qtbot, w, Qt.Key.Key_N, CTRL)
+    assert len(c.objects) == 0 and c.undo_stack.count() == 0
+    assert c.add_object() is None and len(c.objects) == 0  # what the button would do
+
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    assert add.isEnabled()
+    qtbot.mouseClick(add, Qt.MouseButton.LeftButton)  # the session refuses it
+    qtbot.waitUntil(lambda: any(b.isVisible() for b in w.error_boxes), timeout=WAIT)
+    assert "no room for another object" in w.error_boxes[-1].informativeText()
+    qtbot.waitUntil(lambda: c.objects.ids == [1], timeout=WAIT)
+    assert [w.objects_panel.list.item(r).text() for r in range(w.objects_panel.list.count())] == [
+        "Object 1"
+    ]
+    assert c.undo_stack.count() == 0
+    w.error_boxes[-1].close()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT)
+    click(qtbot, w, 30, 36)  # the panel goes on with the object it has
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo takes back the click, not a phantom object
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is E, timeout=WAIT)
+    assert c.objects.ids == [1] and c.undo_stack.count() == 1  # the click, to redo
