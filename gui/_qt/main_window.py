@@ -725,8 +725,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Exported {names} in {msg.elapsed_s:.1f} s", 10000)
 
     # -- weights -----------------------------------------------------------------------------
-    def ask_download(self, error: Exception) -> bool:
-        """Offer to download missing weights (tests replace this)."""
+    def ask_download(self, error: Exception) -> bool | None:
+        """Offer both ways to get missing weights (tests replace this): True to download,
+        None when a checkpoint file was chosen instead, False to do neither."""
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "etam-plugin",
@@ -734,16 +735,27 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Cancel,
             self,
         )
-        box.setInformativeText(f"{error}\n\nDownload them now?")
+        box.setInformativeText(
+            f"{error}\n\nDownload the official weights now, or choose a checkpoint file you "
+            "already have (offline: copy it here first). Model ▸ Checkpoint File… chooses "
+            "one at any time."
+        )
         download = box.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("Choose File…", QMessageBox.ButtonRole.ActionRole)
         box.setDefaultButton(download)
         box.exec()
+        if box.clickedButton() is choose:
+            self.choose_checkpoint()
+            return None
         return box.clickedButton() is download
 
     def _on_weights_missing(self, error: Exception) -> None:
         c = self.controller
         variant = getattr(error, "variant", None)
-        if not variant or not self.ask_download(error):
+        answer = self.ask_download(error) if variant else False
+        if answer is None:
+            return  # a checkpoint file was chosen: the session restarts on it
+        if not answer:
             self._on_error_occurred(describe_error(error, "Starting the tracking session"))
             return
         if c.session_state is SessionState.FAILED:

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from gui_actions import click, key, open_clip
 from gui_fake_session import FakeSession, FakeSessionFactory
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
 from etam_plugin.errors import ModelError
+from etam_plugin.gui._qt.controller import SessionState
 from etam_plugin.model import FrameStatus
 
 pytestmark = pytest.mark.gui
@@ -212,3 +213,51 @@ def test_add_object_needs_a_clip_and_a_refused_add_leaves_nothing(qtbot, make_wi
     key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo takes back the click, not a phantom object
     qtbot.waitUntil(lambda: c.coverage.status(1, 0) is E, timeout=WAIT)
     assert c.objects.ids == [1] and c.undo_stack.count() == 1  # the click, to redo
+
+
+def test_missing_weights_offer_both_ways_and_a_chosen_file_starts_the_session(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    """Issue 14 item 6: offline, the weights dialog offered only a download (which retried
+    for 30 s) and never said Model ▸ Checkpoint File…; now it names both and its second
+    button picks the file, after which the clip's session starts on it."""
+    from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+
+    from etam_plugin.errors import WeightsUnavailableError
+
+    error = WeightsUnavailableError(
+        "No weights for ti_512x512 on this computer.",
+        variant="ti_512x512",
+        url="https://huggingface.co/x",
+        target=tmp_path / "w.pt",
+    )
+    factory = FakeSessionFactory(fail=error)
+    w = make_window(factory)
+    del w.ask_download  # the real dialog
+    weights = tmp_path / "mine.pt"
+
+    def pick(*_args, **_kw):
+        factory.fail = None  # the file the user has
+        return str(weights), ""
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", pick)
+    seen = {}
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, answer)
+            return
+        seen["text"] = box.informativeText()
+        seen["buttons"] = [b.text() for b in box.buttons()]
+        choose = [b for b in box.buttons() if b.text() == "Choose File…"]
+        (choose[0] if choose else box.button(QMessageBox.StandardButton.Cancel)).click()
+
+    QTimer.singleShot(50, answer)
+    w.open_path(tmp_path / "synthetic.mp4")
+    c = w.controller
+    qtbot.waitUntil(lambda: c.session_state is SessionState.READY, timeout=WAIT)
+    assert "Download" in seen["buttons"] and "Choose File…" in seen["buttons"]
+    assert "Model ▸ Checkpoint File…" in seen["text"]
+    assert factory.options.checkpoint == weights
+    assert not any(b.isVisible() for b in w.error_boxes)

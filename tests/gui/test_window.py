@@ -486,3 +486,35 @@ def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None
     ]
     assert kw["track"] == "both" and kw["clip"] is None
     assert kw["rate"] == Fraction(30000, 1001)  # 29.97 snapped to NTSC
+
+
+def test_panel_subcommand_takes_the_weights_as_track_and_live_do(monkeypatch, tmp_path, capsys):
+    """Issue 14 item 6: ``panel`` had no ``--checkpoint``: offline, with weights at hand, a
+    new user had to find Model ▸ Checkpoint File…. The same arguments as ``track``."""
+    from PySide6.QtCore import QSettings
+
+    import etam_plugin.gui.app
+    from etam_plugin.cli import build_parser, main
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path))
+    calls = []
+    monkeypatch.setattr(
+        etam_plugin.gui.app,
+        "run_panel",
+        lambda source, settings, **kw: calls.append(settings.model_options()) or 0,
+    )
+    weights = tmp_path / "efficienttam_ti_512x512.pt"
+    weights.write_bytes(b"")
+    parse = build_parser().parse_args
+    for argv in (["--checkpoint", str(weights)], ["--checkpoint", "s"], ["--variant", "mobile"]):
+        args = parse(["panel", "clip.mp4", *argv])
+        assert args._run(args) == 0
+    file, named, variant = calls
+    assert (file.checkpoint, file.variant) == (weights, "ti_512x512")  # told by the file name
+    assert (named.checkpoint, named.variant) == (None, "s")  # a variant: its official weights
+    assert variant.variant == "mobile" and variant.checkpoint is None
+    assert main(["panel", "clip.mp4", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"etam-plugin panel: error: no checkpoint file {tmp_path / 'none.pt'}"
+    assert len(calls) == 3
