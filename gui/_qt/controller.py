@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from etam_plugin.errors import ModelError, ProjectError, TimelineRateError, WeightsUnavailableError
+from etam_plugin.gui._qt.progress import rate_known
 from etam_plugin.gui._qt.undo import AddObjectCommand, PromptCommand, RemoveObjectCommand
 from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
 from etam_plugin.gui.components import messages as m
@@ -66,6 +67,7 @@ class StatusInfo:
     last_step_ms: float | None
     tracking_fps: float | None
     masks_mb: float
+    activity: str = ""  # what the session does now: "tracking", "exporting", … or its state
 
 
 def _action(request: object) -> str:
@@ -89,6 +91,12 @@ def _action(request: object) -> str:
     }
     fn = names.get(type(request))
     return fn(request) if fn else ""
+
+
+def _waiting_key(request: object) -> object:
+    """Requests that replace each other (the mailbox's key) wait as one."""
+    key = getattr(request, "key", None)
+    return key if key is not None else type(request).__name__
 
 
 class EditorController(QObject):
@@ -115,6 +123,7 @@ class EditorController(QObject):
     timelineRateNeeded = Signal(object)  # Path of an EDL whose rate nothing says
     modelOptionsApplied = Signal(object)  # ModelOptions now in use (after a revert too)
     stateRestored = Signal()  # view, finishing, range restored from a project
+    busyChanged = Signal(str)  # what the panel waits for the model to do ("": nothing)
 
     def __init__(
         self,
@@ -169,6 +178,7 @@ class EditorController(QObject):
         self._shut_down = False
         self._frame_error_shown = False
         self._failed_adds: set[int] = set()  # objects the session refused (see add_object)
+        self._waiting: dict[object, str] = {}  # requests the user waits for → what they do
 
         backend = InferenceBackend(frames_factory, session_factory)
         self.backend = backend
@@ -328,7 +338,7 @@ class EditorController(QObject):
         if path.suffix.lower() != ".etam":
             path = path.with_name(path.name + ".etam")
         autosave = self.recovery.autosave_path if self.recovery is not None else None
-        self._inference.worker.submit(self._save_request(path, autosave=False, then=autosave))
+        self._ask_model(self._save_request(path, autosave=False, then=autosave))
         if self.tracking is not None or self.exporting is not None:
             self._report_info(f"{path.name} will be saved when the running job finishes.")
         return True
@@ -417,7 +427,7 @@ class EditorController(QObject):
     def _reload_model(self) -> None:
         if self._reload_from is None or self.session_state is not SessionState.READY:
             return
-        self._inference.worker.submit(m.ReloadModel())
+        self._ask_model(m.ReloadModel())
         self._set_session_state(SessionState.STARTING)
 
     def retry_session(self) -> bool:
@@ -425,7 +435,7 @@ class EditorController(QObject):
         if self._start_request is None or self.info is None:
             return False
         self._set_session_state(SessionState.STARTING)
-        self._inference.worker.submit(self._start_request)
+        self._ask_model(self._start_request)
         return True
 
     def download_weights(self, variant: str, then: Callable[[], None] | None = None) -> bool:
@@ -455,6 +465,7 @@ class EditorController(QObject):
         self.exporting = job
         self._inference.worker.submit(m.Export(job))
         self.exportStarted.emit(job)
+        self._emit_status()
         return True
 
     def cancel_export(self) -> None:
@@ -547,7 +558,7 @@ class EditorController(QObject):
         self._set_session_state(SessionState.STARTING)
         objects = tuple((o.obj_id, o.name) for o in self.objects)
         self._start_request = m.StartSession(spec, objects, folder)
-        self._inference.worker.submit(self._start_request)
+        self._ask_model(self._start_request)
         self.changes.reset()
         self._autosave_timer.stop()
         self.sourceOpened.emit(info)
@@ -594,7 +605,7 @@ class EditorController(QObject):
     def _apply_prompt(self, frame: int, obj_id: int, prompt: Prompt | None) -> None:
         """Called by undo commands: mirror now, session through the worker."""
         self.prompts.set(frame, obj_id, prompt)
-        self._inference.worker.submit(m.SetPrompt(frame, obj_id, prompt))
+        self._ask_model(m.SetPrompt(frame, obj_id, prompt))
         if obj_id in self.objects:
             self.objects.set_active(obj_id)
         if frame != self.transport.current:
@@ -648,7 +659,7 @@ class EditorController(QObject):
         self._inference.worker.submit(m.AddObject(obj.obj_id, obj.name))
         for frame, prompt in sorted(prompts.items()):
             self.prompts.set(frame, obj.obj_id, prompt)
-            self._inference.worker.submit(m.SetPrompt(frame, obj.obj_id, prompt))
+            self._ask_model(m.SetPrompt(frame, obj.obj_id, prompt))
         self.displayChanged.emit()
 
     def _drop_object(self, obj_id: int) -> None:
@@ -726,6 +737,7 @@ class EditorController(QObject):
         self._follow = True
         self._inference.worker.submit(request)
         self.trackingStarted.emit(request)
+        self._emit_status()
         return True
 
     def retrack_from_here(self) -> bool:
@@ -887,6 +899,7 @@ class EditorController(QObject):
             if self.exporting is msg.job:
                 self.exporting = None
             self.exportFinished.emit(msg)
+            self._emit_status()
             self._reload_model()  # a model switch asked for while exporting
             return
         if isinstance(msg, m.ProjectSaved) and msg.request.autosave:
@@ -901,6 +914,12 @@ class EditorController(QObject):
             m.SessionSaved,
             m.ProjectSaved,
         )
+        if isinstance(msg, m.PromptApplied):
+            self._done_waiting(_waiting_key(msg.request))
+        elif isinstance(msg, m.SessionStarted):
+            self._done_waiting("StartSession", "ReloadModel")
+        elif isinstance(msg, (m.ProjectSaved, m.Failed)):
+            self._done_waiting(_waiting_key(msg.request))
         if self.session_state is SessionState.STARTING and isinstance(msg, stale):
             return  # from the previous clip's session: the worker serves in order
         if isinstance(msg, m.FrameTracked):
@@ -1015,7 +1034,8 @@ class EditorController(QObject):
             if res.obj_id in self.objects:
                 self.masks.put_result(frame, res)
                 self.coverage.mark(res.obj_id, frame, FrameStatus.TRACKED)
-        self._tracking_fps = msg.progress.fps
+        if rate_known(msg.progress):
+            self._tracking_fps = msg.progress.fps
         self.trackingProgress.emit(msg.progress)
         if self._follow and frame != self.transport.current:
             self._seeking_to_follow = True
@@ -1031,6 +1051,30 @@ class EditorController(QObject):
             if obj_id in self.objects and len(stats) == self.coverage.num_frames:
                 self.coverage.set_statuses(obj_id, stats)
 
+    # ------------------------------------------------------------------ busy
+    @property
+    def busy(self) -> str:
+        """What the user waits for the model to do now ("" when nothing; tracking and
+        exports show their own progress)."""
+        return next(reversed(self._waiting.values()), "")
+
+    def _ask_model(self, request: object) -> None:
+        """Submit a request whose result the user waits for: busy until it comes back (a
+        newer request of the same kind replaces it, as the mailbox does)."""
+        self._waiting.pop(_waiting_key(request), None)
+        self._waiting[_waiting_key(request)] = _action(request)
+        self._inference.worker.submit(request)
+        self.busyChanged.emit(self.busy)
+        self._emit_status()
+
+    def _done_waiting(self, *keys: object) -> None:
+        before = self.busy
+        for key in keys:
+            self._waiting.pop(key, None)
+        if self.busy != before:
+            self.busyChanged.emit(self.busy)
+            self._emit_status()
+
     # ------------------------------------------------------------------ status & errors
     def _set_session_state(self, state: SessionState) -> None:
         self.session_state = state
@@ -1044,7 +1088,18 @@ class EditorController(QObject):
             last_step_ms=self._last_step_ms,
             tracking_fps=self._tracking_fps,
             masks_mb=self.masks.nbytes() / 2**20,
+            activity=self._activity(),
         )
+
+    def _activity(self) -> str:
+        """Never "ready" while the model is busy for the user."""
+        if self.tracking is not None:
+            return "tracking"
+        if self.exporting is not None:
+            return "exporting"
+        if self.session_state is SessionState.READY and self.busy:
+            return "computing"
+        return self.session_state.value
 
     def _emit_status(self) -> None:
         self.statusChanged.emit(self.status())

@@ -442,6 +442,10 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         status = self.statusBar()
         self.model_label = QLabel()
+        self.busy_label = QLabel()
+        self.busy_label.setObjectName("busyLabel")
+        self.busy_label.hide()
+        status.addWidget(self.busy_label)
         self.step_label = QLabel()
         self.memory_label = QLabel()
         status.addPermanentWidget(self.progress)
@@ -469,6 +473,7 @@ class MainWindow(QMainWindow):
         c.modelOptionsApplied.connect(self._on_model_options_applied)
         c.stateRestored.connect(self._on_state_restored)
         c.exportFinished.connect(self._on_export_finished)
+        c.busyChanged.connect(self._on_busy_changed)
         c.transport.frame_changed.connect(self._on_frame_changed)
         c.transport.range_changed.connect(self._on_range_changed)
         self.progress.cancel.clicked.connect(self._cancel_tracking)
@@ -968,20 +973,22 @@ class MainWindow(QMainWindow):
     def _on_source_state(self) -> None:
         has_clip = self.controller.info is not None
         tracking = self.controller.tracking is not None
+        waiting = bool(self.controller.busy)  # tracking plans from the coverage it updates
         for name in ("track_forward", "track_backward", "track_both", "retrack"):
-            self.actions[name].setEnabled(has_clip and not tracking)
+            self.actions[name].setEnabled(has_clip and not tracking and not waiting)
         self.actions["cancel_tracking"].setEnabled(tracking)
         for name in ("add_object", "delete_object", "clear_prompt", "set_in", "set_out"):
             self.actions[name].setEnabled(has_clip and not tracking)
         self.objects_panel.add_button.setEnabled(self.actions["add_object"].isEnabled())
-        for name in ("save", "save_as", "export"):
+        for name in ("save", "save_as"):
             self.actions[name].setEnabled(has_clip)
+        self.actions["export"].setEnabled(has_clip and not waiting)
 
     def _on_session_state_changed(self, state: SessionState) -> None:
         self._on_source_state()
         if state is SessionState.STARTING:
             self.statusBar().showMessage("Loading the model…")
-        elif state is SessionState.READY:
+        elif state is SessionState.READY and self.controller.tracking is None:
             self.statusBar().showMessage("Ready: click the object to mask", 5000)
 
     def _on_tracking_started(self, request: m.Propagate) -> None:
@@ -1020,8 +1027,20 @@ class MainWindow(QMainWindow):
         self.error_boxes.append(box)
         box.open()
 
+    def _on_busy_changed(self, text: str) -> None:
+        """The model is computing something the user waits for: a busy cursor over the
+        window (clicks still count: they queue, newest wins) and what it is doing."""
+        if text:
+            self.setCursor(Qt.CursorShape.BusyCursor)
+            self.busy_label.setText(f"{text}…")
+            self.busy_label.show()
+        else:
+            self.unsetCursor()
+            self.busy_label.hide()
+        self._on_source_state()
+
     def _on_status_changed(self, info: StatusInfo) -> None:
-        self.model_label.setText(f"{info.model} · {info.session.value}")
+        self.model_label.setText(f"{info.model} · {info.activity or info.session.value}")
         parts = []
         if info.last_step_ms is not None:
             parts.append(f"last step {info.last_step_ms:.0f} ms")

@@ -261,3 +261,39 @@ def test_missing_weights_offer_both_ways_and_a_chosen_file_starts_the_session(
     assert "Model ▸ Checkpoint File…" in seen["text"]
     assert factory.options.checkpoint == weights
     assert not any(b.isVisible() for b in w.error_boxes)
+
+
+def test_a_click_the_model_works_on_shows_busy_at_once_and_ready_never_lies(
+    qtbot, make_window, tmp_path
+):
+    """Issue 14 item 6: a first click waited seconds with no busy sign, the status bar said
+    "ready" while tracking, and progress opened on "9865.7 fps · ETA 0:00"."""
+    import time
+
+    w = make_window(FakeSessionFactory(prompt_delay_s=0.6, delay_s=0.02))
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    assert w.busy_label.isHidden() and w.cursor().shape() == Qt.CursorShape.ArrowCursor
+    t0 = time.perf_counter()
+    click(qtbot, w, 30, 36)
+    shown_ms = (time.perf_counter() - t0) * 1000
+    assert w.busy_label.isVisible() and shown_ms < 100, shown_ms
+    assert w.busy_label.text() == "Updating the mask on frame 0…"
+    assert w.cursor().shape() == Qt.CursorShape.BusyCursor
+    assert "ready" not in w.model_label.text() and "computing" in w.model_label.text()
+    assert not w.actions["track_forward"].isEnabled()  # it would plan from old coverage
+    assert not w.actions["export"].isEnabled()
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    assert w.busy_label.isHidden() and w.cursor().shape() == Qt.CursorShape.ArrowCursor
+    assert w.actions["track_forward"].isEnabled() and "ready" in w.model_label.text()
+
+    labels, messages, progress = [], [], []
+    c.statusChanged.connect(lambda _info: labels.append(w.model_label.text()))
+    w.statusBar().messageChanged.connect(messages.append)
+    c.trackingProgress.connect(lambda _p: progress.append(w.progress.label.text()))
+    track(qtbot, w, Qt.Key.Key_Right)
+    during = labels[: len(labels) - 1]  # the last one is after tracking
+    assert during and all("tracking" in t and "ready" not in t for t in during)
+    assert not any(t.lower().startswith("ready") for t in messages)
+    assert progress[0] == "1/23 frames · estimating…"
+    assert "ready" in w.model_label.text()
