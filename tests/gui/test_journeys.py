@@ -297,3 +297,36 @@ def test_a_click_the_model_works_on_shows_busy_at_once_and_ready_never_lies(
     assert not any(t.lower().startswith("ready") for t in messages)
     assert progress[0] == "1/23 frames · estimating…"
     assert "ready" in w.model_label.text()
+
+
+def test_finishing_values_are_typed_or_dragged_and_print_the_real_flag(
+    qtbot, make_window, tmp_path
+):
+    """Issue 14 item 8: the dock printed ``--matte grow=4.09091`` (the flag is
+    ``--matte-ops``; slider values unrounded) and offered sliders only."""
+    from etam_plugin.matte import MatteOps
+
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    panel = w.finishing_panel
+    grow = panel.grow
+    grow.spin.setFocus()
+    qtbot.keyClick(grow.spin, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(grow.spin, "4.19")  # one decimal: the second is not taken
+    qtbot.keyClick(grow.spin, Qt.Key.Key_Return)
+    assert c.finishing.grow == 4.1 and grow.slider.value() == 41  # the slider followed
+    grow.slider.setFocus()
+    qtbot.keyClick(grow.slider, Qt.Key.Key_Right)  # one step by keyboard on the slider
+    assert grow.spin.value() == 4.2 and c.finishing.grow == 4.2
+    feather = panel.feather
+    feather.spin.setFocus()
+    qtbot.keyClick(feather.spin, Qt.Key.Key_A, CTRL)
+    qtbot.keyClicks(feather.spin, "2.5")
+    qtbot.keyClick(feather.spin, Qt.Key.Key_Return)
+    assert panel.spec.text().replace("\u200b", "") == "--matte-ops grow=4.2,feather=2.5"
+    assert MatteOps.parse("grow=4.2,feather=2.5") == c.finishing  # what `track` would read
+    feather.slider.setFocus()
+    qtbot.keyClick(feather.slider, Qt.Key.Key_End)  # the slider's end: the spin box follows
+    assert feather.spin.value() == 30.0 and c.finishing.feather == 30.0
+    assert c.transport.current == 0  # the focused slider took ← → End, not the transport
