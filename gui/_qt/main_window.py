@@ -43,6 +43,7 @@ from shiboken6 import isValid
 
 from etam_plugin.devices import cpu_cores
 from etam_plugin.errors import MediaError, TimelineRateError
+from etam_plugin.gui._qt.compact import TextIfRoomButton, shrinkable
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
@@ -230,7 +231,7 @@ class MainWindow(QMainWindow):
         self.frame_label = QLabel("–")
         self.frame_label.setObjectName("frameCounter")
         row.addWidget(self.frame_label)
-        self.range_label = QLabel("")
+        self.range_label = shrinkable(QLabel(""))  # the in/out range: also in the strip
         self.range_label.setObjectName("dim")
         row.addWidget(self.range_label)
         row.addStretch(1)
@@ -249,11 +250,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _tool_button(self, name: str, text_beside: bool = False) -> QToolButton:
-        button = QToolButton()
+        button = TextIfRoomButton() if text_beside else QToolButton()
         button.setDefaultAction(self.actions[name])
         button.setAutoRaise(True)
-        if text_beside:
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         return button
 
     def _build_docks(self) -> None:
@@ -1088,6 +1087,7 @@ class MainWindow(QMainWindow):
 
     def _on_range_changed(self, first: int, last: int) -> None:
         self.range_label.setText(f"In {first} · Out {last}")
+        self.range_label.setToolTip(self.range_label.text())
 
     def _on_opacity_slider_value_changed(self, value: int) -> None:
         self.controller.view.opacity = value / 100.0

@@ -330,3 +330,26 @@ def test_finishing_values_are_typed_or_dragged_and_print_the_real_flag(
     qtbot.keyClick(feather.slider, Qt.Key.Key_End)  # the slider's end: the spin box follows
     assert feather.spin.value() == 30.0 and c.finishing.feather == 30.0
     assert c.transport.current == 0  # the focused slider took ← → End, not the transport
+
+
+def test_the_window_docks_beside_an_editor_at_900_by_600(qtbot, make_window, tmp_path):
+    """Issue 14 item 10: the window would not go below 1229×554 (under X), too wide to sit
+    beside an editing program on a 1920-wide screen."""
+    w = make_window()
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    hint = w.minimumSizeHint()
+    assert hint.width() <= 900 and hint.height() <= 600, hint
+    from etam_plugin.gui._qt.compact import TextIfRoomButton
+
+    (track,) = [b for b in w.findChildren(TextIfRoomButton)]
+    w.resize(900, 600)
+    qtbot.waitUntil(lambda: w.size().width() == 900 and w.size().height() == 600, timeout=WAIT)
+    qtbot.waitUntil(lambda: track.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly)
+    assert w.viewer.width() > 200 and w.viewer.height() > 200
+    click(qtbot, w, 30, 36)  # still usable
+    qtbot.waitUntil(lambda: w.controller.coverage.status(1, 0) is P, timeout=WAIT)
+    w.resize(1600, 800)  # room again: the text comes back
+    qtbot.waitUntil(
+        lambda: track.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
+        timeout=WAIT,
+    )
