@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QResizeEvent
+from PySide6.QtGui import QPaintEvent, QResizeEvent
 from PySide6.QtWidgets import QLabel, QSizePolicy, QToolButton, QWidget
 
 
@@ -44,8 +44,14 @@ class TextIfRoomButton(QToolButton):
         super().resizeEvent(event)
 
 
-def shrinkable(label: QLabel) -> QLabel:
-    """A label that may be cut when space runs out (give its text as its tooltip too)."""
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, label.sizePolicy().verticalPolicy())
-    label.setMinimumWidth(0)
-    return label
+class WholeOrNothingLabel(QLabel):
+    """A label that takes no width it is not given and shows its text whole or not at all
+    (a cut-off timecode reads as garbage); give the text as its tooltip too."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        if self.width() >= super().sizeHint().width():
+            super().paintEvent(event)

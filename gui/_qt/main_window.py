@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressDialog,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -43,7 +44,7 @@ from shiboken6 import isValid
 
 from etam_plugin.devices import cpu_cores
 from etam_plugin.errors import MediaError, TimelineRateError
-from etam_plugin.gui._qt.compact import TextIfRoomButton, shrinkable
+from etam_plugin.gui._qt.compact import TextIfRoomButton, WholeOrNothingLabel
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
@@ -217,7 +218,8 @@ class MainWindow(QMainWindow):
         bar = QFrame()
         bar.setObjectName("transportBar")
         row = QHBoxLayout(bar)
-        row.setContentsMargins(6, 3, 6, 3)
+        row.setContentsMargins(4, 3, 4, 3)
+        row.setSpacing(2)  # compact: the window docks beside an editor at ~900 px
         for name in (
             "first_frame",
             "prev_frame",
@@ -231,7 +233,10 @@ class MainWindow(QMainWindow):
         self.frame_label = QLabel("–")
         self.frame_label.setObjectName("frameCounter")
         row.addWidget(self.frame_label)
-        self.range_label = shrinkable(QLabel(""))  # the in/out range: also in the strip
+        self.timecode_label = WholeOrNothingLabel()  # left out when the window is narrow
+        self.timecode_label.setObjectName("frameCounter")
+        row.addWidget(self.timecode_label)
+        self.range_label = WholeOrNothingLabel()  # the in/out range: also in the strip
         self.range_label.setObjectName("dim")
         row.addWidget(self.range_label)
         row.addStretch(1)
@@ -444,12 +449,14 @@ class MainWindow(QMainWindow):
         self.busy_label = QLabel()
         self.busy_label.setObjectName("busyLabel")
         self.busy_label.hide()
-        status.addWidget(self.busy_label)
+        status.addPermanentWidget(self.busy_label)  # never under a passing message
         self.step_label = QLabel()
         self.memory_label = QLabel()
         status.addPermanentWidget(self.progress)
         for label in (self.step_label, self.memory_label, self.model_label):
             status.addPermanentWidget(label)
+        for label in (self.step_label, self.memory_label):  # give way to tracking progress
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self._on_status_changed(self.controller.status())
 
     def _connect(self) -> None:
@@ -1080,10 +1087,12 @@ class MainWindow(QMainWindow):
         info = self.controller.info
         if info is None:
             self.frame_label.setText("–")
+            self.timecode_label.setText("")
             return
-        self.frame_label.setText(
-            f"{index:>5} / {info.num_frames - 1}   {frame_to_timecode(index, info.fps)}"
-        )
+        self.frame_label.setText(f"{index:>5} / {info.num_frames - 1}")
+        self.timecode_label.setText(frame_to_timecode(index, info.fps))
+        self.frame_label.setToolTip(self.timecode_label.text())
+        self.timecode_label.setToolTip(self.timecode_label.text())
 
     def _on_range_changed(self, first: int, last: int) -> None:
         self.range_label.setText(f"In {first} · Out {last}")

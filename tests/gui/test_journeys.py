@@ -341,11 +341,13 @@ def test_the_window_docks_beside_an_editor_at_900_by_600(qtbot, make_window, tmp
     assert hint.width() <= 900 and hint.height() <= 600, hint
     from etam_plugin.gui._qt.compact import TextIfRoomButton
 
-    (track,) = [b for b in w.findChildren(TextIfRoomButton)]
+    forward = w.actions["track_forward"]
+    (track,) = [b for b in w.findChildren(TextIfRoomButton) if b.defaultAction() is forward]
     w.resize(900, 600)
     qtbot.waitUntil(lambda: w.size().width() == 900 and w.size().height() == 600, timeout=WAIT)
-    qtbot.waitUntil(lambda: track.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly)
     assert w.viewer.width() > 200 and w.viewer.height() > 200
+    w.resize(hint.width(), 600)  # narrowest: the Track Forward button keeps only its icon
+    qtbot.waitUntil(lambda: track.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly)
     click(qtbot, w, 30, 36)  # still usable
     qtbot.waitUntil(lambda: w.controller.coverage.status(1, 0) is P, timeout=WAIT)
     w.resize(1600, 800)  # room again: the text comes back
