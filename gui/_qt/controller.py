@@ -28,7 +28,7 @@ from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
-from etam_plugin.gui.components.fill import describe_gaps, plan_fill
+from etam_plugin.gui.components.fill import DONE, describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
@@ -768,6 +768,26 @@ class EditorController(QObject):
         """A move asked by the user (scrubber, keys): stops following the tracker."""
         self._follow = False
         self.transport.seek(index)
+
+    def next_gap(self, step: int = 1) -> bool:
+        """Move to where the next (``step`` 1) or previous (-1) run of frames that still need
+        tracking starts (untracked or stale for any prompted object); on a long clip these
+        are invisible in the strip. False, and a word, when there is none that way."""
+        if self.info is None:
+            return False
+        ids = [o for o in self.objects.ids if self.prompts.frames(o)] or self.objects.ids
+        stats = [self.coverage.statuses(o) for o in ids]
+        n = self.transport.num_frames
+        todo = [any(s[f] not in DONE for s in stats) for f in range(n)] if stats else []
+        here = self.transport.current
+        frames = range(here + 1, n) if step > 0 else range(here - 1, -1, -1)
+        for f in frames:
+            if todo[f] and (f == 0 or not todo[f - 1]):
+                self.seek(f)
+                return True
+        where = "after" if step > 0 else "before"
+        self._report_info(f"No untracked or stale frames start {where} frame {here}.")
+        return False
 
     def set_finishing(self, finishing: MatteOps) -> None:
         if finishing != self.finishing:

@@ -64,7 +64,7 @@ from etam_plugin.gui.components.project import PROJECT_SUFFIX
 from etam_plugin.gui.components.recovery import RecoveryCandidate
 from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
-from etam_plugin.media.timecode import as_rate, frame_to_timecode
+from etam_plugin.media.timecode import as_rate, frame_to_timecode, timecode_to_frame
 from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
 from etam_plugin.track import TIMELINE_EXTENSIONS
 
@@ -182,6 +182,9 @@ class MainWindow(QMainWindow):
         a("next_frame", "Next Frame", lambda: t.step(1), "step-forward")
         a("first_frame", "First Frame", t.go_start, "first-frame")
         a("last_frame", "Last Frame", t.go_end, "last-frame")
+        a("next_gap", "Next &Untracked Frames", lambda: c.next_gap(1))
+        a("previous_gap", "Previous U&ntracked Frames", lambda: c.next_gap(-1))
+        a("go_to_frame", "&Go to Frame…", self.go_to_frame)
         a("set_in", "Set &In Point", t.set_in, "set-in")
         a("set_out", "Set &Out Point", t.set_out, "set-out")
         a("clear_range", "Clear Range", t.clear_range)
@@ -335,6 +338,9 @@ class MainWindow(QMainWindow):
             "next_frame",
             "first_frame",
             "last_frame",
+            "go_to_frame",
+            "next_gap",
+            "previous_gap",
         ):
             track.addSeparator() if name is None else track.addAction(acts[name])
         self._build_model_menu(bar.addMenu("&Model"))
@@ -922,6 +928,38 @@ class MainWindow(QMainWindow):
             )
             return False
         return True
+
+    def go_to_frame(self) -> None:
+        """Ask for a frame number or a timecode (as the frame counter shows it) and go."""
+        info = self.controller.info
+        if info is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setObjectName("goToFrameDialog")
+        dialog.setWindowTitle("Go to Frame")
+        dialog.setLabelText(
+            f"Frame number (0–{info.num_frames - 1}) or timecode "
+            f"(HH:MM:SS:FF at {float(info.fps):.3g} fps):"
+        )
+        dialog.setTextValue(str(self.controller.transport.current))
+        if not dialog.exec():
+            return
+        text = dialog.textValue().strip()
+        try:
+            frame = int(text) if text.lstrip("-").isdigit() else timecode_to_frame(text, info.fps)
+        except (ValueError, MediaError):
+            self._on_error_occurred(
+                ErrorReport("", f"Not a frame number or timecode: {text!r}", severity="info")
+            )
+            return
+        if not 0 <= frame < info.num_frames:
+            self._on_error_occurred(
+                ErrorReport(
+                    "", f"Frame {frame} is outside the clip (0–{info.num_frames - 1}).", "", "info"
+                )
+            )
+            return
+        self.controller.seek(frame)
 
     def choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

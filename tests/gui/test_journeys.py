@@ -355,3 +355,59 @@ def test_the_window_docks_beside_an_editor_at_900_by_600(qtbot, make_window, tmp
         lambda: track.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextBesideIcon,
         timeout=WAIT,
     )
+
+
+def test_go_to_a_frame_and_jump_to_the_frames_left_to_track(qtbot, make_window, tmp_path):
+    """Issue 14 item 9 (part): on a long clip a few tracked frames are invisible in the
+    strip; Ctrl+G goes to a frame or timecode and Alt+→ / Alt+← to where untracked or stale
+    frames start."""
+    from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit
+
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+
+    def type_into_dialog(text: str) -> None:
+        def answer() -> None:
+            box = QApplication.activeModalWidget()
+            if not isinstance(box, QInputDialog):
+                QTimer.singleShot(30, answer)
+                return
+            edit = box.findChild(QLineEdit)
+            qtbot.keyClick(edit, Qt.Key.Key_A, CTRL)
+            qtbot.keyClicks(edit, text)
+            qtbot.keyClick(edit, Qt.Key.Key_Return)
+
+        w.activateWindow()  # back from the last dialog
+        qtbot.waitUntil(w.isActiveWindow, timeout=WAIT)
+        QTimer.singleShot(30, answer)
+        key(qtbot, w, Qt.Key.Key_G, CTRL)
+
+    type_into_dialog("10")
+    qtbot.waitUntil(lambda: c.displayed_frame == 10, timeout=WAIT)
+    type_into_dialog("00:00:00:05")  # the synthetic clip runs at 25 fps
+    qtbot.waitUntil(lambda: c.displayed_frame == 5, timeout=WAIT)
+    type_into_dialog("99")
+    assert c.transport.current == 5 and "outside the clip" in w.statusBar().currentMessage()
+    type_into_dialog("ten")
+    assert c.transport.current == 5 and "Not a frame number" in w.statusBar().currentMessage()
+
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT)
+    go_to(qtbot, w, 0)
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    go_to(qtbot, w, 8)
+    key(qtbot, w, Qt.Key.Key_O)
+    track(qtbot, w, Qt.Key.Key_Right)  # 0–8 done, 9–23 not
+    go_to(qtbot, w, 3)
+    click(qtbot, w, 60, 20)  # a correction on 3: 4–8 stale
+    qtbot.waitUntil(lambda: c.coverage.status(1, 4) is S, timeout=WAIT)
+    go_to(qtbot, w, 0)
+    key(qtbot, w, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert c.transport.current == 4  # 4–23: stale, then untracked, one run
+    key(qtbot, w, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
+    assert c.transport.current == 4 and "No untracked or stale" in w.statusBar().currentMessage()
+    key(qtbot, w, Qt.Key.Key_End)
+    key(qtbot, w, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    assert c.transport.current == 4
