@@ -28,7 +28,7 @@ from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
-from etam_plugin.gui.components.fill import DONE, describe_gaps, plan_fill
+from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
@@ -710,8 +710,7 @@ class EditorController(QObject):
         t = self.transport
         start = min(max(t.current, t.in_point), t.out_point)
         prompted = tuple(o for o in self.objects.ids if self.prompts.frames(o))
-        statuses = {o: self.coverage.statuses(o) for o in prompted}
-        plan = tuple(plan_fill(direction, start, t.in_point, t.out_point, statuses))
+        plan = self.track_plan(direction)
         if not plan:
             self._report_info(
                 f"Frames {t.in_point}–{t.out_point} are already tracked: nothing to track. "
@@ -739,6 +738,19 @@ class EditorController(QObject):
         self.trackingStarted.emit(request)
         self._emit_status()
         return True
+
+    def track_plan(self, direction: str) -> tuple[Leg, ...]:
+        """What ``track(direction)`` would compute now (see ``components/fill.py``)."""
+        t = self.transport
+        start = min(max(t.current, t.in_point), t.out_point)
+        prompted = [o for o in self.objects.ids if self.prompts.frames(o)]
+        statuses = {o: self.coverage.statuses(o) for o in prompted}
+        return tuple(plan_fill(direction, start, t.in_point, t.out_point, statuses))
+
+    @property
+    def tracking_fps(self) -> float | None:
+        """The last tracking rate measured (None before any)."""
+        return self._tracking_fps
 
     def retrack_from_here(self) -> bool:
         """After a correction: track forward from the shown frame to the out point."""

@@ -50,7 +50,7 @@ from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
 from etam_plugin.gui._qt.finishing_panel import FinishingPanel
 from etam_plugin.gui._qt.objects_panel import ObjectsPanel, pick_color
-from etam_plugin.gui._qt.progress import TrackingProgress
+from etam_plugin.gui._qt.progress import TrackingProgress, format_eta
 from etam_plugin.gui._qt.recovery_dialog import RecoveryChoice, RecoveryDialog
 from etam_plugin.gui._qt.settings import PanelSettings
 from etam_plugin.gui._qt.theme import apply_theme, icon
@@ -77,6 +77,9 @@ VIDEO_FILTER = (
 TIMELINE_FILTER = "Timelines (*.otio *.xml *.fcpxml *.fcpxmld *.edl *.kdenlive);;All files (*)"
 PROJECT_FILTER = "etam-plugin projects (*.etam)"
 MEMORY_POLL_MS = 2000
+# Track commands over more frames than this ask first (2 min of 25 fps footage: on a CPU,
+# about an hour of work).
+LONG_TRACK_FRAMES = 3000
 
 
 RATE_CHOICES = ("23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
@@ -104,6 +107,7 @@ class MainWindow(QMainWindow):
         self.download_dialog: QProgressDialog | None = None
         self._auto_clip: tuple[Path, int, int] | None = None
         self.timeline_rate: Fraction | None = None  # an EDL's rate (--rate, or asked once)
+        self.long_track_frames = LONG_TRACK_FRAMES  # more is confirmed first
 
         self.viewer = Viewer()
         self.viewer.bind(controller)
@@ -188,10 +192,10 @@ class MainWindow(QMainWindow):
         a("set_in", "Set &In Point", t.set_in, "set-in")
         a("set_out", "Set &Out Point", t.set_out, "set-out")
         a("clear_range", "Clear Range", t.clear_range)
-        a("track_forward", "Track &Forward", lambda: c.track("forward"), "track-forward")
-        a("track_backward", "Track &Backward", lambda: c.track("backward"), "track-backward")
-        a("track_both", "Track B&oth Ways", lambda: c.track("both"), "track-both")
-        a("retrack", "&Re-track from Here", c.retrack_from_here, "retrack")
+        a("track_forward", "Track &Forward", lambda: self.track("forward"), "track-forward")
+        a("track_backward", "Track &Backward", lambda: self.track("backward"), "track-backward")
+        a("track_both", "Track B&oth Ways", lambda: self.track("both"), "track-both")
+        a("retrack", "&Re-track from Here", lambda: self.track("forward"), "retrack")
         a("cancel_tracking", "&Cancel Tracking", self._cancel_tracking, "cancel")
         a("zoom_fit", "&Fit", v.zoom_fit, "fit")
         a("zoom_100", "&100 %", v.zoom_100, "zoom-100")
@@ -928,6 +932,39 @@ class MainWindow(QMainWindow):
             )
             return False
         return True
+
+    def track(self, direction: str) -> bool:
+        """A Track command; a job of more than ``long_track_frames`` frames is confirmed
+        first (Ctrl+→ on a feature-length clip is hours of work)."""
+        c = self.controller
+        frames = sum(leg.frames for leg in c.track_plan(direction)) if c.info else 0
+        if frames > self.long_track_frames and not self.ask_long_track(frames, c.tracking_fps):
+            self.statusBar().showMessage("Tracking not started.", 5000)
+            return False
+        return c.track(direction)
+
+    def ask_long_track(self, frames: int, fps: float | None) -> bool:
+        """Confirm a long tracking job, with its time at the last measured rate."""
+        if fps:
+            took = f"At the last measured {fps:.1f} fps it takes about {format_eta(frames / fps)}."
+        else:
+            took = "Its speed is not known yet: track a short range first to measure it."
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "etam-plugin",
+            f"Track {frames:,} frames?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("longTrackBox")
+        box.setInformativeText(
+            f"{took} Esc cancels at any time and keeps the frames done; In and Out (I, O) "
+            "limit the range."
+        )
+        start = box.addButton("Track", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is start
 
     def go_to_frame(self) -> None:
         """Ask for a frame number or a timecode (as the frame counter shows it) and go."""

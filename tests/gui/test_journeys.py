@@ -411,3 +411,43 @@ def test_go_to_a_frame_and_jump_to_the_frames_left_to_track(qtbot, make_window, 
     key(qtbot, w, Qt.Key.Key_End)
     key(qtbot, w, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
     assert c.transport.current == 4
+
+
+def test_a_very_long_track_job_is_confirmed_first(qtbot, make_window, tmp_path):
+    """Issue 14 item 9 (part): Ctrl+→ over a whole feature started a 5-hour job unasked.
+    (The threshold is lowered here so the 24-frame test clip counts as long.)"""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    w = make_window(FakeSessionFactory(delay_s=0.15))  # 8 frames take over 1 s: a rate
+    c = w.controller
+    w.long_track_frames = 10
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    seen = []
+
+    def answer(button: str) -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(30, lambda: answer(button))
+            return
+        seen.append((box.text(), box.informativeText()))
+        next(b for b in box.buttons() if b.text() == button).click()
+
+    QTimer.singleShot(30, lambda: answer("Cancel"))
+    key(qtbot, w, Qt.Key.Key_Right, CTRL)
+    assert seen[-1][0] == "Track 23 frames?" and "not known yet" in seen[-1][1]
+    assert c.tracking is None and c.coverage.status(1, 5) is E  # nothing started
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow, timeout=WAIT)
+    go_to(qtbot, w, 8)
+    key(qtbot, w, Qt.Key.Key_O)
+    track(qtbot, w, Qt.Key.Key_Right)  # 8 frames: not long, not asked
+    assert len(seen) == 1
+    key(qtbot, w, Qt.Key.Key_End)
+    key(qtbot, w, Qt.Key.Key_O)
+    QTimer.singleShot(30, lambda: answer("Track"))
+    with qtbot.waitSignal(c.trackingFinished, timeout=WAIT):
+        key(qtbot, w, Qt.Key.Key_Right, CTRL)
+    assert seen[-1][0] == "Track 15 frames?" and "last measured" in seen[-1][1]
+    assert c.coverage.statuses(1) == [P] + [T] * 23
