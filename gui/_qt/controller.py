@@ -139,6 +139,7 @@ class EditorController(QObject):
         self.project_path: Path | None = None
         self.clip: TimelineClip | None = None
         self.export_settings = ExportSettings()
+        self.export_folder: Path | None = None  # of the last export, for the next clip's
         self.exporting: ExportJob | None = None
         self.downloading: m.DownloadWeights | None = None
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS
@@ -930,6 +931,8 @@ class EditorController(QObject):
         if isinstance(msg, m.ExportFinished):
             if self.exporting is msg.job:
                 self.exporting = None
+            if msg.paths and not msg.failed and not msg.cancelled:
+                self.export_folder = msg.job.out.absolute().parent
             self.exportFinished.emit(msg)
             self._emit_status()
             self._reload_model()  # a model switch asked for while exporting

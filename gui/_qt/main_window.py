@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self._auto_clip: tuple[Path, int, int] | None = None
         self.timeline_rate: Fraction | None = None  # an EDL's rate (--rate, or asked once)
         self.long_track_frames = LONG_TRACK_FRAMES  # more is confirmed first
+        controller.export_folder = settings.export_folder()
 
         self.viewer = Viewer()
         self.viewer.bind(controller)
@@ -739,6 +740,8 @@ class MainWindow(QMainWindow):
         return self.export_dialog
 
     def _on_export_finished(self, msg: m.ExportFinished) -> None:
+        if self.controller.export_folder is not None:
+            self.settings.set_export_folder(self.controller.export_folder)
         if msg.cancelled:
             self.statusBar().showMessage("Export cancelled.", 6000)
         elif not msg.failed:
