@@ -45,13 +45,13 @@ class TextIfRoomButton(QToolButton):
 
 
 class WholeOrNothingLabel(QLabel):
-    """A label that takes no width it is not given and shows its text whole or not at all
-    (a cut-off timecode reads as garbage); give the text as its tooltip too."""
+    """A label that asks for its text's width but can be given none, and shows its text
+    whole or not at all (a cut-off timecode reads as garbage); give the text as its tooltip
+    too."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(text, parent)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    def minimumSizeHint(self) -> QSize:
+        return QSize(0, super().minimumSizeHint().height())
 
     def paintEvent(self, event: QPaintEvent) -> None:
-        if self.width() >= super().sizeHint().width():
+        if self.width() >= self.sizeHint().width():
             super().paintEvent(event)

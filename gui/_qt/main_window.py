@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QProgressDialog,
-    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -461,13 +460,12 @@ class MainWindow(QMainWindow):
         self.busy_label.setObjectName("busyLabel")
         self.busy_label.hide()
         status.addPermanentWidget(self.busy_label)  # never under a passing message
-        self.step_label = QLabel()
-        self.memory_label = QLabel()
+        self.step_label = WholeOrNothingLabel()  # these give way to the tracking progress
+        self.memory_label = WholeOrNothingLabel()
         status.addPermanentWidget(self.progress)
         for label in (self.step_label, self.memory_label, self.model_label):
             status.addPermanentWidget(label)
-        for label in (self.step_label, self.memory_label):  # give way to tracking progress
-            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
         self._on_status_changed(self.controller.status())
 
     def _connect(self) -> None:
