@@ -186,6 +186,7 @@ class MainWindow(QMainWindow):
         a("next_frame", "Next Frame", lambda: t.step(1), "step-forward")
         a("first_frame", "First Frame", t.go_start, "first-frame")
         a("last_frame", "Last Frame", t.go_end, "last-frame")
+        a("loop", "&Loop In–Out", self._on_loop_toggled, checkable=True)
         a("next_gap", "Next &Untracked Frames", lambda: c.next_gap(1))
         a("previous_gap", "Previous U&ntracked Frames", lambda: c.next_gap(-1))
         a("go_to_frame", "&Go to Frame…", self.go_to_frame)
@@ -342,6 +343,7 @@ class MainWindow(QMainWindow):
             "next_frame",
             "first_frame",
             "last_frame",
+            "loop",
             "go_to_frame",
             "next_gap",
             "previous_gap",
@@ -933,6 +935,9 @@ class MainWindow(QMainWindow):
             )
             return False
         return True
+
+    def _on_loop_toggled(self) -> None:
+        self.controller.transport.loop = self.actions["loop"].isChecked()
 
     def track(self, direction: str) -> bool:
         """A Track command; a job of more than ``long_track_frames`` frames is confirmed

@@ -36,6 +36,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("next_frame", ("Right",), "Next frame", "Transport"),
     Shortcut("first_frame", ("Home",), "First frame", "Transport"),
     Shortcut("last_frame", ("End",), "Last frame", "Transport"),
+    Shortcut("loop", ("Ctrl+L",), "Loop playback of the in–out range", "Transport"),
     Shortcut("next_gap", ("Alt+Right",), "Next untracked or stale frames", "Transport"),
     Shortcut("previous_gap", ("Alt+Left",), "Previous untracked or stale frames", "Transport"),
     Shortcut("go_to_frame", ("Ctrl+G",), "Go to a frame number or timecode", "Transport"),

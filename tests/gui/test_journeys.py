@@ -451,3 +451,28 @@ def test_a_very_long_track_job_is_confirmed_first(qtbot, make_window, tmp_path):
         key(qtbot, w, Qt.Key.Key_Right, CTRL)
     assert seen[-1][0] == "Track 15 frames?" and "last measured" in seen[-1][1]
     assert c.coverage.statuses(1) == [P] + [T] * 23
+
+
+def test_loop_playback_of_the_in_out_range(qtbot, make_window, tmp_path):
+    """Issue 14 item 9 (part): no loop of in–out; a shot is judged by watching it loop."""
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    go_to(qtbot, w, 2)
+    key(qtbot, w, Qt.Key.Key_I)
+    go_to(qtbot, w, 5)
+    key(qtbot, w, Qt.Key.Key_O)
+    go_to(qtbot, w, 3)
+    key(qtbot, w, Qt.Key.Key_L, CTRL)  # Loop In–Out on
+    assert w.actions["loop"].isChecked()
+    seen: list[int] = []
+    c.transport.frame_changed.connect(seen.append)
+    key(qtbot, w, Qt.Key.Key_L)  # play
+    qtbot.waitUntil(lambda: seen.count(2) >= 2, timeout=WAIT)  # wrapped around twice
+    key(qtbot, w, Qt.Key.Key_K)
+    assert set(seen) <= {2, 3, 4, 5} and seen[seen.index(5) : seen.index(5) + 2] == [5, 2]
+    key(qtbot, w, Qt.Key.Key_L, CTRL)  # off: playback runs to the clip's end and stops
+    go_to(qtbot, w, 20)
+    key(qtbot, w, Qt.Key.Key_L)
+    qtbot.waitUntil(lambda: not c.transport.playing, timeout=WAIT)
+    assert c.transport.current == 23

@@ -267,3 +267,20 @@ def test_fill_plans_each_gap_from_its_done_neighbour_per_object() -> None:
         "Dog: frames 0–4, 10–12; Ball: frames 0–4, 6–19"
     )
     assert describe_gaps({1: [T] * 20}, names, 0, 19) == ""
+
+
+def test_transport_loops_in_out_both_ways_and_only_from_inside() -> None:
+    t = Transport(20)
+    t.set_in(4)
+    t.set_out(7)
+    t.loop = True
+    t.seek(5)
+    t.shuttle_backward()
+    t.shuttle_backward()  # -2 a tick
+    assert [t.tick() and t.current for _ in range(4)] == [7, 5, 7, 5]
+    t.stop()
+    t.seek(15)  # outside the range: plays on to the end as without a loop
+    t.shuttle_forward()
+    while t.tick():
+        pass
+    assert t.current == 19 and not t.playing
