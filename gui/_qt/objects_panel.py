@@ -36,7 +36,10 @@ def swatch(color: tuple[int, int, int], size: int = 14) -> QIcon:
     painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
     painter.end()
     icon = QIcon(pixmap)
-    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # keep the true colour on the selected row
+    # The colour names the object: kept on the selected row and in a disabled list (the
+    # Export dialog's objects list is disabled until "chosen objects"; it showed grey).
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    icon.addPixmap(pixmap, QIcon.Mode.Disabled)
     return icon
 
 

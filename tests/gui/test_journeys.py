@@ -476,3 +476,21 @@ def test_loop_playback_of_the_in_out_range(qtbot, make_window, tmp_path):
     key(qtbot, w, Qt.Key.Key_L)
     qtbot.waitUntil(lambda: not c.transport.playing, timeout=WAIT)
     assert c.transport.current == 23
+
+
+def test_export_dialog_swatches_keep_the_objects_colours(qtbot, make_window, tmp_path):
+    """Issue 14 item 11 (part): the Export dialog's object swatches were grey (the list is
+    disabled until "chosen objects" is picked, and Qt greyed the colours out)."""
+    from PySide6.QtGui import QColor, QIcon
+
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    key(qtbot, w, Qt.Key.Key_E, CTRL)
+    dialog = w.export_dialog
+    qtbot.waitExposed(dialog)
+    assert not dialog.object_list.isEnabled()
+    item = dialog.object_list.item(0)
+    shown = item.icon().pixmap(14, 14, QIcon.Mode.Disabled).toImage().pixelColor(7, 7)
+    assert shown == QColor(*c.objects.get(1).color)
+    dialog.close()
