@@ -11,6 +11,7 @@ or 30,000 frames.
 from __future__ import annotations
 
 import os
+import shutil
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from etam_plugin.model.tracking import FrameRecord
 
 
 @dataclass
-class _Meta:
+class RecordMeta:
     obj_ptr: torch.Tensor
     object_score: float
     score: float
@@ -39,7 +40,7 @@ class RecordStore:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ram_frames = max(1, ram_frames)
-        self._meta: dict[int, _Meta] = {}
+        self._meta: dict[int, RecordMeta] = {}
         self._hot: OrderedDict[int, FrameRecord] = OrderedDict()
 
     def __contains__(self, frame: int) -> bool:
@@ -51,8 +52,12 @@ class RecordStore:
     def frames(self) -> Iterator[int]:
         return iter(sorted(self._meta))
 
-    def put(self, frame: int, record: FrameRecord) -> None:
-        self._meta[frame] = _Meta(
+    def put(self, frame: int, record: FrameRecord, *, replaces: bool = True) -> None:
+        """Stores a new record of the frame; its logits spilled before are out of date
+        (``flush`` writes only missing files), so they go."""
+        if replaces:
+            self._path(frame).unlink(missing_ok=True)
+        self._meta[frame] = RecordMeta(
             record.obj_ptr, record.object_score, record.score, record.interacted, record.reverse
         )
         self._hot[frame] = record
@@ -79,7 +84,7 @@ class RecordStore:
             interacted=meta.interacted,
             reverse=meta.reverse,
         )
-        self.put(frame, record)
+        self.put(frame, record, replaces=False)
         return record
 
     def is_hot(self, frame: int) -> bool:
@@ -87,17 +92,38 @@ class RecordStore:
 
     def save_mask(self, frame: int, mask: np.ndarray) -> None:
         """Keeps the final source-resolution mask as a 1-bit PNG (lossless, ~5 KB at 1080p)."""
-        path = self.folder / f"{frame:07d}.png"
+        path = self._mask_path(frame)
         tmp = path.with_suffix(".tmp.png")
         Image.fromarray(np.ascontiguousarray(mask, dtype=bool)).save(tmp, compress_level=1)
         os.replace(tmp, path)
 
     def load_mask(self, frame: int) -> np.ndarray | None:
-        path = self.folder / f"{frame:07d}.png"
+        path = self._mask_path(frame)
         if not path.exists():
             return None
         with Image.open(path) as image:
             return np.asarray(image).astype(bool)
+
+    def shelve(self, frame: int, shelf: Path, tag: int) -> RecordMeta:
+        """Takes the frame's record out of the store into ``shelf`` (its logits and mask
+        files, renamed with ``tag``) and returns its metadata for :meth:`unshelve`: undo
+        keeps what a re-track replaced on disk, as compact as the store keeps it."""
+        meta = self._meta.pop(frame)
+        record = self._hot.pop(frame, None)
+        if record is not None:
+            self._spill(frame, record.logits)
+        for src, suffix in ((self._path(frame), ".npy"), (self._mask_path(frame), ".png")):
+            if src.exists():
+                shutil.move(src, shelf / f"{frame:07d}-{tag}{suffix}")
+        return meta
+
+    def unshelve(self, frame: int, shelf: Path, tag: int, meta: RecordMeta) -> None:
+        """Puts back a record :meth:`shelve` took out (the frame must be empty here)."""
+        for dst, suffix in ((self._path(frame), ".npy"), (self._mask_path(frame), ".png")):
+            src = shelf / f"{frame:07d}-{tag}{suffix}"
+            if src.exists():
+                shutil.move(src, dst)
+        self._meta[frame] = meta
 
     def pointer(self, frame: int) -> torch.Tensor:
         """The object pointer of a frame, without touching its logits."""
@@ -110,7 +136,7 @@ class RecordStore:
     def pop(self, frame: int) -> None:
         self._meta.pop(frame, None)
         self._hot.pop(frame, None)
-        for path in (self._path(frame), self.folder / f"{frame:07d}.png"):
+        for path in (self._path(frame), self._mask_path(frame)):
             if path.exists():
                 path.unlink()
 
@@ -129,6 +155,9 @@ class RecordStore:
 
     def _path(self, frame: int) -> Path:
         return self.folder / f"{frame:07d}.npy"
+
+    def _mask_path(self, frame: int) -> Path:
+        return self.folder / f"{frame:07d}.png"
 
     def _spill(self, frame: int, logits: torch.Tensor) -> None:
         path = self._path(frame)
@@ -156,7 +185,7 @@ class RecordStore:
     def load_metadata(self, arrays: dict[str, np.ndarray]) -> None:
         frames = arrays["frames"]
         for i, frame in enumerate(frames.tolist()):
-            self._meta[frame] = _Meta(
+            self._meta[frame] = RecordMeta(
                 obj_ptr=torch.from_numpy(arrays["obj_ptr"][i : i + 1].copy()),
                 object_score=float(arrays["object_score"][i]),
                 score=float(arrays["score"][i]),

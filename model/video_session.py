@@ -8,6 +8,7 @@ many sessions. Use a session from one thread at a time.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ from PIL import Image
 from etam_plugin.model.efficienttam import EfficientTAM
 from etam_plugin.model.errors import ModelError
 from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
-from etam_plugin.model.record_store import RecordStore
+from etam_plugin.model.record_store import RecordMeta, RecordStore
 from etam_plugin.model.tracking import (
     Engine,
     FrameRecord,
@@ -51,6 +52,7 @@ from etam_plugin.model.types import (
 
 SESSION_FILE = "session.json"
 SESSION_VERSION = 2  # 2: a frame's prompt calls (1: one click-built prompt)
+SHELF_DEPTH = 8  # records kept per frame for undo (the newest)
 DIRECTIONS = ("forward", "backward", "both")
 
 
@@ -58,6 +60,15 @@ DIRECTIONS = ("forward", "backward", "both")
 class _PromptEntry:
     calls: tuple[Prompt, ...]  # the official calls made on the frame, in order
     base: FrameRecord | None = None  # the tracked record a correction started from
+
+
+@dataclass
+class _Shelved:
+    """A tracked record that re-tracking replaced (its files are in the session's shelf)."""
+
+    tag: int
+    valid: frozenset[int]  # the prompt states it is right for
+    meta: RecordMeta  # what RecordStore.shelve returned
 
 
 @dataclass
@@ -69,6 +80,10 @@ class _Object:
     prompts: dict[int, _PromptEntry] = field(default_factory=dict)
     tracked: dict[int, bool] = field(default_factory=dict)  # frame → tracked in reverse
     stale: set[int] = field(default_factory=set)
+    # Undo of corrections: the prompt states (ids, see VideoSession._prompt_state) each
+    # stored record is right for, and the records re-tracking replaced, kept on disk.
+    valid: dict[int, frozenset[int]] = field(default_factory=dict)
+    shelf: dict[int, list[_Shelved]] = field(default_factory=dict)
 
     def record(self, frame: int) -> FrameRecord | None:
         return self.cond.get(frame) or self.store.get(frame)
@@ -129,6 +144,11 @@ class VideoSession:
         self._prompt_cache: dict[tuple[int, int], PromptCache] = {}
         self._result_cache = max(1, result_cache)
         self._lock = threading.RLock()
+        # Records replaced by re-tracking, for undo (never saved: undo ends with the session).
+        self._shelf = Path(tempfile.mkdtemp(prefix="etam-undo-"))
+        self._shelf_cleanup = weakref.finalize(self, shutil.rmtree, self._shelf, True)
+        self._states: dict[tuple, int] = {}
+        self._tags = 0
 
     # -- objects -----------------------------------------------------------------------
 
@@ -153,6 +173,7 @@ class VideoSession:
         with self._lock:
             obj = self._object(obj_id)
             obj.store.clear()
+            shutil.rmtree(self._shelf / str(obj_id), ignore_errors=True)
             del self._objects[obj_id]
             self._forget(obj_id)
 
@@ -208,6 +229,7 @@ class VideoSession:
             obj = self._object(obj_id)
             if not calls:
                 self._clear_prompt(obj, frame_index)
+                self._bring_back(obj)
                 return self.frame_result(frame_index)
             h, w = self.frame_size
             steps = prompt_steps(calls, h, w, self.engine.image_size)
@@ -243,6 +265,7 @@ class VideoSession:
             self._invalidate(obj_id, frame_index)
             self._prompt_cache[(obj_id, frame_index)] = cache  # after invalidating the others
             obj.store.save_mask(frame_index, self._result(obj, frame_index, False).mask)
+            self._bring_back(obj)
             return self.frame_result(frame_index)
 
     def _clear_prompt(self, obj: _Object, frame: int) -> None:
@@ -266,6 +289,60 @@ class VideoSession:
     def _mark_after_stale(self, obj: _Object, frame: int, reverse: bool) -> None:
         later = (lambda f: f < frame) if reverse else (lambda f: f > frame)
         obj.stale.update(f for f in obj.tracked if later(f) and f not in obj.prompts)
+
+    # -- undo of corrections -------------------------------------------------------------
+
+    def _prompt_state(self, obj: _Object) -> int:
+        """A small id of the object's prompts as they are now (equal prompts, equal id)."""
+        key = tuple((f, _calls_key(e.calls)) for f, e in sorted(obj.prompts.items()))
+        return self._states.setdefault(key, len(self._states))
+
+    def _bring_back(self, obj: _Object) -> None:
+        """After the object's prompts changed (an edit, its undo or redo): frames whose
+        record is right for these prompts are tracked again, not stale; a frame re-tracked
+        since gets back the record it had then. So undoing a correction shows what the
+        user saw before it, and redoing it shows its re-tracked frames, with no re-track."""
+        state = self._prompt_state(obj)
+        grown: dict[frozenset[int], frozenset[int]] = {}  # frames tracked together share sets
+        for f in [f for f in obj.tracked if f in obj.store and f not in obj.prompts]:
+            valid = obj.valid.get(f, frozenset())
+            if f not in obj.stale:
+                if state not in valid:
+                    obj.valid[f] = grown.setdefault(valid, valid | {state})
+            elif state in valid:
+                obj.stale.discard(f)
+            else:
+                kept = obj.shelf.get(f, [])
+                match = next((k for k in kept if state in k.valid), None)
+                if match is None:
+                    continue
+                kept.remove(match)
+                self._shelve(obj, f)
+                obj.store.unshelve(f, self._shelf / str(obj.obj_id), match.tag, match.meta)
+                obj.valid[f] = match.valid
+                obj.tracked[f] = match.meta.reverse
+                obj.stale.discard(f)
+                self._invalidate(obj.obj_id, f)
+
+    def _shelve(self, obj: _Object, frame: int) -> None:
+        """Keep the frame's stored record for undo before it is replaced (if it is right for
+        some prompts); at most ``SHELF_DEPTH`` records per frame, the oldest go first."""
+        valid = obj.valid.pop(frame, frozenset())
+        if frame not in obj.store:
+            return
+        if not valid:  # right for no prompts we know of: nothing to keep
+            obj.store.pop(frame)
+            return
+        folder = self._shelf / str(obj.obj_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._tags += 1
+        meta = obj.store.shelve(frame, folder, self._tags)
+        kept = obj.shelf.setdefault(frame, [])
+        kept.append(_Shelved(self._tags, valid, meta))
+        while len(kept) > SHELF_DEPTH:
+            old = kept.pop(0)
+            for suffix in (".npy", ".png"):
+                (folder / f"{frame:07d}-{old.tag}{suffix}").unlink(missing_ok=True)
 
     # -- propagation -------------------------------------------------------------------
 
@@ -355,7 +432,11 @@ class VideoSession:
                         prediction, i, interacted=False, reverse=reverse
                     )
                     record.memory = memories[i : i + 1].cpu()
+                    state = self._prompt_state(obj)
+                    if state not in obj.valid.get(frame, ()):  # right for other prompts
+                        self._shelve(obj, frame)
                     obj.store.put(frame, record)
+                    obj.valid[frame] = frozenset((state,))
                     self._invalidate(obj.obj_id, frame)
         results = {}
         for obj in objs:
@@ -643,8 +724,23 @@ class VideoSession:
         self._features.clear()
         self._prepared.clear()
         self._results.clear()
+        self._shelf_cleanup()
         if self._cleanup is not None:
             self._cleanup()
+
+
+def _calls_key(calls: Sequence[Prompt]) -> tuple:
+    """A frame's prompt calls as a hashable value (a mask prompt by its bytes' digest)."""
+    return tuple(
+        (
+            c.points_xy,
+            c.labels,
+            c.box_xyxy,
+            c.clear_old_points,
+            None if c.mask is None else hashlib.sha1(np.packbits(c.mask).tobytes()).hexdigest(),
+        )
+        for c in calls
+    )
 
 
 def _read_calls(item: dict, folder: Path, version: int) -> tuple[Prompt, ...]:

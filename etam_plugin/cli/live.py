@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from etam_plugin.cli._args import add_checkpoint_arguments
+
 NAME = "live"
 HELP = "Mask any clicked object on a webcam live (EfficientTAM-Mobile) and feed OBS Studio."
 
@@ -67,7 +69,7 @@ def _positive_float(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from etam_plugin.devices import DEVICES, DTYPES
-    from etam_plugin.model import ATTENTION_MODES, VARIANTS
+    from etam_plugin.model import ATTENTION_MODES
     from etam_plugin.obs_bridge.trackers import BACKENDS
 
     parser.epilog = EPILOG
@@ -108,10 +110,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--checkpoint", default="mobile", help="checkpoint file or variant name (default mobile)"
+    add_checkpoint_arguments(
+        model, checkpoint_help="checkpoint file or variant name (default mobile)", default="mobile"
     )
-    model.add_argument("--variant", choices=VARIANTS, help="network of --checkpoint's file")
     model.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
     model.add_argument("--device", choices=DEVICES, default="auto")
     model.add_argument("--dtype", choices=DTYPES, default="float32")

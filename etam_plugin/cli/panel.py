@@ -7,9 +7,10 @@ CLI starts without it.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
-from etam_plugin.cli._args import RATE_HELP, frame_rate
+from etam_plugin.cli._args import RATE_HELP, add_checkpoint_arguments, frame_rate
 
 NAME = "panel"
 HELP = "Open the editor panel: click objects, track, correct, export mattes."
@@ -54,6 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep this prompts.json equal to the panel's prompts at every change (as "
         "`track --prompts` reads it; may be the --prompts file, to go on editing it)",
     )
+    add_checkpoint_arguments(
+        parser,
+        checkpoint_help="the weights: a checkpoint file, or a variant name for its official "
+        "weights (as Model ▸ Checkpoint File… and Model ▸ Variant set them; remembered)",
+    )
     parser.add_argument(
         "--track",
         choices=("forward", "backward", "both"),
@@ -94,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
     prompts = build_prompts(args.prompts, args.point, args.box).items()  # errors before Qt
     span, prompts_out = _span(args), _prompts_out(args)
+    weights = _weights_changes(args)
 
     from etam_plugin.gui._qt.settings import PanelSettings
     from etam_plugin.gui.app import application, run_panel
@@ -102,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     settings = PanelSettings()
     if args.theme:
         settings.set_theme(args.theme)
+    if weights:
+        settings.set_model_options(replace(settings.model_options(), **weights))
     return run_panel(
         args.source,
         settings=settings,
@@ -113,3 +122,30 @@ def run(args: argparse.Namespace) -> int:
         span=span,
         prompts_out=prompts_out,
     )
+
+
+def _weights_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The Model menu's options ``--checkpoint``/``--variant`` set (checked before Qt): a
+    variant name means its official weights; a file keeps its own name's variant when that
+    is an official name (``efficienttam_ti_512x512.pt``), else ``--variant`` or the one
+    chosen before."""
+    from etam_plugin.errors import CheckpointError
+    from etam_plugin.model import VARIANTS
+    from etam_plugin.weights import checkpoint_filename
+
+    changes: dict[str, object] = {}
+    if args.checkpoint in VARIANTS:
+        changes.update(variant=args.checkpoint, checkpoint=None)
+    elif args.checkpoint:
+        path = Path(args.checkpoint).expanduser()
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint file {path}", path=path, reason="missing")
+        changes["checkpoint"] = path.absolute()
+        named = [v for v in VARIANTS if checkpoint_filename(v) == path.name]
+        if named:
+            changes["variant"] = named[0]
+    if args.variant:
+        changes["variant"] = args.variant
+    if changes:
+        changes["backend"] = "torch"
+    return changes

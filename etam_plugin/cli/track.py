@@ -10,26 +10,26 @@ import json
 import sys
 from pathlib import Path
 
-from etam_plugin.cli._args import RATE_HELP, frame_rate
+from etam_plugin.cli._args import RATE_HELP, add_checkpoint_arguments, frame_rate
 
 NAME = "track"
 HELP = "Track objects through a clip (or a timeline clip) and write masks, mattes, timelines."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from etam_plugin.model import ATTENTION_MODES, POOL_WINDOWS, VARIANTS
+    from etam_plugin.model import ATTENTION_MODES, POOL_WINDOWS
 
     parser.add_argument("source", type=Path, help="video file, image-sequence folder, or timeline")
-    parser.add_argument(
-        "--checkpoint",
+    add_checkpoint_arguments(
+        parser,
+        checkpoint_help="checkpoint file or variant name; with --backend onnx, an ONNX folder",
+        variant_help="network variant (default: inferred)",
         required=True,
-        help="checkpoint file or variant name; with --backend onnx, an export-onnx folder",
     )
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     parser.add_argument(
         "--onnx-precision", choices=("fp32", "int8"), default="fp32", help="with --backend onnx"
     )
-    parser.add_argument("--variant", choices=VARIANTS, help="network variant (default: inferred)")
     parser.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
     parser.add_argument("--pool-window", type=int, choices=POOL_WINDOWS, default=None)
     parser.add_argument("--prompts", type=Path, help="prompts.json")

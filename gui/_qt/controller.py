@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
 from etam_plugin.errors import ModelError, ProjectError, TimelineRateError, WeightsUnavailableError
+from etam_plugin.gui._qt.progress import rate_known
 from etam_plugin.gui._qt.undo import AddObjectCommand, PromptCommand, RemoveObjectCommand
 from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
 from etam_plugin.gui.components import messages as m
@@ -27,6 +28,7 @@ from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
+from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
@@ -65,6 +67,7 @@ class StatusInfo:
     last_step_ms: float | None
     tracking_fps: float | None
     masks_mb: float
+    activity: str = ""  # what the session does now: "tracking", "exporting", … or its state
 
 
 def _action(request: object) -> str:
@@ -88,6 +91,12 @@ def _action(request: object) -> str:
     }
     fn = names.get(type(request))
     return fn(request) if fn else ""
+
+
+def _waiting_key(request: object) -> object:
+    """Requests that replace each other (the mailbox's key) wait as one."""
+    key = getattr(request, "key", None)
+    return key if key is not None else type(request).__name__
 
 
 class EditorController(QObject):
@@ -114,6 +123,7 @@ class EditorController(QObject):
     timelineRateNeeded = Signal(object)  # Path of an EDL whose rate nothing says
     modelOptionsApplied = Signal(object)  # ModelOptions now in use (after a revert too)
     stateRestored = Signal()  # view, finishing, range restored from a project
+    busyChanged = Signal(str)  # what the panel waits for the model to do ("": nothing)
 
     def __init__(
         self,
@@ -129,6 +139,7 @@ class EditorController(QObject):
         self.project_path: Path | None = None
         self.clip: TimelineClip | None = None
         self.export_settings = ExportSettings()
+        self.export_folder: Path | None = None  # of the last export, for the next clip's
         self.exporting: ExportJob | None = None
         self.downloading: m.DownloadWeights | None = None
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS
@@ -167,6 +178,8 @@ class EditorController(QObject):
         self._tracking_fps: float | None = None
         self._shut_down = False
         self._frame_error_shown = False
+        self._failed_adds: set[int] = set()  # objects the session refused (see add_object)
+        self._waiting: dict[object, str] = {}  # requests the user waits for → what they do
 
         backend = InferenceBackend(frames_factory, session_factory)
         self.backend = backend
@@ -326,7 +339,7 @@ class EditorController(QObject):
         if path.suffix.lower() != ".etam":
             path = path.with_name(path.name + ".etam")
         autosave = self.recovery.autosave_path if self.recovery is not None else None
-        self._inference.worker.submit(self._save_request(path, autosave=False, then=autosave))
+        self._ask_model(self._save_request(path, autosave=False, then=autosave))
         if self.tracking is not None or self.exporting is not None:
             self._report_info(f"{path.name} will be saved when the running job finishes.")
         return True
@@ -415,7 +428,7 @@ class EditorController(QObject):
     def _reload_model(self) -> None:
         if self._reload_from is None or self.session_state is not SessionState.READY:
             return
-        self._inference.worker.submit(m.ReloadModel())
+        self._ask_model(m.ReloadModel())
         self._set_session_state(SessionState.STARTING)
 
     def retry_session(self) -> bool:
@@ -423,7 +436,7 @@ class EditorController(QObject):
         if self._start_request is None or self.info is None:
             return False
         self._set_session_state(SessionState.STARTING)
-        self._inference.worker.submit(self._start_request)
+        self._ask_model(self._start_request)
         return True
 
     def download_weights(self, variant: str, then: Callable[[], None] | None = None) -> bool:
@@ -453,6 +466,7 @@ class EditorController(QObject):
         self.exporting = job
         self._inference.worker.submit(m.Export(job))
         self.exportStarted.emit(job)
+        self._emit_status()
         return True
 
     def cancel_export(self) -> None:
@@ -545,7 +559,7 @@ class EditorController(QObject):
         self._set_session_state(SessionState.STARTING)
         objects = tuple((o.obj_id, o.name) for o in self.objects)
         self._start_request = m.StartSession(spec, objects, folder)
-        self._inference.worker.submit(self._start_request)
+        self._ask_model(self._start_request)
         self.changes.reset()
         self._autosave_timer.stop()
         self.sourceOpened.emit(info)
@@ -592,7 +606,7 @@ class EditorController(QObject):
     def _apply_prompt(self, frame: int, obj_id: int, prompt: Prompt | None) -> None:
         """Called by undo commands: mirror now, session through the worker."""
         self.prompts.set(frame, obj_id, prompt)
-        self._inference.worker.submit(m.SetPrompt(frame, obj_id, prompt))
+        self._ask_model(m.SetPrompt(frame, obj_id, prompt))
         if obj_id in self.objects:
             self.objects.set_active(obj_id)
         if frame != self.transport.current:
@@ -600,7 +614,16 @@ class EditorController(QObject):
         self.displayChanged.emit()
 
     # ------------------------------------------------------------------ objects
-    def add_object(self, name: str | None = None) -> TrackedObject:
+    def add_object(self, name: str | None = None) -> TrackedObject | None:
+        """A new object (undoable); None and a word why when there is no session for it."""
+        if self.info is None:
+            self._report_info("Open a clip first, then add objects to it.")
+            return None
+        if self.session_state is SessionState.FAILED:
+            self._report(
+                ModelError(f"No tracking session: {self.session_error}"), "Adding an object"
+            )
+            return None
         obj = self.objects.new_object(name)
         self.undo_stack.push(AddObjectCommand(self, obj))
         return self.objects.get(obj.obj_id)
@@ -637,16 +660,32 @@ class EditorController(QObject):
         self._inference.worker.submit(m.AddObject(obj.obj_id, obj.name))
         for frame, prompt in sorted(prompts.items()):
             self.prompts.set(frame, obj.obj_id, prompt)
-            self._inference.worker.submit(m.SetPrompt(frame, obj.obj_id, prompt))
+            self._ask_model(m.SetPrompt(frame, obj.obj_id, prompt))
         self.displayChanged.emit()
 
     def _drop_object(self, obj_id: int) -> None:
+        if obj_id not in self.objects:
+            return
         self.objects.remove(obj_id)
         self.prompts.remove_object(obj_id)
         self.masks.remove_object(obj_id)
         self.coverage.remove(obj_id)
-        self._inference.worker.submit(m.RemoveObject(obj_id))
+        if obj_id in self._failed_adds:
+            self._failed_adds.discard(obj_id)  # the session never had it
+        else:
+            self._inference.worker.submit(m.RemoveObject(obj_id))
         self.displayChanged.emit()
+
+    def _undo_failed_add(self, obj_id: int) -> None:
+        """The session refused an object: it leaves the panel too (with its undo step, so
+        it cannot come back into this clip or the next)."""
+        self._failed_adds.add(obj_id)
+        self._drop_object(obj_id)
+        index = self.undo_stack.index()
+        top = self.undo_stack.command(index - 1) if index > 0 else None
+        if isinstance(top, AddObjectCommand) and top.obj.obj_id == obj_id:
+            top.setObsolete(True)
+            self.undo_stack.undo()  # an obsolete command is not undone, only dropped
 
     def _on_objects_changed(self, kind: str, _obj_id: int | None) -> None:
         if kind in ("recolored", "visibility", "removed", "added", "active", "reset"):
@@ -656,7 +695,8 @@ class EditorController(QObject):
 
     # ------------------------------------------------------------------ tracking
     def track(self, direction: str = "forward") -> bool:
-        """Track from the playhead over the in/out range in a worker; returns whether started."""
+        """Fill the in/out range's untracked and stale frames in a worker, from where
+        tracking stopped (``components/fill.py``); returns whether it started."""
         if self.info is None or self.tracking is not None:
             return False
         if self.exporting is not None:
@@ -671,6 +711,13 @@ class EditorController(QObject):
         t = self.transport
         start = min(max(t.current, t.in_point), t.out_point)
         prompted = tuple(o for o in self.objects.ids if self.prompts.frames(o))
+        plan = self.track_plan(direction)
+        if not plan:
+            self._report_info(
+                f"Frames {t.in_point}–{t.out_point} are already tracked: nothing to track. "
+                "A correction marks the frames after it for re-tracking."
+            )
+            return False
         checkpoint = None
         if self.recovery is not None:
             self.autosave_now()  # the prompts are safe before a long run starts
@@ -683,13 +730,28 @@ class EditorController(QObject):
             obj_ids=prompted,
             checkpoint=checkpoint,
             checkpoint_every_s=self.checkpoint_every_s,
+            plan=plan,
         )
         self.transport.stop()
         self.tracking = request
         self._follow = True
         self._inference.worker.submit(request)
         self.trackingStarted.emit(request)
+        self._emit_status()
         return True
+
+    def track_plan(self, direction: str) -> tuple[Leg, ...]:
+        """What ``track(direction)`` would compute now (see ``components/fill.py``)."""
+        t = self.transport
+        start = min(max(t.current, t.in_point), t.out_point)
+        prompted = [o for o in self.objects.ids if self.prompts.frames(o)]
+        statuses = {o: self.coverage.statuses(o) for o in prompted}
+        return tuple(plan_fill(direction, start, t.in_point, t.out_point, statuses))
+
+    @property
+    def tracking_fps(self) -> float | None:
+        """The last tracking rate measured (None before any)."""
+        return self._tracking_fps
 
     def retrack_from_here(self) -> bool:
         """After a correction: track forward from the shown frame to the out point."""
@@ -699,11 +761,46 @@ class EditorController(QObject):
         if self.tracking is not None:
             self.tracking.cancel.set()
 
+    def _report_gaps(self, request: m.Propagate) -> None:
+        """Never a silent gap: say which frames of the range are still not tracked."""
+        ids = [o for o in request.obj_ids or self.objects.ids if o in self.objects]
+        statuses = {o: self.coverage.statuses(o) for o in ids}
+        names = {o: self.objects.get(o).name for o in ids}
+        left = describe_gaps(statuses, names, request.first, request.last)
+        if not left:
+            return
+        span = f"{request.first}–{request.last}"
+        if request.direction == "both":  # every gap was planned: these failed
+            self._report_info(f"Some frames of {span} could not be tracked: {left}.")
+            return
+        other = "Track Backward" if request.direction == "forward" else "Track Forward"
+        self._report_info(f"Not tracked yet in {span}: {left} ({other} or Both Ways fills them).")
+
     # ------------------------------------------------------------------ display
     def seek(self, index: int) -> None:
         """A move asked by the user (scrubber, keys): stops following the tracker."""
         self._follow = False
         self.transport.seek(index)
+
+    def next_gap(self, step: int = 1) -> bool:
+        """Move to where the next (``step`` 1) or previous (-1) run of frames that still need
+        tracking starts (untracked or stale for any prompted object); on a long clip these
+        are invisible in the strip. False, and a word, when there is none that way."""
+        if self.info is None:
+            return False
+        ids = [o for o in self.objects.ids if self.prompts.frames(o)] or self.objects.ids
+        stats = [self.coverage.statuses(o) for o in ids]
+        n = self.transport.num_frames
+        todo = [any(s[f] not in DONE for s in stats) for f in range(n)] if stats else []
+        here = self.transport.current
+        frames = range(here + 1, n) if step > 0 else range(here - 1, -1, -1)
+        for f in frames:
+            if todo[f] and (f == 0 or not todo[f - 1]):
+                self.seek(f)
+                return True
+        where = "after" if step > 0 else "before"
+        self._report_info(f"No untracked or stale frames start {where} frame {here}.")
+        return False
 
     def set_finishing(self, finishing: MatteOps) -> None:
         if finishing != self.finishing:
@@ -834,7 +931,10 @@ class EditorController(QObject):
         if isinstance(msg, m.ExportFinished):
             if self.exporting is msg.job:
                 self.exporting = None
+            if msg.paths and not msg.failed and not msg.cancelled:
+                self.export_folder = msg.job.out.absolute().parent
             self.exportFinished.emit(msg)
+            self._emit_status()
             self._reload_model()  # a model switch asked for while exporting
             return
         if isinstance(msg, m.ProjectSaved) and msg.request.autosave:
@@ -849,17 +949,30 @@ class EditorController(QObject):
             m.SessionSaved,
             m.ProjectSaved,
         )
+        if isinstance(msg, m.PromptApplied):
+            self._done_waiting(_waiting_key(msg.request))
+        elif isinstance(msg, m.SessionStarted):
+            self._done_waiting("StartSession", "ReloadModel")
+        elif isinstance(msg, (m.ProjectSaved, m.Failed)):
+            self._done_waiting(_waiting_key(msg.request))
         if self.session_state is SessionState.STARTING and isinstance(msg, stale):
             return  # from the previous clip's session: the worker serves in order
         if isinstance(msg, m.FrameTracked):
             self._on_frame_tracked(msg)
         elif isinstance(msg, m.PromptApplied):
+            # The edit (or its undo/redo) may have brought back other frames' records (the
+            # session keeps what re-tracking replaced): the object's shown masks are
+            # fetched again, the edited frame's comes with the message.
+            if msg.request.obj_id in self.objects:
+                self.masks.remove_object(msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)
             self._set_all_statuses(msg.statuses)
             self._last_step_ms = msg.elapsed_s * 1000.0
             self._emit_status()
+            if self.displayed_frame is not None:
+                self._fetch_missing_masks(self.displayed_frame)
             if msg.result.frame_index == self.displayed_frame:
                 self.displayChanged.emit()
         elif isinstance(msg, m.TrackingFinished):
@@ -870,6 +983,8 @@ class EditorController(QObject):
             if msg.frames_done:
                 self._mark_changed()
             self.trackingFinished.emit(msg)
+            if not msg.cancelled:
+                self._report_gaps(msg.request)
             self._emit_status()
             self._reload_model()  # a model switch asked for while tracking
         elif isinstance(msg, m.ResultsFetched):
@@ -903,6 +1018,8 @@ class EditorController(QObject):
             self._set_session_state(SessionState.READY)
         elif isinstance(request, m.FetchResults):
             self._fetching.discard(request.frame)
+        elif isinstance(request, m.AddObject):
+            self._undo_failed_add(request.obj_id)
         elif isinstance(request, m.SaveProject):
             if request.autosave:
                 # Said once in a dialog, then in the status bar: autosave retries on change.
@@ -952,7 +1069,8 @@ class EditorController(QObject):
             if res.obj_id in self.objects:
                 self.masks.put_result(frame, res)
                 self.coverage.mark(res.obj_id, frame, FrameStatus.TRACKED)
-        self._tracking_fps = msg.progress.fps
+        if rate_known(msg.progress):
+            self._tracking_fps = msg.progress.fps
         self.trackingProgress.emit(msg.progress)
         if self._follow and frame != self.transport.current:
             self._seeking_to_follow = True
@@ -968,6 +1086,30 @@ class EditorController(QObject):
             if obj_id in self.objects and len(stats) == self.coverage.num_frames:
                 self.coverage.set_statuses(obj_id, stats)
 
+    # ------------------------------------------------------------------ busy
+    @property
+    def busy(self) -> str:
+        """What the user waits for the model to do now ("" when nothing; tracking and
+        exports show their own progress)."""
+        return next(reversed(self._waiting.values()), "")
+
+    def _ask_model(self, request: object) -> None:
+        """Submit a request whose result the user waits for: busy until it comes back (a
+        newer request of the same kind replaces it, as the mailbox does)."""
+        self._waiting.pop(_waiting_key(request), None)
+        self._waiting[_waiting_key(request)] = _action(request)
+        self._inference.worker.submit(request)
+        self.busyChanged.emit(self.busy)
+        self._emit_status()
+
+    def _done_waiting(self, *keys: object) -> None:
+        before = self.busy
+        for key in keys:
+            self._waiting.pop(key, None)
+        if self.busy != before:
+            self.busyChanged.emit(self.busy)
+            self._emit_status()
+
     # ------------------------------------------------------------------ status & errors
     def _set_session_state(self, state: SessionState) -> None:
         self.session_state = state
@@ -981,7 +1123,18 @@ class EditorController(QObject):
             last_step_ms=self._last_step_ms,
             tracking_fps=self._tracking_fps,
             masks_mb=self.masks.nbytes() / 2**20,
+            activity=self._activity(),
         )
+
+    def _activity(self) -> str:
+        """Never "ready" while the model is busy for the user."""
+        if self.tracking is not None:
+            return "tracking"
+        if self.exporting is not None:
+            return "exporting"
+        if self.session_state is SessionState.READY and self.busy:
+            return "computing"
+        return self.session_state.value
 
     def _emit_status(self) -> None:
         self.statusChanged.emit(self.status())

@@ -41,6 +41,7 @@ from etam_plugin.gui.components.export_job import (
     default_output,
     default_timeline_output,
     format_suffix,
+    output_folder,
     plan_export,
     remember,
     timeline_capable,
@@ -250,12 +251,13 @@ class ExportDialog(QDialog):
         self.whole_clip.setText(f"Whole clip: 0–{n - 1} ({n} frames)")
         lo, hi = self._range()
         if not self._out_edited or not self.out.text().strip():
-            self.out.setText(str(default_output(c.info.path, fmt, lo, hi, n)))
+            folder = output_folder(c.info.path, c.export_folder)
+            self.out.setText(str(default_output(c.info.path, fmt, lo, hi, n, folder)))
             self._out_edited = False
         elif fix_suffix:  # another format: keep the user's name with its extension
             path = Path(self.out.text().strip())
             suffix = format_suffix(fmt)
-            if suffix and path.suffix.lower() != suffix:
+            if suffix and path.name not in ("", ".", "..") and path.suffix.lower() != suffix:
                 self.out.setText(str(path.with_suffix(suffix)))
         self.object_list.setEnabled(self.chosen_objects.isChecked())
         self._refresh_timeline(fmt, lo, hi)

@@ -17,22 +17,16 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt import QLabeledDoubleSlider, QLabeledSlider
 
+from etam_plugin.gui._qt.slider_spin import SliderSpin
 from etam_plugin.matte import FEATHER_MODES, MatteOps
 
 if TYPE_CHECKING:
     from etam_plugin.gui._qt.controller import EditorController
 
 
-def _slider(minimum: float, maximum: float, decimals: int = 0) -> QWidget:
-    if decimals:
-        s = QLabeledDoubleSlider(Qt.Orientation.Horizontal)
-        s.setDecimals(decimals)
-    else:
-        s = QLabeledSlider(Qt.Orientation.Horizontal)
-    s.setRange(minimum, maximum)
-    return s
+def _slider(minimum: float, maximum: float, decimals: int = 0) -> SliderSpin:
+    return SliderSpin(minimum, maximum, decimals)
 
 
 class FinishingPanel(QWidget):
@@ -126,7 +120,7 @@ class FinishingPanel(QWidget):
 
     def _show_spec(self, ops: MatteOps) -> None:
         text = str(ops).replace(",", ",\u200b")  # may wrap after commas: the dock keeps its width
-        self.spec.setText(f"--matte {text}" if text else "No finishing (the raw mask)")
+        self.spec.setText(f"--matte-ops {text}" if text else "No finishing (the raw mask)")
 
     def _on_value_changed(self, *_args: object) -> None:
         if self._updating:

@@ -43,12 +43,13 @@ from shiboken6 import isValid
 
 from etam_plugin.devices import cpu_cores
 from etam_plugin.errors import MediaError, TimelineRateError
+from etam_plugin.gui._qt.compact import TextIfRoomButton, WholeOrNothingLabel
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
 from etam_plugin.gui._qt.export_dialog import ExportDialog
 from etam_plugin.gui._qt.finishing_panel import FinishingPanel
 from etam_plugin.gui._qt.objects_panel import ObjectsPanel, pick_color
-from etam_plugin.gui._qt.progress import TrackingProgress
+from etam_plugin.gui._qt.progress import TrackingProgress, format_eta
 from etam_plugin.gui._qt.recovery_dialog import RecoveryChoice, RecoveryDialog
 from etam_plugin.gui._qt.settings import PanelSettings
 from etam_plugin.gui._qt.theme import apply_theme, icon
@@ -62,7 +63,7 @@ from etam_plugin.gui.components.project import PROJECT_SUFFIX, ProjectState
 from etam_plugin.gui.components.recovery import RecoveryCandidate
 from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
-from etam_plugin.media.timecode import as_rate, frame_to_timecode
+from etam_plugin.media.timecode import as_rate, frame_to_timecode, timecode_to_frame
 from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
 from etam_plugin.track import TIMELINE_EXTENSIONS
 
@@ -75,6 +76,9 @@ VIDEO_FILTER = (
 TIMELINE_FILTER = "Timelines (*.otio *.xml *.fcpxml *.fcpxmld *.edl *.kdenlive);;All files (*)"
 PROJECT_FILTER = "etam-plugin projects (*.etam)"
 MEMORY_POLL_MS = 2000
+# Track commands over more frames than this ask first (2 min of 25 fps footage: on a CPU,
+# about an hour of work).
+LONG_TRACK_FRAMES = 3000
 
 
 RATE_CHOICES = ("23.976", "24", "25", "29.97", "30", "48", "50", "59.94", "60")
@@ -105,6 +109,8 @@ class MainWindow(QMainWindow):
         # A host add-on's panel (--prompts-out): the prompts live in the host's file, which
         # the host tracks once the panel closes, so quitting does not ask to save them.
         self.prompts_kept_in: Path | None = None
+        self.long_track_frames = LONG_TRACK_FRAMES  # more is confirmed first
+        controller.export_folder = settings.export_folder()
 
         self.viewer = Viewer()
         self.viewer.bind(controller)
@@ -183,13 +189,17 @@ class MainWindow(QMainWindow):
         a("next_frame", "Next Frame", lambda: t.step(1), "step-forward")
         a("first_frame", "First Frame", t.go_start, "first-frame")
         a("last_frame", "Last Frame", t.go_end, "last-frame")
+        a("loop", "&Loop In–Out", self._on_loop_toggled, checkable=True)
+        a("next_gap", "Next &Untracked Frames", lambda: c.next_gap(1))
+        a("previous_gap", "Previous U&ntracked Frames", lambda: c.next_gap(-1))
+        a("go_to_frame", "&Go to Frame…", self.go_to_frame)
         a("set_in", "Set &In Point", t.set_in, "set-in")
         a("set_out", "Set &Out Point", t.set_out, "set-out")
         a("clear_range", "Clear Range", t.clear_range)
-        a("track_forward", "Track &Forward", lambda: c.track("forward"), "track-forward")
-        a("track_backward", "Track &Backward", lambda: c.track("backward"), "track-backward")
-        a("track_both", "Track B&oth Ways", lambda: c.track("both"), "track-both")
-        a("retrack", "&Re-track from Here", c.retrack_from_here, "retrack")
+        a("track_forward", "Track &Forward", lambda: self.track("forward"), "track-forward")
+        a("track_backward", "Track &Backward", lambda: self.track("backward"), "track-backward")
+        a("track_both", "Track B&oth Ways", lambda: self.track("both"), "track-both")
+        a("retrack", "&Re-track from Here", lambda: self.track("forward"), "retrack")
         a("cancel_tracking", "&Cancel Tracking", self._cancel_tracking, "cancel")
         a("zoom_fit", "&Fit", v.zoom_fit, "fit")
         a("zoom_100", "&100 %", v.zoom_100, "zoom-100")
@@ -219,7 +229,8 @@ class MainWindow(QMainWindow):
         bar = QFrame()
         bar.setObjectName("transportBar")
         row = QHBoxLayout(bar)
-        row.setContentsMargins(6, 3, 6, 3)
+        row.setContentsMargins(4, 3, 4, 3)
+        row.setSpacing(2)  # compact: the window docks beside an editor at ~900 px
         for name in (
             "first_frame",
             "prev_frame",
@@ -233,7 +244,10 @@ class MainWindow(QMainWindow):
         self.frame_label = QLabel("–")
         self.frame_label.setObjectName("frameCounter")
         row.addWidget(self.frame_label)
-        self.range_label = QLabel("")
+        self.timecode_label = WholeOrNothingLabel()  # left out when the window is narrow
+        self.timecode_label.setObjectName("frameCounter")
+        row.addWidget(self.timecode_label)
+        self.range_label = WholeOrNothingLabel()  # the in/out range: also in the strip
         self.range_label.setObjectName("dim")
         row.addWidget(self.range_label)
         row.addStretch(1)
@@ -252,11 +266,9 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
     def _tool_button(self, name: str, text_beside: bool = False) -> QToolButton:
-        button = QToolButton()
+        button = TextIfRoomButton() if text_beside else QToolButton()
         button.setDefaultAction(self.actions[name])
         button.setAutoRaise(True)
-        if text_beside:
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         return button
 
     def _build_docks(self) -> None:
@@ -334,6 +346,10 @@ class MainWindow(QMainWindow):
             "next_frame",
             "first_frame",
             "last_frame",
+            "loop",
+            "go_to_frame",
+            "next_gap",
+            "previous_gap",
         ):
             track.addSeparator() if name is None else track.addAction(acts[name])
         self._build_model_menu(bar.addMenu("&Model"))
@@ -445,11 +461,16 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         status = self.statusBar()
         self.model_label = QLabel()
-        self.step_label = QLabel()
-        self.memory_label = QLabel()
+        self.busy_label = QLabel()
+        self.busy_label.setObjectName("busyLabel")
+        self.busy_label.hide()
+        status.addPermanentWidget(self.busy_label)  # never under a passing message
+        self.step_label = WholeOrNothingLabel()  # these give way to the tracking progress
+        self.memory_label = WholeOrNothingLabel()
         status.addPermanentWidget(self.progress)
         for label in (self.step_label, self.memory_label, self.model_label):
             status.addPermanentWidget(label)
+
         self._on_status_changed(self.controller.status())
 
     def _connect(self) -> None:
@@ -472,6 +493,7 @@ class MainWindow(QMainWindow):
         c.modelOptionsApplied.connect(self._on_model_options_applied)
         c.stateRestored.connect(self._on_state_restored)
         c.exportFinished.connect(self._on_export_finished)
+        c.busyChanged.connect(self._on_busy_changed)
         c.transport.frame_changed.connect(self._on_frame_changed)
         c.transport.range_changed.connect(self._on_range_changed)
         self.progress.cancel.clicked.connect(self._cancel_tracking)
@@ -726,6 +748,8 @@ class MainWindow(QMainWindow):
         return self.export_dialog
 
     def _on_export_finished(self, msg: m.ExportFinished) -> None:
+        if self.controller.export_folder is not None:
+            self.settings.set_export_folder(self.controller.export_folder)
         if msg.cancelled:
             self.statusBar().showMessage("Export cancelled.", 6000)
         elif not msg.failed:
@@ -733,8 +757,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Exported {names} in {msg.elapsed_s:.1f} s", 10000)
 
     # -- weights -----------------------------------------------------------------------------
-    def ask_download(self, error: Exception) -> bool:
-        """Offer to download missing weights (tests replace this)."""
+    def ask_download(self, error: Exception) -> bool | None:
+        """Offer both ways to get missing weights (tests replace this): True to download,
+        None when a checkpoint file was chosen instead, False to do neither."""
         box = QMessageBox(
             QMessageBox.Icon.Question,
             "etam-plugin",
@@ -742,16 +767,27 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Cancel,
             self,
         )
-        box.setInformativeText(f"{error}\n\nDownload them now?")
+        box.setInformativeText(
+            f"{error}\n\nDownload the official weights now, or choose a checkpoint file you "
+            "already have (offline: copy it here first). Model ▸ Checkpoint File… chooses "
+            "one at any time."
+        )
         download = box.addButton("Download", QMessageBox.ButtonRole.AcceptRole)
+        choose = box.addButton("Choose File…", QMessageBox.ButtonRole.ActionRole)
         box.setDefaultButton(download)
         box.exec()
+        if box.clickedButton() is choose:
+            self.choose_checkpoint()
+            return None
         return box.clickedButton() is download
 
     def _on_weights_missing(self, error: Exception) -> None:
         c = self.controller
         variant = getattr(error, "variant", None)
-        if not variant or not self.ask_download(error):
+        answer = self.ask_download(error) if variant else False
+        if answer is None:
+            return  # a checkpoint file was chosen: the session restarts on it
+        if not answer:
             self._on_error_occurred(describe_error(error, "Starting the tracking session"))
             return
         if c.session_state is SessionState.FAILED:
@@ -908,6 +944,74 @@ class MainWindow(QMainWindow):
             return False
         return True
 
+    def _on_loop_toggled(self) -> None:
+        self.controller.transport.loop = self.actions["loop"].isChecked()
+
+    def track(self, direction: str) -> bool:
+        """A Track command; a job of more than ``long_track_frames`` frames is confirmed
+        first (Ctrl+→ on a feature-length clip is hours of work)."""
+        c = self.controller
+        frames = sum(leg.frames for leg in c.track_plan(direction)) if c.info else 0
+        if frames > self.long_track_frames and not self.ask_long_track(frames, c.tracking_fps):
+            self.statusBar().showMessage("Tracking not started.", 5000)
+            return False
+        return c.track(direction)
+
+    def ask_long_track(self, frames: int, fps: float | None) -> bool:
+        """Confirm a long tracking job, with its time at the last measured rate."""
+        if fps:
+            took = f"At the last measured {fps:.1f} fps it takes about {format_eta(frames / fps)}."
+        else:
+            took = "Its speed is not known yet: track a short range first to measure it."
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "etam-plugin",
+            f"Track {frames:,} frames?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setObjectName("longTrackBox")
+        box.setInformativeText(
+            f"{took} Esc cancels at any time and keeps the frames done; In and Out (I, O) "
+            "limit the range."
+        )
+        start = box.addButton("Track", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is start
+
+    def go_to_frame(self) -> None:
+        """Ask for a frame number or a timecode (as the frame counter shows it) and go."""
+        info = self.controller.info
+        if info is None:
+            return
+        dialog = QInputDialog(self)
+        dialog.setObjectName("goToFrameDialog")
+        dialog.setWindowTitle("Go to Frame")
+        dialog.setLabelText(
+            f"Frame number (0–{info.num_frames - 1}) or timecode "
+            f"(HH:MM:SS:FF at {float(info.fps):.3g} fps):"
+        )
+        dialog.setTextValue(str(self.controller.transport.current))
+        if not dialog.exec():
+            return
+        text = dialog.textValue().strip()
+        try:
+            frame = int(text) if text.lstrip("-").isdigit() else timecode_to_frame(text, info.fps)
+        except (ValueError, MediaError):
+            self._on_error_occurred(
+                ErrorReport("", f"Not a frame number or timecode: {text!r}", severity="info")
+            )
+            return
+        if not 0 <= frame < info.num_frames:
+            self._on_error_occurred(
+                ErrorReport(
+                    "", f"Frame {frame} is outside the clip (0–{info.num_frames - 1}).", "", "info"
+                )
+            )
+            return
+        self.controller.seek(frame)
+
     def choose_checkpoint(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Choose an EfficientTAM checkpoint", "", "Checkpoints (*.pt *.pth);;All (*)"
@@ -964,19 +1068,22 @@ class MainWindow(QMainWindow):
     def _on_source_state(self) -> None:
         has_clip = self.controller.info is not None
         tracking = self.controller.tracking is not None
+        waiting = bool(self.controller.busy)  # tracking plans from the coverage it updates
         for name in ("track_forward", "track_backward", "track_both", "retrack"):
-            self.actions[name].setEnabled(has_clip and not tracking)
+            self.actions[name].setEnabled(has_clip and not tracking and not waiting)
         self.actions["cancel_tracking"].setEnabled(tracking)
         for name in ("add_object", "delete_object", "clear_prompt", "set_in", "set_out"):
             self.actions[name].setEnabled(has_clip and not tracking)
-        for name in ("save", "save_as", "export"):
+        self.objects_panel.add_button.setEnabled(self.actions["add_object"].isEnabled())
+        for name in ("save", "save_as"):
             self.actions[name].setEnabled(has_clip)
+        self.actions["export"].setEnabled(has_clip and not waiting)
 
     def _on_session_state_changed(self, state: SessionState) -> None:
         self._on_source_state()
         if state is SessionState.STARTING:
             self.statusBar().showMessage("Loading the model…")
-        elif state is SessionState.READY:
+        elif state is SessionState.READY and self.controller.tracking is None:
             self.statusBar().showMessage("Ready: click the object to mask", 5000)
 
     def _on_tracking_started(self, request: m.Propagate) -> None:
@@ -1015,8 +1122,20 @@ class MainWindow(QMainWindow):
         self.error_boxes.append(box)
         box.open()
 
+    def _on_busy_changed(self, text: str) -> None:
+        """The model is computing something the user waits for: a busy cursor over the
+        window (clicks still count: they queue, newest wins) and what it is doing."""
+        if text:
+            self.setCursor(Qt.CursorShape.BusyCursor)
+            self.busy_label.setText(f"{text}…")
+            self.busy_label.show()
+        else:
+            self.unsetCursor()
+            self.busy_label.hide()
+        self._on_source_state()
+
     def _on_status_changed(self, info: StatusInfo) -> None:
-        self.model_label.setText(f"{info.model} · {info.session.value}")
+        self.model_label.setText(f"{info.model} · {info.activity or info.session.value}")
         parts = []
         if info.last_step_ms is not None:
             parts.append(f"last step {info.last_step_ms:.0f} ms")
@@ -1057,13 +1176,16 @@ class MainWindow(QMainWindow):
         info = self.controller.info
         if info is None:
             self.frame_label.setText("–")
+            self.timecode_label.setText("")
             return
-        self.frame_label.setText(
-            f"{index:>5} / {info.num_frames - 1}   {frame_to_timecode(index, info.fps)}"
-        )
+        self.frame_label.setText(f"{index:>5} / {info.num_frames - 1}")
+        self.timecode_label.setText(frame_to_timecode(index, info.fps))
+        self.frame_label.setToolTip(self.timecode_label.text())
+        self.timecode_label.setToolTip(self.timecode_label.text())
 
     def _on_range_changed(self, first: int, last: int) -> None:
         self.range_label.setText(f"In {first} · Out {last}")
+        self.range_label.setToolTip(self.range_label.text())
 
     def _on_opacity_slider_value_changed(self, value: int) -> None:
         self.controller.view.opacity = value / 100.0

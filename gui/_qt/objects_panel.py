@@ -13,11 +13,11 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QListWidget,
     QListWidgetItem,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from etam_plugin.gui._qt.compact import TextIfRoomButton
 from etam_plugin.gui._qt.theme import icon
 
 if TYPE_CHECKING:
@@ -36,8 +36,19 @@ def swatch(color: tuple[int, int, int], size: int = 14) -> QIcon:
     painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
     painter.end()
     icon = QIcon(pixmap)
-    icon.addPixmap(pixmap, QIcon.Mode.Selected)  # keep the true colour on the selected row
+    # The colour names the object: kept on the selected row and in a disabled list (the
+    # Export dialog's objects list is disabled until "chosen objects"; it showed grey).
+    icon.addPixmap(pixmap, QIcon.Mode.Selected)
+    icon.addPixmap(pixmap, QIcon.Mode.Disabled)
     return icon
+
+
+def _button(name: str, text: str) -> TextIfRoomButton:
+    """Icon and text, the icon alone when the dock is narrow (the text is in its tooltip)."""
+    button = TextIfRoomButton()
+    button.setIcon(icon(name))
+    button.setText(text)
+    return button
 
 
 class ObjectsPanel(QWidget):
@@ -56,9 +67,9 @@ class ObjectsPanel(QWidget):
             "Click: make active (clicks on the frame go to it)\n"
             "Double-click: rename · Checkbox: show/hide"
         )
-        self.add_button = QPushButton(icon("add"), "Add")
-        self.delete_button = QPushButton(icon("delete"), "Delete")
-        self.color_button = QPushButton(icon("color"), "Colour…")
+        self.add_button = _button("add", "Add")
+        self.delete_button = _button("delete", "Delete")
+        self.color_button = _button("color", "Colour…")
         for button, tip in (
             (self.add_button, "Add an object (Ctrl+N)"),
             (self.delete_button, "Delete the active object (Ctrl+Backspace); undo brings it back"),

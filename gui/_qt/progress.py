@@ -19,11 +19,23 @@ def format_eta(seconds: float) -> str:
     return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
 
 
+# A rate from fewer frames or less time than this is noise (the first frame may be one
+# already done, or cached features: "9865.7 fps · ETA 0:00").
+MIN_FRAMES_FOR_RATE = 3
+MIN_SECONDS_FOR_RATE = 1.0
+
+
+def rate_known(progress: Progress) -> bool:
+    """Whether ``progress.fps`` (and so the ETA) is measured over enough to mean something."""
+    elapsed = progress.done / progress.fps if progress.fps > 0 else 0.0
+    return progress.done >= MIN_FRAMES_FOR_RATE and elapsed >= MIN_SECONDS_FOR_RATE
+
+
 def progress_text(progress: Progress) -> str:
-    return (
-        f"{progress.done}/{progress.total} frames · {progress.fps:.1f} fps · "
-        f"ETA {format_eta(progress.eta_s)}"
-    )
+    head = f"{progress.done}/{progress.total} frames"
+    if not rate_known(progress):
+        return f"{head} · estimating…"
+    return f"{head} · {progress.fps:.1f} fps · ETA {format_eta(progress.eta_s)}"
 
 
 class TrackingProgress(QWidget):

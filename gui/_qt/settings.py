@@ -88,6 +88,15 @@ class PanelSettings:
     def set_handles(self, frames: int) -> None:
         self.q.setValue("timeline/handles", int(frames))
 
+    # -- exports ------------------------------------------------------------------------
+    def export_folder(self) -> Path | None:
+        """The folder of the last export (offered for the next clip's)."""
+        value = self.q.value("export/folder", "")
+        return Path(value) if isinstance(value, str) and value else None
+
+    def set_export_folder(self, folder: Path) -> None:
+        self.q.setValue("export/folder", str(folder))
+
     # -- look ----------------------------------------------------------------------------
     def theme(self) -> str:
         value = str(self.q.value("ui/theme", "dark"))

@@ -354,14 +354,14 @@ class InferenceBackend:
         done = 0
         total = request.total
         cancelled = False
-        obj_ids = list(request.obj_ids) if request.obj_ids is not None else None
         checkpoint, last_checkpoint = request.checkpoint, time.monotonic()
         try:
-            for direction, start, end in request.legs():
+            for leg in request.legs():
                 if request.cancel.is_set():
                     break
+                obj_ids = list(leg.obj_ids) if leg.obj_ids is not None else None
                 stream = session.propagate(
-                    direction, start, end, obj_ids=obj_ids, cancel=request.cancel
+                    leg.direction, leg.start, leg.end, obj_ids=obj_ids, cancel=request.cancel
                 )
                 for result, progress in stream:
                     done += 1

@@ -7,6 +7,7 @@ worker runs with ``etam_plugin.track.export_session_mattes`` — the CLI's own e
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -109,11 +110,25 @@ class ExportJob:
         return paths + ([self.timeline_out] if self.timeline_out else [])
 
 
-def default_output(source: Path, fmt: str, first: int, last: int, num_frames: int) -> Path:
-    """``clip_matte.mov`` next to the clip (``clip_120-239_matte.mov`` for a range)."""
+def default_output(
+    source: Path, fmt: str, first: int, last: int, num_frames: int, folder: Path | None = None
+) -> Path:
+    """``clip_matte.mov`` (``clip_120-239_matte.mov`` for a range) in ``folder``, by
+    default :func:`output_folder`'s choice for the clip."""
     stem = Path(source).stem if Path(source).suffix else Path(source).name
     part = "" if (first, last) == (0, num_frames - 1) else f"_{first}-{last}"
-    return Path(source).absolute().parent / f"{stem}{part}_matte{format_suffix(fmt)}"
+    folder = folder if folder is not None else output_folder(Path(source))
+    return folder / f"{stem}{part}_matte{format_suffix(fmt)}"
+
+
+def output_folder(source: Path, last_used: Path | None = None) -> Path:
+    """Where exports go unless the user says: the folder of the last export (editors keep
+    renders together), else next to the clip, else the home folder, whichever can be
+    written to (a clip on a read-only card or share is common)."""
+    for folder in (last_used, Path(source).absolute().parent, Path.home()):
+        if folder is not None and folder.is_dir() and os.access(folder, os.W_OK | os.X_OK):
+            return folder
+    return Path.home()
 
 
 def default_timeline_output(out: Path, kind: str, clip: TimelineClip | None) -> Path:
@@ -122,7 +137,9 @@ def default_timeline_output(out: Path, kind: str, clip: TimelineClip | None) -> 
         stem = f"{clip.timeline_path.stem}_clip{clip.index}_matte"
     else:
         stem = out.stem if out.suffix else out.name
-    return out.with_name(stem + kind)
+    if out.name in ("", ".", ".."):  # a path being typed ("/", "~/.."): a name inside it
+        return out / ((stem if stem not in ("", ".", "..") else "matte") + kind)
+    return out.with_name((stem or "matte") + kind)
 
 
 def plan_export(

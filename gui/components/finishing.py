@@ -1,7 +1,7 @@
 """Live preview of the matte finishing on the shown frame, with the export's own ops.
 
 The panel edits an ``etam_plugin.matte.MatteOps`` (the same value the export and the CLI's
-``--matte`` take), so what is previewed is what gets exported. Per-frame ops run on the shown
+``--matte-ops`` take), so what is previewed is what gets exported. Per-frame ops run on the shown
 frame; temporal smoothing averages it with the neighbouring frames whose masks are already
 known (``smooth_sequence`` on that window), as the export will over the whole range.
 """

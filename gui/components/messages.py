@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from etam_plugin.gui.components.fill import Leg
 from etam_plugin.model import FrameResult, FrameStatus, ObjectResult, Progress, Prompt
 
 if TYPE_CHECKING:
@@ -124,8 +125,10 @@ class SaveProject(Request):
 
 @dataclass(frozen=True)
 class Propagate(Request):
-    """Track from ``start`` (the playhead) to the range end: "forward" to ``last``,
-    "backward" to ``first``, "both" forward then backward (ends inclusive).
+    """Track over the in/out range ``first..last``: the ``plan``'s legs (what the Track
+    commands send: the range's gaps, see ``components/fill.py``), or without a plan from
+    ``start``: "forward" to ``last``, "backward" to ``first``, "both" forward then backward
+    (ends inclusive).
 
     ``checkpoint`` (an autosave request) is carried out every ``checkpoint_every_s``
     seconds while tracking, so a crash during a long run keeps the frames done."""
@@ -138,6 +141,7 @@ class Propagate(Request):
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
     checkpoint: SaveProject | None = field(default=None, compare=False)
     checkpoint_every_s: float = 30.0
+    plan: tuple[Leg, ...] = ()
 
     def __post_init__(self) -> None:
         if self.direction not in DIRECTIONS:
@@ -145,22 +149,28 @@ class Propagate(Request):
         if not self.first <= self.start <= self.last:
             raise ValueError(f"start {self.start} is outside the range {self.first}..{self.last}")
 
-    def legs(self) -> list[tuple[str, int, int]]:
-        """``(direction, start, end)`` of each session.propagate call, in order; "both" goes
-        back from the frame before ``start`` (the forward leg already did ``start``)."""
+    def legs(self) -> list[Leg]:
+        """Each session.propagate call, in order; "both" without a plan goes back from the
+        frame before ``start`` (the forward leg already did ``start``)."""
+        if self.plan:
+            ids = self.obj_ids
+            return [
+                leg if leg.obj_ids is not None else replace(leg, obj_ids=ids) for leg in self.plan
+            ]
+        ids = self.obj_ids
         if self.direction == "forward":
-            return [("forward", self.start, self.last)]
+            return [Leg("forward", self.start, self.last, ids)]
         if self.direction == "backward":
-            return [("backward", self.start, self.first)]
-        legs = [("forward", self.start, self.last)]
+            return [Leg("backward", self.start, self.first, ids)]
+        legs = [Leg("forward", self.start, self.last, ids)]
         if self.start > self.first:
-            legs.append(("backward", self.start - 1, self.first))
+            legs.append(Leg("backward", self.start - 1, self.first, ids))
         return legs
 
     @property
     def total(self) -> int:
         """Frames visited over all legs."""
-        return sum(abs(end - start) + 1 for _d, start, end in self.legs())
+        return sum(leg.frames for leg in self.legs())
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class Transport:
         self._in = 0
         self._out = -1
         self._speed = 0
+        self.loop = False  # playback inside in–out wraps around (shots are judged on a loop)
         self.reset(num_frames)
 
     # -- state ---------------------------------------------------------------------------
@@ -117,10 +118,15 @@ class Transport:
         self._set_speed(0)
 
     def tick(self) -> bool:
-        """Advance playback by one step; stops at the clip ends. Returns whether still playing."""
+        """Advance playback by one step; stops at the clip ends, or with ``loop`` wraps
+        around in–out when playing inside it. Returns whether still playing."""
         if self._speed == 0 or self._num_frames == 0:
             return False
         target = self._current + self._speed
+        if self.loop and self._in <= self._current <= self._out:
+            span = self._out - self._in + 1
+            self.seek(self._in + (target - self._in) % span)
+            return True
         if target < 0 or target > self._num_frames - 1:
             self.seek(target)
             self._set_speed(0)

@@ -15,6 +15,7 @@ import pytest
 from gui_fake_session import FakeSessionFactory
 from gui_frames import ArrayFrames, synthetic_clip
 
+from etam_plugin.gui._qt.settings import PanelSettings
 from etam_plugin.gui.components.messages import SourceSpec
 
 
@@ -83,3 +84,32 @@ def shaped_weights(tmp_path_factory) -> Path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> PanelSettings:
+    return PanelSettings.at(tmp_path / "panel.ini")
+
+
+@pytest.fixture
+def make_window(qtbot, clips, settings):
+    from etam_plugin.gui.app import create_window
+
+    made = []
+
+    def make(factory: FakeSessionFactory | None = None, s: PanelSettings | None = None):
+        w = create_window(s or settings, factory or FakeSessionFactory(), clips)
+        w.ask_unsaved = lambda what: pytest.fail(f"unexpected 'save before you {what}?'")
+        w.ask_download = lambda error: pytest.fail(f"unexpected download offer: {error}")
+        w.resize(1100, 720)
+        w.show()
+        qtbot.waitExposed(w)
+        w.activateWindow()
+        made.append(w)
+        return w
+
+    yield make
+    for w in made:
+        w.controller.changes.reset()
+        w.close()
+        w.deleteLater()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from PySide6.QtCore import QPoint, Qt
 
+from etam_plugin.gui._qt.controller import SessionState
 from etam_plugin.gui.components.render import Layer, compose
 
 
@@ -28,3 +31,13 @@ def shows(w, masks: dict[int, np.ndarray]) -> bool:
     layers = [Layer(mask, c.objects.get(o).color) for o, mask in masks.items()]
     expected = compose(c.image, layers, c.view.mode, c.view.opacity)
     return w.viewer.rendered is not None and np.array_equal(w.viewer.rendered, expected)
+
+
+def open_clip(qtbot, w, path: Path) -> None:
+    """Open a clip in the window and wait until its first frame is shown, ready to click."""
+    w.open_path(path)
+    c = w.controller
+    qtbot.waitUntil(
+        lambda: c.session_state is SessionState.READY and c.displayed_frame == 0, timeout=10_000
+    )
+    qtbot.waitUntil(lambda: w.viewer.rendered is not None, timeout=10_000)

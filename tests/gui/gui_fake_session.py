@@ -248,7 +248,9 @@ class FakeSession:
                 key = (i, o)
                 if key in self._prompts:
                     mask = self._masks[key]
-                elif i == start and key in self._masks:
+                elif (
+                    i == start and key in self._masks and self._status[o][i] is FrameStatus.TRACKED
+                ):
                     mask = self._masks[key]
                     self._status[o][i] = FrameStatus.TRACKED
                 else:

@@ -140,9 +140,9 @@ def test_track_forward_reports_progress_and_masks_follow(qtbot, make, tmp_path) 
         started = c.track("forward")
     assert started
     msg = finished.args[0]
-    assert not msg.cancelled and msg.frames_done == 24
-    assert [p.done for p in progress] == list(range(1, 25))
-    assert progress[-1].total == 24 and progress[-1].fps > 0
+    assert not msg.cancelled and msg.frames_done == 23  # the prompted frame is done already
+    assert [p.done for p in progress] == list(range(1, 24))
+    assert progress[-1].total == 23 and progress[-1].fps > 0
     assert c.coverage.statuses(1) == [P] + [T] * 23
     first = c.masks.get(0, 1)
     np.testing.assert_array_equal(c.masks.get(10, 1), shift_x(first, 10 * SHIFT))

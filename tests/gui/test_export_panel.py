@@ -281,3 +281,49 @@ def test_a_rotated_phone_clip_opens_upright_and_exports_upright(qtbot, window, t
     assert (int(probe["width"]), int(probe["height"])) == (96, 160)
     alpha = ffmpeg_raw(matte, "yuva444p10le", 96, 160)[:, 3]
     assert np.mean((alpha[0] > 512) == c.masks.get(0, 1)) > 0.995
+
+
+def test_the_output_folder_carries_to_the_next_clip_and_the_next_run(qtbot, window, clip, tmp_path):
+    """Issue 14 item 11: the export folder was forgotten between clips (every clip offered
+    its own folder, read-only or not)."""
+    from PySide6.QtCore import Qt
+
+    renders = tmp_path / "renders"
+    renders.mkdir()
+    c = tracked(qtbot, window, clip)
+    dialog = window.show_export()
+    assert dialog.out.text() == str(clip.parent / "pattern_matte.mov")  # next to the clip
+    dialog.format.setCurrentIndex(dialog.format.findData("luma"))
+    dialog.out.setFocus()
+    qtbot.keyClick(dialog.out, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(dialog.out, str(renders / "first.mov"))
+    with qtbot.waitSignal(c.exportFinished, timeout=WAIT) as done:
+        assert dialog.start()
+    assert not done.args[0].failed and (renders / "first.mov").is_file()
+    dialog.close()
+
+    (tmp_path / "shots").mkdir()
+    other = make_clip(None, tmp_path / "shots" / "second.mp4", frames=N, size=(W, H), rate="25")
+    tracked(qtbot, window, other)
+    dialog = window.show_export()
+    assert Path(dialog.out.text()).parent == renders  # not next to second.mp4
+    dialog.close()
+
+    again = create_window(PanelSettings.at(tmp_path / "p.ini"), FakeSessionFactory())
+    try:
+        again.show()
+        tracked(qtbot, again, other)
+        assert Path(again.show_export().out.text()).parent == renders  # the next run too
+    finally:
+        again.controller.changes.reset()
+        again.close()
+        again.deleteLater()
+
+
+def test_the_default_folder_is_one_that_can_be_written(tmp_path) -> None:
+    from etam_plugin.gui.components.export_job import output_folder
+
+    gone = tmp_path / "card" / "clip.mp4"  # a folder that cannot be written (here: gone)
+    assert output_folder(gone) == Path.home()
+    assert output_folder(gone, last_used=tmp_path) == tmp_path
+    assert output_folder(tmp_path / "clip.mp4", last_used=tmp_path / "deleted") == tmp_path

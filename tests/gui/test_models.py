@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from etam_plugin.gui.components.coverage import EMPTY_COLOR, Coverage, runs, status_color
+from etam_plugin.gui.components.fill import Leg, describe_gaps, plan_fill
 from etam_plugin.gui.components.mailbox import Mailbox
 from etam_plugin.gui.components.masks import MaskStore
 from etam_plugin.gui.components.objects import PALETTE, ObjectList
@@ -237,3 +238,49 @@ def test_mailbox_is_safe_across_threads() -> None:
         items.append(item)
     assert len(items) == 30 and box.superseded == 3 * 2000 - 30
     assert sorted(items)[-1] == 20_000 + 1999  # the newest of each key survived
+
+
+# ------------------------------------------------------------------------- fill the range
+def test_track_commands_fill_the_range_from_where_tracking_stopped() -> None:
+    done_to_30 = [P] + [T] * 30 + [E] * 40  # 71 frames, 0–30 done
+    plan = plan_fill("forward", 62, 0, 62, {1: done_to_30})
+    assert plan == [Leg("forward", 31, 62, (1,))]  # not only the playhead's frame 62
+    assert plan_fill("forward", 10, 0, 62, {1: done_to_30}) == plan  # inside the done run
+    assert plan_fill("both", 62, 0, 62, {1: done_to_30}) == plan  # frames done stay done
+    assert plan_fill("backward", 62, 0, 62, {1: done_to_30}) == []  # nothing before 0–30
+    assert plan_fill("forward", 40, 0, 30, {1: done_to_30}) == []
+
+
+def test_fill_plans_each_gap_from_its_done_neighbour_per_object() -> None:
+    a = [E] * 5 + [P] + [T] * 4 + [S] * 3 + [T] * 7  # 20 frames: prompt at 5, 10–12 stale
+    b = [E] * 5 + [P] + [E] * 14
+    plan = plan_fill("both", 8, 0, 19, {1: a, 2: b})
+    assert plan == [
+        Leg("forward", 6, 19, (2,)),
+        Leg("forward", 10, 12, (1,)),  # object 1's done frames 13–19 are not redone
+        Leg("backward", 4, 0, (1, 2)),
+    ]
+    assert plan_fill("forward", 2, 0, 19, {2: b}) == [Leg("forward", 6, 19, (2,))]
+    assert plan_fill("backward", 19, 0, 19, {2: b}) == [Leg("backward", 4, 0, (2,))]
+    names = {1: "Dog", 2: "Ball"}
+    assert describe_gaps({1: a, 2: b}, names, 0, 19) == (
+        "Dog: frames 0–4, 10–12; Ball: frames 0–4, 6–19"
+    )
+    assert describe_gaps({1: [T] * 20}, names, 0, 19) == ""
+
+
+def test_transport_loops_in_out_both_ways_and_only_from_inside() -> None:
+    t = Transport(20)
+    t.set_in(4)
+    t.set_out(7)
+    t.loop = True
+    t.seek(5)
+    t.shuttle_backward()
+    t.shuttle_backward()  # -2 a tick
+    assert [t.tick() and t.current for _ in range(4)] == [7, 5, 7, 5]
+    t.stop()
+    t.seek(15)  # outside the range: plays on to the end as without a loop
+    t.shuttle_forward()
+    while t.tick():
+        pass
+    assert t.current == 19 and not t.playing

@@ -10,18 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_actions import open_clip
 from gui_fake_session import FakeSessionFactory, draw_prompt
 from gui_frames import synthetic_clip
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from etam_plugin.gui._qt.controller import SessionState
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog
 from etam_plugin.gui._qt.images import qimage_to_rgb
 from etam_plugin.gui._qt.main_window import MainWindow
 from etam_plugin.gui._qt.settings import PanelSettings
-from etam_plugin.gui.app import create_window
 from etam_plugin.gui.components.coverage import EMPTY_COLOR, status_color
 from etam_plugin.gui.components.objects import PALETTE
 from etam_plugin.gui.components.prompts import with_point
@@ -36,44 +35,8 @@ SIZE = (72, 96)
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> PanelSettings:
-    return PanelSettings.at(tmp_path / "panel.ini")
-
-
-@pytest.fixture
-def make_window(qtbot, clips, settings):
-    made: list[MainWindow] = []
-
-    def make(factory: FakeSessionFactory | None = None, s: PanelSettings | None = None):
-        w = create_window(s or settings, factory or FakeSessionFactory(), clips)
-        w.ask_unsaved = lambda what: pytest.fail(f"unexpected 'save before you {what}?'")
-        w.ask_download = lambda error: pytest.fail(f"unexpected download offer: {error}")
-        w.resize(1100, 720)
-        w.show()
-        qtbot.waitExposed(w)
-        w.activateWindow()
-        made.append(w)
-        return w
-
-    yield make
-    for w in made:
-        w.controller.changes.reset()
-        w.close()
-        w.deleteLater()
-
-
-@pytest.fixture
 def window(make_window) -> MainWindow:
     return make_window()
-
-
-def open_clip(qtbot, w: MainWindow, path: Path) -> None:
-    w.open_path(path)
-    c = w.controller
-    qtbot.waitUntil(
-        lambda: c.session_state is SessionState.READY and c.displayed_frame == 0, timeout=WAIT
-    )
-    qtbot.waitUntil(lambda: w.viewer.rendered is not None, timeout=WAIT)
 
 
 def click(qtbot, w: MainWindow, x: int, y: int, button=Qt.MouseButton.LeftButton, mods=None):
@@ -306,8 +269,7 @@ def test_tracking_progress_and_cancel_in_the_status_bar(qtbot, make_window, tmp_
     qtbot.waitUntil(lambda: c.masks.has(0, 1), timeout=WAIT)
     key(qtbot, w, Qt.Key.Key_T, Qt.KeyboardModifier.ControlModifier)  # both ways
     qtbot.waitUntil(lambda: w.progress.bar.value() >= 3, timeout=WAIT)
-    assert w.progress.isVisible() and "fps" in w.progress.label.text()
-    assert "ETA" in w.progress.label.text()
+    assert w.progress.isVisible() and "estimating…" in w.progress.label.text()  # < 1 s in
     assert not w.actions["track_forward"].isEnabled()
     click(qtbot, w, 60, 20)  # corrections wait while tracking
     assert "wait until tracking stops" in w.last_report.text
@@ -523,3 +485,35 @@ def test_panel_subcommand_passes_source_and_theme(monkeypatch, tmp_path) -> None
     ]
     assert kw["track"] == "both" and kw["clip"] is None
     assert kw["rate"] == Fraction(30000, 1001)  # 29.97 snapped to NTSC
+
+
+def test_panel_subcommand_takes_the_weights_as_track_and_live_do(monkeypatch, tmp_path, capsys):
+    """Issue 14 item 6: ``panel`` had no ``--checkpoint``: offline, with weights at hand, a
+    new user had to find Model ▸ Checkpoint File…. The same arguments as ``track``."""
+    from PySide6.QtCore import QSettings
+
+    import etam_plugin.gui.app
+    from etam_plugin.cli import build_parser, main
+
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(tmp_path))
+    calls = []
+    monkeypatch.setattr(
+        etam_plugin.gui.app,
+        "run_panel",
+        lambda source, settings, **kw: calls.append(settings.model_options()) or 0,
+    )
+    weights = tmp_path / "efficienttam_ti_512x512.pt"
+    weights.write_bytes(b"")
+    parse = build_parser().parse_args
+    for argv in (["--checkpoint", str(weights)], ["--checkpoint", "s"], ["--variant", "mobile"]):
+        args = parse(["panel", "clip.mp4", *argv])
+        assert args._run(args) == 0
+    file, named, variant = calls
+    assert (file.checkpoint, file.variant) == (weights, "ti_512x512")  # told by the file name
+    assert (named.checkpoint, named.variant) == (None, "s")  # a variant: its official weights
+    assert variant.variant == "mobile" and variant.checkpoint is None
+    assert main(["panel", "clip.mp4", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"etam-plugin panel: error: no checkpoint file {tmp_path / 'none.pt'}"
+    assert len(calls) == 3

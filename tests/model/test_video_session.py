@@ -87,6 +87,7 @@ def test_statuses_follow_prompts_tracking_and_corrections(model, frames) -> None
     assert done == [*range(2, N), 1, 0]
     assert all(st is FrameStatus.TRACKED for i, st in enumerate(s.statuses(1)) if i != 2)
 
+    seen = {f: s.result(f, 1).mask for f in range(N)}
     s.add_prompt(6, 1, Prompt(((20.0, 20.0),), (0,)))  # a correction, tracked forward
     st = s.statuses(1)
     assert st[6] is FrameStatus.PROMPTED
@@ -94,11 +95,17 @@ def test_statuses_follow_prompts_tracking_and_corrections(model, frames) -> None
     assert all(x is FrameStatus.TRACKED for x in st[3:6])
     assert [r.frame_index for r, _ in s.propagate(start=6)] == list(range(6, N))
     assert FrameStatus.STALE not in s.statuses(1)
+    corrected = {f: s.result(f, 1).mask for f in range(N)}
 
-    # Clearing the correction restores the tracked result and marks later frames stale.
+    # Clearing the correction (its undo) restores the tracked result, and the frames it
+    # re-tracked get back what was tracked before it; redoing it brings its own back.
     s.set_prompts(6, 1, ())
     assert s.statuses(1)[6] is FrameStatus.TRACKED
-    assert s.statuses(1)[8] is FrameStatus.STALE
+    assert FrameStatus.STALE not in s.statuses(1)
+    assert all(np.array_equal(s.result(f, 1).mask, seen[f]) for f in range(7, N))
+    s.set_prompts(6, 1, (Prompt(((20.0, 20.0),), (0,)),))
+    assert FrameStatus.STALE not in s.statuses(1)
+    assert all(np.array_equal(s.result(f, 1).mask, corrected[f]) for f in range(6, N))
 
     # Changing a conditioning frame changes every tracked frame of the object.
     s.add_object(2)
