@@ -181,7 +181,7 @@ def test_select_in_the_panel_then_the_strip_is_tracked_with_its_prompts(
     """Blender opens the real panel (offscreen Qt here) on the strip's media and range; the
     panel keeps the strip's prompts file; when it closes, Blender tracks with that file."""
     blend = make_scene(home, tmp_path, movie)
-    env = dict(home, QT_QPA_PLATFORM="offscreen", ETAM_WEIGHTS_DIR=str(checkpoint.parent))
+    env = dict(home, QT_QPA_PLATFORM="offscreen", ETAM_WEIGHTS_DIR=str(tmp_path / "none"))
     env |= {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_STATE_HOME": str(tmp_path / "st")}
     request = {"action": "track", "operator_name": "etam_select_in_panel",
                "operator": {"strip": "clip"},
@@ -202,6 +202,7 @@ def test_select_in_the_panel_then_the_strip_is_tracked_with_its_prompts(
         args = panel.cmdline()
         assert args[args.index("panel") + 1] == str(movie)
         assert args[args.index("--start") + 1] == "3" and args[args.index("--end") + 1] == "8"
+        assert args[args.index("--checkpoint") + 1] == str(checkpoint)  # the add-on's weights
         panel.terminate()  # the person closes the panel
         out, _ = blender.communicate(timeout=600)
     finally:

@@ -132,6 +132,8 @@ def panel_command(spec: PanelSpec) -> list[str]:
     ]  # fmt: skip
     if spec.prompts_in:
         cmd += ["--prompts", spec.prompts_in]
+    if spec.checkpoint:  # the weights the strip is then tracked with
+        cmd += ["--checkpoint", spec.checkpoint]
     for point in spec.points:
         cmd += ["--point", point]
     for box in spec.boxes:

@@ -52,6 +52,11 @@ def _absolute(path: str) -> str:
     return os.path.normpath(bpy.path.abspath(path))
 
 
+def _weights(checkpoint: str) -> str:
+    """A checkpoint file (``//`` relative to the .blend) or a variant name, as given."""
+    return _absolute(checkpoint) if checkpoint.startswith("//") else checkpoint
+
+
 def strip_facts(scene, strip) -> strips.StripFacts:
     """Reads what :func:`strips.source_range` needs off a strip."""
     render = scene.render
@@ -237,7 +242,7 @@ class ETAM_OT_track_strip(bpy.types.Operator):
         python, checkpoint = preferences(context)
         spec = jobs.JobSpec(
             python=python,
-            checkpoint=bpy.path.abspath(checkpoint) if checkpoint.startswith("//") else checkpoint,
+            checkpoint=_weights(checkpoint),
             media=strip_facts(scene, source).media,
             first=span.first,
             last=span.last,
@@ -371,7 +376,7 @@ class ETAM_OT_select_in_panel(bpy.types.Operator):
             settings = source.etam
             facts = strip_facts(context.scene, source)
             span = strips.source_range(facts)
-            python, _checkpoint = preferences(context)
+            python, checkpoint = preferences(context)
             out = matte_folder(settings) / jobs.output_name(source.name)
             spec = jobs.PanelSpec(
                 python=python,
@@ -382,6 +387,7 @@ class ETAM_OT_select_in_panel(bpy.types.Operator):
                 prompts_in=bpy.path.abspath(settings.prompts_file) if settings.prompts_file else "",
                 points=jobs.split_prompts(settings.points),
                 boxes=jobs.split_prompts(settings.boxes),
+                checkpoint=_weights(checkpoint),
             )
             if not python or not Path(python).is_file():
                 raise jobs.SetupError(
