@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import os
 
-from etam_plugin.errors import EtamError
+from etam_plugin.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16")
-
-
-class DeviceError(EtamError):
-    """The requested device or precision is not available on this machine."""
 
 
 def pick_device(name: str = "auto") -> str:

@@ -23,6 +23,7 @@ __all__ = [
     "CaptureError",
     "CheckpointError",
     "CorruptFrameError",
+    "DeviceError",
     "EffectError",
     "EtamError",
     "ExportError",
@@ -37,6 +38,7 @@ __all__ = [
     "ObsError",
     "OnnxError",
     "ProjectError",
+    "PromptError",
     "SequenceGapError",
     "StreamError",
     "TimelineError",
@@ -160,6 +162,18 @@ class SequenceGapError(MediaError):
     @property
     def missing_count(self) -> int:
         return sum(last - first + 1 for first, last in self.gaps)
+
+
+class PromptError(EtamError):
+    """A prompt given on the command line or in a prompts file cannot be understood."""
+
+    def __init__(self, message: str, *, text: str | None = None) -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class DeviceError(EtamError):
+    """The requested device or precision is not available on this machine."""
 
 
 class MatteError(EtamError, ValueError):

@@ -18,19 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from etam_plugin.atomic import write_bytes_atomic
-from etam_plugin.errors import EtamError
+from etam_plugin.errors import PromptError
 from etam_plugin.model import Prompt
 
 MAX_PROMPTS_BYTES = 16 * 2**20
 """Far more than any hand-made or exported prompts file (each entry is ~100 bytes)."""
-
-
-class PromptError(EtamError):
-    """A prompt given on the command line or in a prompts file cannot be understood."""
-
-    def __init__(self, message: str, *, text: str | None = None) -> None:
-        super().__init__(message)
-        self.text = text
 
 
 class PromptSet:

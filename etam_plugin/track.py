@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from etam_plugin.atomic import replaced_atomically, scratch_folder
-from etam_plugin.errors import EtamError, ExportError
+from etam_plugin.errors import EtamError, ExportError, PromptError
 from etam_plugin.export import writer_class
 from etam_plugin.export.targets import (
     distinct,
@@ -30,7 +30,7 @@ from etam_plugin.export.targets import (
 from etam_plugin.matte import MatteOps, union
 from etam_plugin.media import open_source
 from etam_plugin.model import EfficientTAM, Prompt, VideoSession
-from etam_plugin.prompts import PromptError, PromptSet
+from etam_plugin.prompts import PromptSet
 
 TIMELINE_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".edl", ".kdenlive")
 COMBINE_MODES = ("union", "separate")

@@ -12,6 +12,7 @@ from types import TracebackType
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from etam_plugin.errors import PromptError
 from etam_plugin.gui._qt.controller import EditorController
 from etam_plugin.gui._qt.main_window import MainWindow
 from etam_plugin.gui._qt.settings import APPLICATION, ORGANIZATION, PanelSettings
@@ -22,7 +23,7 @@ from etam_plugin.gui.components.frames import FramesFactory, open_frames
 from etam_plugin.gui.components.recovery import RecoveryArea
 from etam_plugin.gui.components.session_api import SessionFactory
 from etam_plugin.model import Prompt
-from etam_plugin.prompts import PromptError, write_prompts_file
+from etam_plugin.prompts import write_prompts_file
 
 # The GUI thread needs the GIL back quickly after each Qt call while the worker runs Python
 # (the model's glue code between kernels). At CPython's default 5 ms switch interval a

@@ -6,8 +6,8 @@ prompts given at start are applied on the first frame the tracker steps.
 
 from __future__ import annotations
 
+from etam_plugin.errors import PromptError
 from etam_plugin.model import Prompt
-from etam_plugin.prompts import PromptError
 
 
 def _numbers(text: str, count: int, what: str) -> list[float]:

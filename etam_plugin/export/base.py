@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -94,17 +94,6 @@ class OutputSpec:
             color_trc=info.color_trc,
             source_path=Path(info.path),
         )
-
-    def with_range(self, start: int, stop: int) -> OutputSpec:
-        """The same output cut to source frames ``[start, stop)`` of this spec's range."""
-        if not self.first_frame <= start < stop <= self.stop_frame:
-            raise ExportError(f"frame range {start}..{stop - 1} is outside this output")
-        tc = (
-            offset_timecode(self.start_timecode, start - self.first_frame, self.frame_rate)
-            if self.start_timecode
-            else None
-        )
-        return replace(self, first_frame=start, frame_count=stop - start, start_timecode=tc)
 
 
 def _range(r: tuple[int, int] | range) -> tuple[int, int]:

@@ -61,10 +61,6 @@ class TimelineClip:
         return self.source_start + self.duration
 
     @property
-    def record_end(self) -> int:
-        return self.record_start + self.duration
-
-    @property
     def handles(self) -> tuple[int, int] | None:
         """Frames of media available before and after the used range, if known."""
         if self.available_start is None or self.available_duration is None:

@@ -137,10 +137,6 @@ class Viewer(QGraphicsView):
             self._render_pending = True
             QTimer.singleShot(0, self._render)
 
-    def render_now(self) -> None:
-        self._render_pending = True
-        self._render()
-
     def _render(self) -> None:
         self._render_pending = False
         c = self._controller

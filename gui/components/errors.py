@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from etam_plugin.devices import DeviceError
 from etam_plugin.errors import (
     CancelledError,
     CheckpointError,
+    DeviceError,
     EtamError,
     ExportError,
     MediaError,

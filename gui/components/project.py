@@ -26,7 +26,7 @@ import re
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
@@ -328,8 +328,3 @@ def delete_project_files(path: Path) -> None:
     shutil.rmtree(data_folder(path), ignore_errors=True)
     with contextlib.suppress(OSError):
         path.unlink()
-
-
-def with_source(state: ProjectState, source: Path) -> ProjectState:
-    """``state`` pointing at a relinked clip (the user located a moved file)."""
-    return replace(state, source=Path(source))

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from etam_plugin.errors import PromptError
 from etam_plugin.model import Prompt
-from etam_plugin.prompts import PromptError, load_prompts_file, write_prompts_file
+from etam_plugin.prompts import load_prompts_file, write_prompts_file
 from tests.scripts import console_script
 
 

@@ -14,8 +14,9 @@ import opentimelineio as otio
 import pytest
 
 from etam_plugin.cli import main
+from etam_plugin.errors import PromptError
 from etam_plugin.model import Prompt
-from etam_plugin.prompts import PromptError, build_prompts, parse_box, parse_point
+from etam_plugin.prompts import build_prompts, parse_box, parse_point
 
 from .conftest_track import FRAMES, HEIGHT, WIDTH
 

@@ -89,7 +89,7 @@ def test_missing_weights_say_where_to_get_them(tmp_path, no_hub_cache, monkeypat
 
 
 def test_precision_and_device_are_checked(no_hub_cache, weights_folder) -> None:
-    from etam_plugin.devices import DeviceError
+    from etam_plugin.errors import DeviceError
 
     path = next(weights_folder.iterdir())
     factory = ModelSessionFactory(ModelOptions(checkpoint=path, device="cpu", precision="bfloat16"))

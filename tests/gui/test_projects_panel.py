@@ -307,7 +307,7 @@ def test_switching_the_model_keeps_prompts_and_retracks(qtbot, make_window, tmp_
 
 
 def test_a_failed_model_switch_goes_back(qtbot, make_window, tmp_path):
-    from etam_plugin.devices import DeviceError
+    from etam_plugin.errors import DeviceError
 
     factory = FakeSessionFactory()
     w = make_window(factory)
