@@ -149,6 +149,8 @@ class VideoSession:
         self._shelf_cleanup = weakref.finalize(self, shutil.rmtree, self._shelf, True)
         self._states: dict[tuple, int] = {}
         self._tags = 0
+        # Frames whose record the last prompt change brought back (their masks changed).
+        self.last_restored: tuple[int, ...] = ()
 
     # -- objects -----------------------------------------------------------------------
 
@@ -303,6 +305,7 @@ class VideoSession:
         since gets back the record it had then. So undoing a correction shows what the
         user saw before it, and redoing it shows its re-tracked frames, with no re-track."""
         state = self._prompt_state(obj)
+        restored = []
         grown: dict[frozenset[int], frozenset[int]] = {}  # frames tracked together share sets
         for f in [f for f in obj.tracked if f in obj.store and f not in obj.prompts]:
             valid = obj.valid.get(f, frozenset())
@@ -323,6 +326,8 @@ class VideoSession:
                 obj.tracked[f] = match.meta.reverse
                 obj.stale.discard(f)
                 self._invalidate(obj.obj_id, f)
+                restored.append(f)
+        self.last_restored = tuple(restored)
 
     def _shelve(self, obj: _Object, frame: int) -> None:
         """Keep the frame's stored record for undo before it is replaced (if it is right for

@@ -961,10 +961,9 @@ class EditorController(QObject):
             self._on_frame_tracked(msg)
         elif isinstance(msg, m.PromptApplied):
             # The edit (or its undo/redo) may have brought back other frames' records (the
-            # session keeps what re-tracking replaced): the object's shown masks are
-            # fetched again, the edited frame's comes with the message.
-            if msg.request.obj_id in self.objects:
-                self.masks.remove_object(msg.request.obj_id)
+            # session keeps what re-tracking replaced): their shown masks are fetched again.
+            for frame in msg.restored:
+                self.masks.discard(frame, msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)

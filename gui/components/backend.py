@@ -189,7 +189,9 @@ class InferenceBackend:
         t0 = time.perf_counter()
         if isinstance(request, m.SetPrompt):
             result = session.set_prompts(request.frame, request.obj_id, clicks(request.prompt))
-            emit(m.PromptApplied(request, result, self._statuses(), time.perf_counter() - t0))
+            restored = tuple(getattr(session, "last_restored", ()))  # VideoSession's undo
+            elapsed = time.perf_counter() - t0
+            emit(m.PromptApplied(request, result, self._statuses(), elapsed, restored))
         elif isinstance(request, m.Propagate):
             self._propagate(session, request, emit)
         elif isinstance(request, m.AddObject):

@@ -248,6 +248,7 @@ class PromptApplied:
     result: FrameResult
     statuses: dict[int, list[FrameStatus]]
     elapsed_s: float
+    restored: tuple[int, ...] = ()  # other frames whose masks the edit brought back (undo)
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,8 @@ def test_click_track_correct_export_save_reopen(
         c.trackingProgress.connect(lambda p: progress.append((p.done, w.progress.isVisible())))
         with qtbot.waitSignal(c.trackingFinished, timeout=WAIT) as done:
             key(qtbot, w, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier)
-        assert not done.args[0].cancelled and done.args[0].frames_done == N
-        assert [d for d, _ in progress] == list(range(1, N + 1)) and all(v for _, v in progress)
+        assert not done.args[0].cancelled and done.args[0].frames_done == N - 1  # 0 is done
+        assert [d for d, _ in progress] == list(range(1, N)) and all(v for _, v in progress)
         assert c.coverage.statuses(1) == [P] + [T] * (N - 1)
 
         # -- scrub: later frames show their masks
@@ -102,7 +102,7 @@ def test_click_track_correct_export_save_reopen(
         assert not np.array_equal(c.masks.get(5, 1), before)
         with qtbot.waitSignal(c.trackingFinished, timeout=WAIT) as done:
             key(qtbot, w, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
-        assert done.args[0].frames_done == N - 5
+        assert done.args[0].frames_done == N - 6  # the stale frames 6.. only
         assert c.coverage.statuses(1) == [P] + [T] * 4 + [P] + [T] * (N - 6)
         masks = [c.masks.get(f, 1).copy() for f in range(N)]
 
