@@ -4,6 +4,10 @@ lost/found drive hold and fade, and the tracker's state stays constant."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from etam_plugin.model import LiveTracker, Prompt
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
 from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import TestPattern
+from etam_plugin.obs_bridge.tracking import MODEL_NICENESS
 from tests.obs_bridge.real_tracker import OBJ_SCORE_BIAS, SpyTracker, tiny_model
 
 
@@ -121,3 +126,40 @@ def test_tracker_state_stays_constant_over_a_long_run(tmp_path: Path) -> None:
             sizes[steps] = bridge.stats()["tracker"]["state_bytes"]
     assert sizes[20] > 0
     assert sizes[20] == sizes[40] == sizes[60], sizes
+
+
+def _niceness_of_threads() -> list[int]:
+    """The nice value of each thread of this process (Linux /proc)."""
+    values = []
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            values.append(int(fields[16]))  # field 19 of stat; 3 fields before the split
+    return values
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority: Linux")
+def test_the_model_runs_below_the_output_threads_priority(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """On a 2-core CPU the model's threads took the cores from the compositor and the output
+    fell below the camera's rate: the track thread, and torch's OpenMP workers it starts,
+    run ``MODEL_NICENESS`` steps lower than the rest of the bridge."""
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    class Spy(SpyTracker):
+        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().step(frame_rgb)
+
+    tracker = Spy(tiny_model())
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
+    with bridge:
+        wait_for(lambda: tracker.steps() >= 3, 20, "three tracker steps")
+        lowered = [n for n in _niceness_of_threads() if n == min(base + MODEL_NICENESS, 19)]
+        assert bridge.composite is not None and bridge.composite.is_alive()
+    assert seen and set(seen) == {min(base + MODEL_NICENESS, 19)}
+    # the track thread and torch's workers for it (one per extra intra-op thread)
+    assert len(lowered) >= torch.get_num_threads(), lowered
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
