@@ -417,6 +417,8 @@ def status_line(stats: dict) -> str:
         else f"{st['capture']['fps']:.1f} fps in"
     )
     paused = " (paused)" if stats["inference_paused"] else ""
+    if not stats["objects"] and not paused:
+        paused = " (idle: nothing selected)"
     dropped = stats["dropped"]["before_composite"] + stats["dropped"]["stream"]
     return (
         f"{obs_part} · {cam} · {st['composite']['fps']:.1f} fps out · "

@@ -152,6 +152,7 @@ class _Relay(QObject):
     """Carries results of the bridge's futures (resolved on its track thread) to the GUI."""
 
     failed = Signal(str)
+    selected = Signal(int)
 
 
 class ControlWindow(QWidget):
@@ -189,6 +190,7 @@ class ControlWindow(QWidget):
         layout.addWidget(self.status)
         self._relay = _Relay(self)
         self._relay.failed.connect(self._on_failed)
+        self._relay.selected.connect(self._on_selected)
         self.preview.pointClicked.connect(self._on_point_clicked)
         self.preview.boxDragged.connect(self._on_box_dragged)
         self.new_button.clicked.connect(self.objects.clearSelection)
@@ -217,14 +219,23 @@ class ControlWindow(QWidget):
         target = self._target()
         future = self.bridge.select(prompt, target, frame=self._shown)
         self.message.setText(
-            f"{what}: {'re-selecting object ' + str(target) if target else 'new object'}"
+            f"selecting… {what}: {'object ' + str(target) if target else 'new object'}"
         )
-        future.add_done_callback(self._watch)
+        future.add_done_callback(self._watch_select)
 
     def _watch(self, future: Future) -> None:
         exc = future.exception()
         if exc is not None:
             self._relay.failed.emit(f"selection failed: {exc}")
+
+    def _watch_select(self, future: Future) -> None:
+        if future.exception() is None:
+            self._relay.selected.emit(int(future.result()))
+        else:
+            self._watch(future)
+
+    def _on_selected(self, obj_id: int) -> None:
+        self.message.setText(f"object {obj_id} selected")
 
     def _on_point_clicked(self, x: float, y: float) -> None:
         self._submit(Prompt(points_xy=((x, y),), labels=(1,)), f"point {x:.0f},{y:.0f}")
@@ -257,8 +268,10 @@ class ControlWindow(QWidget):
             size = (max(16, int(r.width())), max(16, int(r.height())))
             if self.show_output.isChecked():
                 image = checkerboard_under(latest.rgba, size)
-            else:
+            elif latest.objects:
                 image = overlay(latest.frame.rgb, latest.matte, size)
+            else:  # nothing selected: the matte is the effect's pass-through, not an object
+                image = cv2.resize(latest.frame.rgb, size, interpolation=cv2.INTER_AREA)
             self.preview.set_image(image, (w, h))
             self._update_objects(latest)
         self._ticks += 1

@@ -10,9 +10,10 @@ the thread.
 A click's coordinates belong to the frame the user was looking at, and with a slow model
 that is not the frame the tracker stepped last (the picture keeps moving at camera rate
 while the tracker is one or more frames behind or ahead). So a ``select`` may carry that
-frame: the tracker then steps on it first and the prompt lands on the very pixels that were
-clicked. Without a frame (``--point``/``--box``, library calls) the prompt applies to the
-frame stepped last — the first frame for prompts given before the start.
+frame: the tracker then steps on it first (and on nothing newer before it, so the click's
+mask is out one model step later) and the prompt lands on the very pixels that were
+clicked. Without a frame (``--point``/``--box``, library calls) the prompt applies to a
+newly stepped frame. While nothing is selected the model does no work at all.
 
 The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
 them) are logged and counted here; presence for hold/fade comes from the same signal, each
@@ -128,6 +129,7 @@ class TrackThread(threading.Thread):
         if not paused:
             self._resumed.set()
         self._last: tuple[Frame, FrameResult] | None = None
+        self._selected: set[int] = set()
         self._generation = 0
         self.last_error: str | None = None
         self.events: deque[EventRecord] = deque(maxlen=64)
@@ -183,9 +185,13 @@ class TrackThread(threading.Thread):
         try:
             while not self._stop_event.is_set():
                 pending = bool(self._commands)
-                if self.paused and not pending:
+                if not pending and (self.paused or not self._selected):
+                    # paused, or nothing selected: no model work at all (a click wakes us)
                     self._wake.wait(0.2)
                     self._wake.clear()
+                    continue
+                if pending and self._commands_bring_their_frames():
+                    self._apply_commands()  # a click: its own frame, no step before it
                     continue
                 got = self.frames.get(after=last_seq, timeout=0.1)
                 if got is None:
@@ -199,6 +205,19 @@ class TrackThread(threading.Thread):
             pass
         finally:
             self._fail_pending(RuntimeError("the bridge stopped before the command ran"))
+
+    @property
+    def selected(self) -> bool:
+        """Whether any object is selected (with none the model does no work)."""
+        return bool(self._selected)
+
+    def _commands_bring_their_frames(self) -> bool:
+        """True when every queued command can run without stepping the newest frame first:
+        selects that carry the clicked frame, removals and clears. Stepping the newest
+        frame before a click's own frame would delay its first mask by one model step."""
+        with self._lock:
+            commands = list(self._commands)
+        return all(c.kind != "select" or c.frame is not None for c in commands)
 
     def _step(self, frame: Frame) -> bool:
         t0 = time.perf_counter()
@@ -246,7 +265,7 @@ class TrackThread(threading.Thread):
                     RuntimeError(f"the tracker failed on the selected frame: {self.last_error}")
                 )
                 continue
-            if self._last is None:
+            if self._last is None and cmd.kind == "select":
                 waiting.append(cmd)
                 continue
             self._apply(cmd)
@@ -256,7 +275,13 @@ class TrackThread(threading.Thread):
 
     def _apply(self, cmd: _Command) -> None:
         """One command on the last stepped frame; publishes the changed selection."""
-        assert self._last is not None
+        if self._last is None:  # a removal or clear before any frame: nothing to publish
+            if cmd.kind == "remove":
+                self.tracker.remove(cmd.obj_id)  # type: ignore[arg-type]
+            else:
+                self.tracker.clear()
+            cmd.future.set_result(cmd.obj_id)
+            return
         frame, result = self._last
         objects = dict(result.objects)
         try:
@@ -264,16 +289,19 @@ class TrackThread(threading.Thread):
                 assert cmd.obj_id is not None and cmd.prompt is not None
                 selected = self.tracker.select(cmd.obj_id, cmd.prompt)
                 objects.update(selected.objects)
+                self._selected.add(cmd.obj_id)
                 self.selected_on.append(frame.seq)
                 cmd.future.set_result(cmd.obj_id)
             elif cmd.kind == "remove":
                 assert cmd.obj_id is not None
                 self.tracker.remove(cmd.obj_id)
                 objects.pop(cmd.obj_id, None)
+                self._selected.discard(cmd.obj_id)
                 cmd.future.set_result(cmd.obj_id)
             else:
                 self.tracker.clear()
                 objects.clear()
+                self._selected.clear()
                 cmd.future.set_result(None)
         except Exception as exc:
             log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)

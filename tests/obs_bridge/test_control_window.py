@@ -8,6 +8,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import cv2
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
@@ -17,6 +19,15 @@ from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
 from tests.obs_bridge.doubles import ColourTracker
 
 pytestmark = pytest.mark.gui
+
+
+def preview_pixels(window: ControlWindow) -> np.ndarray:
+    """The RGB pixels the preview shows now."""
+    image = window.preview._image
+    assert image is not None
+    h, w = image.height(), image.width()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    return data.reshape(h, image.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
 
 
 @pytest.fixture
@@ -42,13 +53,24 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         window.resize(800, 500)
         window.show()
         qtbot.waitUntil(lambda: window.preview._image is not None, timeout=5000)
+        # before the first click nothing is tinted: the preview is the camera picture
+        window._timer.stop()
+        shown, image = window._shown, preview_pixels(window)
+        plain = cv2.resize(shown.rgb, image.shape[1::-1], interpolation=cv2.INTER_AREA)
+        assert np.array_equal(image, plain)
+        window._timer.start()
 
         # click the red disc: a new object
         x, y = pattern.discs[0].position(0, 320, 240)
         pos = window.preview.from_frame(x, y).toPoint()
         qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos)
+        assert window.message.text().startswith("selecting…")
         qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=5000)
+        qtbot.waitUntil(lambda: window.message.text() == "object 1 selected", timeout=5000)
         assert "tracked" in window.objects.item(0).text()
+        image = preview_pixels(window)  # now the object is tinted
+        px, py = (round(v * image.shape[1] / 320) for v in (x, y))
+        assert image[py, px, 2] > 100  # the red disc (blue 30) is tinted blue
 
         # drag a box around the blue disc: a second object
         bx, by = pattern.discs[1].position(0, 320, 240)
@@ -85,8 +107,8 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
 def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
     qtbot, pattern: TestPattern, pattern_clip: Path
 ) -> None:
-    """With the real LiveTracker (tiny network, slowed below camera rate) the picture on
-    screen is newer than the tracker's frame; the click is applied to the picture clicked."""
+    """With the real LiveTracker (tiny network, slowed below camera rate) the click is
+    applied to the picture clicked, which the tracker steps for it."""
     from tests.obs_bridge.real_tracker import SpyTracker, tiny_model
 
     tracker = SpyTracker(tiny_model(), delay_s=0.25)
@@ -98,8 +120,8 @@ def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
         qtbot.addWidget(window)
         window.resize(800, 500)
         window.show()
-        qtbot.waitUntil(lambda: tracker.steps() >= 2 and window._shown is not None, timeout=20000)
-        qtbot.waitUntil(lambda: window._shown.seq != bridge.track.last_seq, timeout=5000)
+        qtbot.waitUntil(lambda: window._shown is not None and window._shown.seq > 3, timeout=20000)
+        assert tracker.steps() == 0  # nothing selected: the model waits for the click
         shown = window._shown  # the GUI thread: nothing replaces it before the click
         x, y = pattern.discs[0].position(shown.source_index, 320, 240)
         qtbot.mouseClick(

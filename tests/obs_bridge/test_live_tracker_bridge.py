@@ -44,12 +44,13 @@ def disc_prompt(pattern: TestPattern, index: int) -> Prompt:
 def test_a_click_is_applied_to_the_frame_the_user_saw(
     pattern: TestPattern, pattern_clip: Path
 ) -> None:
-    """The tracker is ~8 frames slower than the camera, so the frame on screen is not the
-    one it stepped last: the select carries the frame; the tracker steps on it, then selects,
-    and the mask equals a fresh tracker's selection on exactly that picture."""
+    """The tracker is ~8 frames slower than the camera (tracking a first object), so the
+    frame on screen is not the one it stepped last: the select carries the frame; the
+    tracker steps on it, then selects, and the mask equals a fresh tracker's selection on
+    exactly that picture."""
     model = tiny_model()
     tracker = SpyTracker(model, delay_s=0.25)
-    bridge = Bridge(config(pattern_clip), tracker)
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
     with bridge:
         wait_for(lambda: tracker.steps() >= 2, 20, "two tracker steps")
         seen = bridge.latest().frame  # what the control window shows right now
@@ -61,7 +62,7 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
         assert stepped is seen.rgb, "the select was applied to another frame"
         assert bridge.track.selected_on[-1] == seen.seq
 
-        # without a frame, the prompt goes to the frame stepped last
+        # without a frame, the prompt goes to a newer frame, stepped for it
         bridge.select(prompt, obj_id=obj_id).result(timeout=20)
         assert tracker.selects[-1][0] is not seen.rgb
         assert bridge.track.selected_on[-1] > seen.seq
@@ -163,3 +164,52 @@ def test_the_model_runs_below_the_output_threads_priority(
     # the track thread and torch's workers for it (one per extra intra-op thread)
     assert len(lowered) >= torch.get_num_threads(), lowered
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+
+
+def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """Nothing selected: the model never runs (the output is the camera, for capture and
+    composite cost only). A click steps the clicked frame alone (not the newest frame
+    first) and its mask is on the output one model step later; clearing stops the model."""
+    spent: list[float] = []  # the model's time for the click: its step, then its select
+
+    class Timed(SpyTracker):
+        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+            t0 = time.monotonic()
+            try:
+                return super().step(frame_rgb)
+            finally:
+                spent.append(time.monotonic() - t0)
+
+        def select(self, obj_id, prompt):  # type: ignore[no-untyped-def]
+            t0 = time.monotonic()
+            try:
+                return super().select(obj_id, prompt)
+            finally:
+                spent.append(time.monotonic() - t0)
+
+    tracker = Timed(tiny_model(), delay_s=0.2)
+    bridge = Bridge(config(pattern_clip), tracker)
+    with bridge:
+        wait_for(lambda: bridge.composite_stats.count >= 30, 10, "a second of output")
+        assert tracker.steps() == 0, "the model ran with nothing selected"
+        assert bridge.latest().objects == ()
+        seen = bridge.latest().frame
+        clicked = time.monotonic()
+        bridge.select(disc_prompt(pattern, seen.source_index), frame=seen).result(timeout=10)
+        assert tracker.steps() == 1 and tracker.stepped[0] is seen.rgb
+        first = wait_for(
+            lambda: c if (c := bridge.latest()) and c.mask_seq == seen.seq and c.objects else None,
+            5,
+            "the clicked frame's mask on the output",
+        )
+        shown_after = time.monotonic() - clicked
+        model_s = spent[0] + spent[1]  # the clicked frame's step and the select on it
+        assert shown_after <= model_s + 0.15, (shown_after, spent[:2])  # + a few frames
+        assert first.objects[0].present
+        bridge.clear().result(timeout=10)
+        wait_for(lambda: not bridge.latest().objects, 5, "the selection gone from the output")
+        steps = tracker.steps()
+        time.sleep(0.8)
+        assert tracker.steps() <= steps + 1  # at most the step under way when cleared
