@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,7 +38,7 @@ from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
-from etam_plugin.obs_bridge.tracking import MaskSnapshot, TrackThread
+from etam_plugin.obs_bridge.tracking import MODEL_NICENESS, MaskSnapshot, TrackThread
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class BridgeConfig:
     ``mask_wait_ms``: how long a frame may wait for its own mask when the tracker's median
     step is shorter than that (a fast GPU model: exact masks; a slow one: never waited for).
     ``flow_warp``: move older masks onto newer frames with optical flow.
+    ``model_niceness``: how many ``nice`` steps below the output the model runs (Linux).
     """
 
     source: SourceSpec = 0
@@ -85,6 +88,7 @@ class BridgeConfig:
     virtual_camera: bool = False
     pause_when_hidden: bool = True
     status_log_s: float = 10.0
+    model_niceness: int = MODEL_NICENESS
 
 
 class Bridge:
@@ -177,7 +181,13 @@ class Bridge:
         except Exception:
             self._stop_outputs()
             raise
-        self.track = TrackThread(self.tracker, self._to_track, self._masks, stats=self.track_stats)
+        self.track = TrackThread(
+            self.tracker,
+            self._to_track,
+            self._masks,
+            stats=self.track_stats,
+            nice=cfg.model_niceness,
+        )
         self.initial_selections = [
             self.track.submit("select", next(self._ids), prompt) for prompt in cfg.prompts
         ]
@@ -348,6 +358,7 @@ class Bridge:
         objects = self.composite.objects if self.composite else ()
         return {
             "device": tracker_device(self.tracker),
+            "threads": {**_thread_settings(), "model_niceness": self.config.model_niceness},
             "size": list(self.size) if self.size else None,
             "effect": self.effect.name,
             "uptime_s": round(time.monotonic() - self._t_start, 2) if self._t_start else 0.0,
@@ -397,6 +408,15 @@ class Bridge:
     def _log_status(self) -> None:
         while not self._status_stop.wait(self.config.status_log_s):
             log.info("bridge: %s", status_line(self.stats()))
+
+
+def _thread_settings() -> dict:
+    """How the model's CPU threads run (the stats file says what a run was measured with)."""
+    torch = sys.modules.get("torch")
+    return {
+        "torch": torch.get_num_threads() if torch is not None else None,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
 
 
 def status_line(stats: dict) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,22 @@ BACKENDS: tuple[str, ...] = ("torch", "onnx")
 """Inference backends ``build_live_tracker`` can run (the ``backend`` argument, the live
 command's ``--backend``): PyTorch, or ONNX Runtime on an ``etam-plugin export-onnx`` folder
 (then ``checkpoint`` is that folder)."""
+
+
+LIVE_OMP_WAIT_POLICY = "PASSIVE"
+"""torch's OpenMP threads sleep when idle instead of spinning. With 2 threads on 2 cores and
+one core busy (OBS, the compositor), a spinning worker holds a core the other thread is
+waiting for: a mobile step took 1157 ms vs 592 ms passive here (one run each, a
+``yes > /dev/null`` loop busy, machine shared), and the 1-thread time was 1133 ms."""
+
+
+def prepare_live_threads() -> str | None:
+    """Set ``OMP_WAIT_POLICY`` for the live path before torch loads (OpenMP reads it once,
+    when it starts); a value the user set is kept. Returns the policy in effect (None when
+    torch was loaded first and none was set: then nothing can change it any more)."""
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", LIVE_OMP_WAIT_POLICY)
+    return os.environ.get("OMP_WAIT_POLICY")
 
 
 def best_device() -> str:

@@ -364,6 +364,9 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+
+    prepare_live_threads()  # as the live command does, before torch loads
     from etam_plugin.obs_bridge.bridge import Bridge
     from etam_plugin.obs_bridge.testpattern import TestPattern
 

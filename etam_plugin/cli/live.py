@@ -24,7 +24,9 @@ etam-plugin/obs.ini (~/.config/etam-plugin/obs.ini on Linux), with
     password = ...
 It is never taken from the command line. Exit codes: 0 done, 1 ran but OBS was never
 reached (or every tracker step failed), 2 bad input (camera, checkpoint, prompt, password
-file), 130 stopped with Ctrl-C (the stats file is still written)."""
+file), 130 stopped with Ctrl-C (the stats file is still written); SIGTERM stops cleanly
+and exits 0. --frames counts composited frames; the stats' frames_out counts those
+delivered (sent to OBS's reader of the stream)."""
 
 
 def _point(text: str) -> Any:
@@ -69,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from etam_plugin.devices import DEVICES, DTYPES
     from etam_plugin.model import ATTENTION_MODES, VARIANTS
     from etam_plugin.obs_bridge.trackers import BACKENDS
+    from etam_plugin.obs_bridge.tracking import MODEL_NICENESS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -117,6 +120,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--dtype", choices=DTYPES, default="float32")
     model.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend")
     model.add_argument(
+        "--model-niceness",
+        type=int,
+        default=MODEL_NICENESS,
+        metavar="N",
+        help="run the model N nice steps below the output, so the output keeps the camera's "
+        f"rate on a small CPU (Linux; 0: same priority; default {MODEL_NICENESS})",
+    )
+    model.add_argument(
         "--cuda-graphs",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -139,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.width is None) != (args.height is None):
         raise EtamError("--width and --height go together")
+    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+
+    prepare_live_threads()  # before torch loads: its threads must not spin on a busy core
     if not args.no_window:
         _check_display()
     logging.basicConfig(
@@ -212,4 +226,5 @@ def _config(args: argparse.Namespace) -> Any:
         password=password,
         stream_port=args.stream_port,
         virtual_camera=args.virtual_camera,
+        model_niceness=max(0, min(19, args.model_niceness)),
     )

@@ -150,7 +150,7 @@ def test_the_live_command_loop_with_its_window(qapp, pattern_clip: Path, tmp_pat
 
     stats = tmp_path / "stats.json"
     assert run_live(bridge(), frames=20, window=True, stats_path=stats) == 0
-    assert json.loads(stats.read_text())["run"]["frames_out"] >= 20
+    assert json.loads(stats.read_text())["run"]["frames_composited"] >= 20
 
     stop = threading.Event()
     threading.Timer(1.0, stop.set).start()

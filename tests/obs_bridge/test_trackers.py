@@ -59,3 +59,33 @@ def test_point_and_box_prompts_from_text() -> None:
         parse_box("5,5,5,9")
     with pytest.raises(ValueError, match="X0,Y0,X1,Y1"):
         parse_box("1,2,3")
+
+
+def test_the_live_path_makes_openmp_threads_sleep_unless_told_otherwise() -> None:
+    """OMP_WAIT_POLICY is read once when OpenMP starts: it is set before torch loads; the
+    user's own value is kept; after torch has loaded nothing changes it any more."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "from etam_plugin.obs_bridge.trackers import prepare_live_threads\n"
+        "{before}\n"
+        "print(prepare_live_threads(), os.environ.get('OMP_WAIT_POLICY'))\n"
+    )
+
+    def policy(before: str = "", **env: str) -> str:
+        clean = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+        out = subprocess.run(
+            [sys.executable, "-c", code.format(before=before)],
+            capture_output=True,
+            text=True,
+            env={**clean, **env},
+            check=True,
+        )
+        return out.stdout.strip()
+
+    assert policy() == "PASSIVE PASSIVE"
+    assert policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE ACTIVE"
+    assert policy("import torch") == "None None"
