@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from etam_plugin.errors import CancelledError, CaptureError
+from etam_plugin.errors import CancelledError, CaptureError, ObsError
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
@@ -218,7 +218,11 @@ class Bridge:
         self.capture.start()
         if cfg.obs is not None and self.stream is not None:
             self.obs = ObsController(
-                cfg.obs, password, self.stream.url, on_visibility=self._on_visibility
+                cfg.obs,
+                password,
+                self.stream.url,
+                on_visibility=self._on_visibility,
+                latency_ms=self.added_latency_ms,
             )
             self.obs.start()
         if cfg.status_log_s > 0:
@@ -309,6 +313,13 @@ class Bridge:
             self.track.resume()
             log.info("bridge: inference resumed")
 
+    def added_latency_ms(self) -> float | None:
+        """How much later than the camera the picture leaves the bridge (capture → output,
+        median of the recent frames); None before there is a measure. ``--sync-audio``
+        delays the microphone in OBS by this much."""
+        snap = self.output_age.snapshot()
+        return snap.p50_ms if snap.count >= 10 else None
+
     @property
     def inference_paused(self) -> bool:
         return self.track is not None and self.track.paused
@@ -342,9 +353,16 @@ class Bridge:
                 break
             if cancel is not None and cancel.wait(0.05):
                 raise CancelledError("live run cancelled")
+            self._check_obs()
             if cancel is None:
                 time.sleep(0.05)
         return self.stats()
+
+    def _check_obs(self) -> None:
+        """A source another running bridge owns ends the run: streaming to it would take
+        that bridge's picture away (or show ours nowhere)."""
+        if self.obs is not None and self.obs.status().state == "conflict":
+            raise ObsError(self.obs.status().last_error or "the OBS source is in use")
 
     def stats(self) -> dict:
         """Numbers for the status line and ``--stats``: per-stage fps and latency

@@ -104,6 +104,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     obs.add_argument("--no-obs", action="store_true", help="serve the stream only, no OBS")
     look.add_argument("--scene", help="OBS scene for the source (default: the program scene)")
     look.add_argument("--source-name", default="etam-plugin", help="OBS media source name")
+    look.add_argument(
+        "--sync-audio",
+        nargs="+",
+        default=(),
+        metavar="INPUT",
+        help="delay these OBS audio inputs (e.g. 'Mic/Aux') by the bridge's measured latency, "
+        "so speech matches the picture; restored on exit",
+    )
     look.add_argument("--password-file", type=Path, help="private config file with [obs] password")
     look.add_argument("--stream-port", type=int, default=0, help="TCP port of the stream (0: any)")
     look.add_argument(
@@ -153,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     from etam_plugin.obs_bridge.trackers import prepare_live_threads
 
     prepare_live_threads()  # before torch loads: its threads must not spin on a busy core
+    if args.sync_audio and args.no_obs:
+        raise EtamError("--sync-audio sets OBS inputs' audio offset: it needs OBS (not --no-obs)")
     if not args.no_window:
         _check_display()
     logging.basicConfig(
@@ -212,7 +222,13 @@ def _config(args: argparse.Namespace) -> Any:
     obs = password = None
     if not args.no_obs:
         host, port = parse_obs_address(args.obs)
-        obs = ObsSettings(host=host, port=port, scene=args.scene, source_name=args.source_name)
+        obs = ObsSettings(
+            host=host,
+            port=port,
+            scene=args.scene,
+            source_name=args.source_name,
+            sync_audio=tuple(args.sync_audio),
+        )
         password = load_password(config_path=args.password_file)
     return BridgeConfig(
         source=parse_source(args.camera),

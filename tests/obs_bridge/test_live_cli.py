@@ -216,6 +216,7 @@ def test_an_unsafe_password_file_is_refused_before_loading_anything(
         (["--effect", "sparkle"], "sparkle"),
         (["--obs", "localhost:http"], "port must be a number"),
         (["--matte-ops", "feather=lots"], "feather"),
+        (["--sync-audio", "Mic/Aux"], "--sync-audio sets OBS inputs"),  # with --no-obs
     ],
 )
 def test_bad_options_are_refused_before_the_model_loads(
