@@ -27,7 +27,12 @@ from etam_plugin.errors import CancelledError, CaptureError, ObsError
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
-from etam_plugin.obs_bridge.compositor import Composited, CompositeThread, FrameSink
+from etam_plugin.obs_bridge.compositor import (
+    CAMERA_LOST_MODES,
+    Composited,
+    CompositeThread,
+    FrameSink,
+)
 from etam_plugin.obs_bridge.credentials import Secret, load_password
 from etam_plugin.obs_bridge.effects import Effect, parse_effect
 from etam_plugin.obs_bridge.flow import FlowWarper
@@ -66,6 +71,8 @@ class BridgeConfig:
     step is shorter than that (a fast GPU model: exact masks; a slow one: never waited for).
     ``flow_warp``: move older masks onto newer frames with optical flow.
     ``model_niceness``: how many ``nice`` steps below the output the model runs (Linux).
+    ``camera_lost``: what the outputs get while the camera is lost: ``slate`` (says so),
+    ``transparent``, or ``freeze`` (nothing: OBS keeps the last picture).
     """
 
     source: SourceSpec = 0
@@ -89,6 +96,7 @@ class BridgeConfig:
     pause_when_hidden: bool = True
     status_log_s: float = 10.0
     model_niceness: int = MODEL_NICENESS
+    camera_lost: str = "slate"
 
 
 class Bridge:
@@ -149,6 +157,10 @@ class Bridge:
         if self._started or self._slots_closed:
             raise RuntimeError("a bridge starts once: make a new Bridge to start again")
         cfg = self.config
+        if cfg.camera_lost not in CAMERA_LOST_MODES:
+            raise ValueError(
+                f"camera_lost must be one of {CAMERA_LOST_MODES}, not {cfg.camera_lost!r}"
+            )
         self._rss_start = self._process.memory_info().rss
         self._t_start = time.monotonic()
         password = cfg.password
@@ -205,6 +217,9 @@ class Bridge:
             preview=self._preview,
             mask_wait_s=cfg.mask_wait_ms / 1000.0,
             track_stats=self.track_stats,
+            camera_lost=self._camera_lost,
+            camera_lost_mode=cfg.camera_lost,
+            size=self.size,
         )
         self.capture = CaptureThread(
             source,
@@ -312,6 +327,10 @@ class Bridge:
         elif self.track.paused:
             self.track.resume()
             log.info("bridge: inference resumed")
+
+    def _camera_lost(self) -> bool:
+        capture = self.capture
+        return capture is not None and capture.status().state in ("reconnecting", "stalled")
 
     def added_latency_ms(self) -> float | None:
         """How much later than the camera the picture leaves the bridge (capture → output,

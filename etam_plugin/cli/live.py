@@ -115,6 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     look.add_argument("--password-file", type=Path, help="private config file with [obs] password")
     look.add_argument("--stream-port", type=int, default=0, help="TCP port of the stream (0: any)")
     look.add_argument(
+        "--camera-lost",
+        choices=("slate", "transparent", "freeze"),
+        default="slate",
+        help="what OBS gets while the camera is lost: a 'camera lost' slate (default), a "
+        "transparent picture, or nothing (the last frame stays)",
+    )
+    look.add_argument(
         "--virtual-camera", action="store_true", help="also feed a virtual camera (pyvirtualcam)"
     )
 
@@ -243,4 +250,5 @@ def _config(args: argparse.Namespace) -> Any:
         stream_port=args.stream_port,
         virtual_camera=args.virtual_camera,
         model_niceness=max(0, min(19, args.model_niceness)),
+        camera_lost=args.camera_lost,
     )
