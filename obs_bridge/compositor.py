@@ -72,6 +72,9 @@ class Composited:
     rgba: np.ndarray  # uint8 (H, W, 4) as sent
     mask_seq: int  # the frame the mask came from (0: none yet)
     objects: tuple[ObjectState, ...]
+    # each object's matte as the tracker gave it (on frame mask_seq, not moved by the flow):
+    # the window colours each object apart with them
+    object_mattes: tuple[tuple[int, np.ndarray], ...] = ()
 
 
 class CompositeThread(threading.Thread):
@@ -173,7 +176,14 @@ class CompositeThread(threading.Thread):
                 self._objects = tuple(self.mixer.states(clock))
                 if self.preview is not None:
                     self.preview.put(
-                        Composited(frame, matte, rgba, snap.frame_seq if snap else 0, self._objects)
+                        Composited(
+                            frame,
+                            matte,
+                            rgba,
+                            snap.frame_seq if snap else 0,
+                            self._objects,
+                            self.mixer.mattes(),
+                        )
                     )
         except SlotClosed:
             pass

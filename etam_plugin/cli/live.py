@@ -67,6 +67,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from etam_plugin.devices import DEVICES, DTYPES
     from etam_plugin.model import ATTENTION_MODES, VARIANTS
@@ -114,6 +124,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     look.add_argument("--password-file", type=Path, help="private config file with [obs] password")
     look.add_argument("--stream-port", type=int, default=0, help="TCP port of the stream (0: any)")
+    look.add_argument(
+        "--hold",
+        type=_non_negative_float,
+        default=0.5,
+        metavar="S",
+        help="keep a lost object's last matte this many seconds (default 0.5)",
+    )
+    look.add_argument(
+        "--fade",
+        type=_non_negative_float,
+        default=0.5,
+        metavar="S",
+        help="then fade it out over this many seconds (default 0.5)",
+    )
+    look.add_argument(
+        "--fallback",
+        choices=("passthrough", "keyed"),
+        help="when every object is lost: the camera untouched, or the effect everywhere "
+        "(default: the effect's choice; privacy hides everything)",
+    )
     look.add_argument(
         "--camera-lost",
         choices=("slate", "transparent", "freeze"),
@@ -225,6 +255,7 @@ def _config(args: argparse.Namespace) -> Any:
     from etam_plugin.obs_bridge.credentials import load_password
     from etam_plugin.obs_bridge.effects import parse_effect
     from etam_plugin.obs_bridge.obs_control import ObsSettings, parse_obs_address
+    from etam_plugin.obs_bridge.presence import PresencePolicy
 
     obs = password = None
     if not args.no_obs:
@@ -249,6 +280,7 @@ def _config(args: argparse.Namespace) -> Any:
         password=password,
         stream_port=args.stream_port,
         virtual_camera=args.virtual_camera,
+        presence=PresencePolicy(hold_s=args.hold, fade_s=args.fade, fallback=args.fallback),
         model_niceness=max(0, min(19, args.model_niceness)),
         camera_lost=args.camera_lost,
     )

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
-from etam_plugin.obs_bridge.control_window import ControlWindow
+from etam_plugin.obs_bridge.control_window import ControlWindow, object_colour
 from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
 from tests.obs_bridge.doubles import ColourTracker
 
@@ -84,12 +84,46 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         qtbot.waitUntil(lambda: window.objects.count() == 2, timeout=5000)
         assert len(tracker.colours) == 2
         assert tuple(tracker.colours[2]) == (40, 60, 220)  # the box picked the blue disc
+        # each object in its own colour: the blue disc (object 2) is tinted orange
+        assert object_colour(1) != object_colour(2)
+        image = preview_pixels(window)
+        qx, qy = (round(v * image.shape[1] / 320) for v in (bx, by))
+        qtbot.waitUntil(lambda: preview_pixels(window)[qy, qx, 0] > 100, timeout=5000)
+        assert all(not window.objects.item(i).icon().isNull() for i in range(2))
+
+        # a long status line is cut, it never widens the window
+        width = window.width()
+        window.status.setText("OBS: " + "very long status " * 60)
+        window.message.setText("message " * 80)
+        qtbot.wait(50)
+        assert window.width() == width
+
+        # right-click on object 2 (highlighted): a negative point added to its clicks
+        window.objects.setCurrentRow(1)
+        window.objects.item(1).setSelected(True)
+        qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos)
+        qtbot.waitUntil(lambda: tracker.selects == 3, timeout=5000)
+        obj_id, prompt = tracker.prompts[-1]
+        assert obj_id == 2 and prompt.labels == (0,)  # its box, and one negative point
+        assert prompt.box_xyxy == tracker.prompts[1][1].box_xyxy is not None
+        qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos + QPoint(4, 0))
+        qtbot.waitUntil(lambda: tracker.selects == 4, timeout=5000)
+        assert tracker.prompts[-1][1].labels == (0, 0) and tracker.prompts[-1][1].box_xyxy
+
+        # the effect switches live from the window
+        window.effect.setCurrentText("highlight")
+        window.effect.lineEdit().returnPressed.emit()
+        qtbot.waitUntil(lambda: bridge.effect.name == "highlight", timeout=2000)
+        window.effect.setCurrentText("sparkle")
+        window.effect.lineEdit().returnPressed.emit()
+        assert "sparkle" in window.message.text() and bridge.effect.name == "highlight"
 
         # with object 1 highlighted, a click re-selects it instead of adding one
+        window.objects.clearSelection()
         window.objects.setCurrentRow(0)
         window.objects.item(0).setSelected(True)
         qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos + QPoint(3, 0))
-        qtbot.waitUntil(lambda: tracker.selects == 3, timeout=5000)
+        qtbot.waitUntil(lambda: tracker.selects == 5, timeout=5000)
         assert window.objects.count() == 2 and set(tracker.colours) == {1, 2}
 
         qtbot.waitUntil(lambda: "fps out" in window.status.text(), timeout=5000)

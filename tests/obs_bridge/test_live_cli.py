@@ -254,3 +254,30 @@ def test_obs_down_keeps_streaming_then_says_obs_was_never_reached(
     assert stats["run"]["frames_out"] == 0  # ... but none was delivered: nobody read them
     assert stats["obs"]["attempts"] >= 1 and not stats["obs"]["ever_connected"]
     assert np.isfinite(stats["fps"]["output"])
+
+
+def test_hold_fade_and_fallback_reach_the_bridge(pattern_clip: Path, capsys) -> None:
+    """--hold/--fade/--fallback set how a lost object is held, faded and replaced."""
+    from etam_plugin.cli import build_parser
+    from etam_plugin.cli.live import _config
+    from etam_plugin.obs_bridge.presence import PresencePolicy
+
+    args = build_parser().parse_args(
+        live_args(
+            pattern_clip,
+            Path("unused.pt"),
+            "--no-obs",
+            "--hold",
+            "2",
+            "--fade",
+            "0",
+            "--fallback",
+            "keyed",
+        )
+    )
+    assert _config(args).presence == PresencePolicy(hold_s=2.0, fade_s=0.0, fallback="keyed")
+    defaults = build_parser().parse_args(live_args(pattern_clip, Path("unused.pt"), "--no-obs"))
+    assert _config(defaults).presence == PresencePolicy()
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(live_args(pattern_clip, Path("unused.pt"), "--hold", "-1"))
+    assert exit_info.value.code == 2 and "seconds >= 0" in capsys.readouterr().err
