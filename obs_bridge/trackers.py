@@ -25,6 +25,14 @@ command's ``--backend``): PyTorch, or ONNX Runtime on an ``etam-plugin export-on
 (then ``checkpoint`` is that folder)."""
 
 
+MODEL_NICENESS = 10
+"""How much lower than the rest of the bridge the model runs (Linux ``nice`` steps). On a
+2-core CPU the model's two threads otherwise take the cores from the compositor, and the
+output falls below the camera's rate (1080p file camera, mobile network, no OBS, machine
+loaded by others: 21.4 fps out at 0, 23.2 at 5, 27.2 at 10, of 30). The price: against other
+busy programs the model gets less CPU too (its steps were 1.2–2.3 s in those runs, mask age
+1.9 → 3.7 s); ``BridgeConfig.model_niceness`` / ``--model-niceness 0`` turn it off."""
+
 LIVE_OMP_WAIT_POLICY = "PASSIVE"
 """torch's OpenMP threads sleep when idle instead of spinning. With 2 threads on 2 cores and
 one core busy (OBS, the compositor), a spinning worker holds a core the other thread is

@@ -39,6 +39,7 @@ from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.protocol import MaskTracker
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
 from etam_plugin.obs_bridge.stats import StageStats
+from etam_plugin.obs_bridge.trackers import MODEL_NICENESS
 
 log = logging.getLogger(__name__)
 
@@ -77,15 +78,6 @@ class EventRecord:
     kind: str  # "lost" | "found"
     frame_seq: int
     t: float  # time.monotonic()
-
-
-MODEL_NICENESS = 10
-"""How much lower than the rest of the bridge the model runs (Linux ``nice`` steps). On a
-2-core CPU the model's two threads otherwise take the cores from the compositor, and the
-output falls below the camera's rate (1080p file camera, mobile network, no OBS, machine
-loaded by others: 21.4 fps out at 0, 23.2 at 5, 27.2 at 10, of 30). The price: against other
-busy programs the model gets less CPU too (its steps were 1.2–2.3 s in those runs, mask age
-1.9 → 3.7 s); ``BridgeConfig.model_niceness`` / ``--model-niceness 0`` turn it off."""
 
 
 def lower_thread_priority(steps: int) -> bool:

@@ -80,8 +80,7 @@ def _non_negative_float(text: str) -> float:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from etam_plugin.devices import DEVICES, DTYPES
     from etam_plugin.model import ATTENTION_MODES, VARIANTS
-    from etam_plugin.obs_bridge.trackers import BACKENDS
-    from etam_plugin.obs_bridge.tracking import MODEL_NICENESS
+    from etam_plugin.obs_bridge.trackers import BACKENDS, MODEL_NICENESS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
