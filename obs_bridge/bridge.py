@@ -316,6 +316,13 @@ class Bridge:
         if self.composite is not None:
             self.composite.effect = self.effect
 
+    def set_presence(self, policy: PresencePolicy) -> None:
+        """Change hold, fade and fallback while running (the next composited frame uses it;
+        a policy is replaced whole, so the compositor never sees half of one)."""
+        self.config.presence = policy
+        if self.composite is not None:
+            self.composite.mixer.policy = policy
+
     # -- inference pause (OBS visibility) -----------------------------------------------------
     def _on_visibility(self, visible: bool | None) -> None:
         self._visible = visible

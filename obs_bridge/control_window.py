@@ -37,6 +37,8 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -52,6 +54,7 @@ from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.bridge import status_line
 from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.compositor import Composited
+from etam_plugin.obs_bridge.presence import FALLBACKS, PresencePolicy
 
 TINT = np.array([40, 160, 255], np.float32)
 PALETTE = np.array(
@@ -227,6 +230,16 @@ class ControlWindow(QWidget):
         if current is not None and current not in EFFECT_CHOICES:
             self.effect.insertItem(0, current)
         self.effect.setCurrentIndex(max(0, self.effect.findText(current or "remove")))
+        policy = getattr(getattr(bridge, "config", None), "presence", None) or PresencePolicy()
+        self.hold = QDoubleSpinBox(suffix=" s", decimals=1, maximum=60.0, singleStep=0.1)
+        self.fade = QDoubleSpinBox(suffix=" s", decimals=1, maximum=60.0, singleStep=0.1)
+        self.hold.setValue(policy.hold_s)
+        self.fade.setValue(policy.fade_s)
+        self.fallback = QComboBox()
+        self.fallback.addItems(["effect's choice", *FALLBACKS])
+        self.fallback.setCurrentIndex(
+            0 if policy.fallback is None else 1 + FALLBACKS.index(policy.fallback)
+        )
         self.status = QLabel("starting…")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel(
@@ -246,6 +259,11 @@ class ControlWindow(QWidget):
         side.addWidget(self.show_output)
         side.addWidget(QLabel("Effect"))
         side.addWidget(self.effect)
+        lost = QFormLayout()
+        lost.addRow("Hold lost", self.hold)
+        lost.addRow("Fade", self.fade)
+        lost.addRow("All lost", self.fallback)
+        side.addLayout(lost)
         top = QHBoxLayout()
         top.addWidget(self.preview, 1)
         top.addLayout(side)
@@ -259,6 +277,9 @@ class ControlWindow(QWidget):
         self.preview.pointClicked.connect(self._on_point_clicked)
         self.preview.boxDragged.connect(self._on_box_dragged)
         self.preview.pointRightClicked.connect(self._on_point_right_clicked)
+        self.hold.valueChanged.connect(self._on_presence)
+        self.fade.valueChanged.connect(self._on_presence)
+        self.fallback.currentIndexChanged.connect(self._on_presence)
         self.effect.activated.connect(lambda _i: self._on_effect(self.effect.currentText()))
         self.effect.lineEdit().returnPressed.connect(
             lambda: self._on_effect(self.effect.currentText())
@@ -331,6 +352,23 @@ class ControlWindow(QWidget):
             points_xy=(*old.points_xy, (x, y)), labels=(*old.labels, 0), box_xyxy=old.box_xyxy
         )
         self._submit(prompt, f"not {x:.0f},{y:.0f}", target, replace=False)
+
+    def _on_presence(self, *_: object) -> None:
+        set_presence = getattr(self.bridge, "set_presence", None)
+        if set_presence is None:
+            return
+        index = self.fallback.currentIndex()
+        policy = PresencePolicy(
+            hold_s=self.hold.value(),
+            fade_s=self.fade.value(),
+            fallback=None if index <= 0 else FALLBACKS[index - 1],  # type: ignore[arg-type]
+        )
+        set_presence(policy)
+        fallback = policy.fallback or "effect's choice"
+        self.message.setText(
+            f"lost objects: held {policy.hold_s:g} s, faded over {policy.fade_s:g} s, "
+            f"then {fallback}"
+        )
 
     def _on_effect(self, spec: str) -> None:
         set_effect = getattr(self.bridge, "set_effect", None)

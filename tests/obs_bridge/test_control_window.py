@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, Qt
 
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
 from etam_plugin.obs_bridge.control_window import ControlWindow, object_colour
+from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
 from tests.obs_bridge.doubles import ColourTracker
 
@@ -109,6 +110,13 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos + QPoint(4, 0))
         qtbot.waitUntil(lambda: tracker.selects == 4, timeout=5000)
         assert tracker.prompts[-1][1].labels == (0, 0) and tracker.prompts[-1][1].box_xyxy
+
+        # hold, fade and fallback from the window reach the compositor at once
+        window.hold.setValue(2.0)
+        window.fade.setValue(0.0)
+        window.fallback.setCurrentText("keyed")
+        assert bridge.composite.mixer.policy == PresencePolicy(2.0, 0.0, "keyed")
+        assert "held 2 s" in window.message.text()
 
         # the effect switches live from the window
         window.effect.setCurrentText("highlight")
