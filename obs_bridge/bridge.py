@@ -43,7 +43,8 @@ from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
-from etam_plugin.obs_bridge.tracking import MODEL_NICENESS, MaskSnapshot, TrackThread
+from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
+from etam_plugin.obs_bridge.tracking import MaskSnapshot, TrackThread
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class BridgeConfig:
     step is shorter than that (a fast GPU model: exact masks; a slow one: never waited for).
     ``flow_warp``: move older masks onto newer frames with optical flow.
     ``model_niceness``: how many ``nice`` steps below the output the model runs (Linux).
+    ``adapt_threads``: a model on the CPU runs on all cores or half of them, whichever its
+    recent steps say is faster under the current load (see :class:`ThreadTuner`).
     ``camera_lost``: what the outputs get while the camera is lost: ``slate`` (says so),
     ``transparent``, or ``freeze`` (nothing: OBS keeps the last picture).
     """
@@ -96,6 +99,7 @@ class BridgeConfig:
     pause_when_hidden: bool = True
     status_log_s: float = 10.0
     model_niceness: int = MODEL_NICENESS
+    adapt_threads: bool = True
     camera_lost: str = "slate"
 
 
@@ -199,6 +203,7 @@ class Bridge:
             self._masks,
             stats=self.track_stats,
             nice=cfg.model_niceness,
+            tuner=self._thread_tuner(),
         )
         self.initial_selections = [
             self.track.submit("select", next(self._ids), prompt) for prompt in cfg.prompts
@@ -269,6 +274,16 @@ class Bridge:
                 stage.join(5.0)
         self._stop_outputs()
         self._started = False
+
+    def _thread_tuner(self) -> ThreadTuner | None:
+        """For a torch model on the CPU (the only threads the bridge can set)."""
+        if not self.config.adapt_threads or tracker_device(self.tracker) != "cpu":
+            return None
+        if "torch" not in sys.modules:
+            return None
+        from etam_plugin.devices import cpu_cores
+
+        return ThreadTuner(cpu_cores())
 
     def _stop_outputs(self) -> None:
         if self.stream is not None:
@@ -402,7 +417,11 @@ class Bridge:
         objects = self.composite.objects if self.composite else ()
         return {
             "device": tracker_device(self.tracker),
-            "threads": {**_thread_settings(), "model_niceness": self.config.model_niceness},
+            "threads": {
+                **_thread_settings(),
+                "model_niceness": self.config.model_niceness,
+                "adaptive": self.track is not None and self.track.tuner is not None,
+            },
             "size": list(self.size) if self.size else None,
             "effect": self.effect.name,
             "uptime_s": round(time.monotonic() - self._t_start, 2) if self._t_start else 0.0,

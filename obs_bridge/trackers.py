@@ -49,6 +49,61 @@ def prepare_live_threads() -> str | None:
     return os.environ.get("OMP_WAIT_POLICY")
 
 
+class ThreadTuner:
+    """Picks the model's CPU thread count from its own step times, as the load changes.
+
+    With every core free, more threads are faster; with one core busy (OBS, a game) a
+    thread that shares it holds every parallel region back and one thread fewer is faster.
+    So the tuner keeps the recent step times of two counts (all cores, half of them), runs
+    the faster one, and every ``probe_every_s`` runs ``probe_steps`` steps on the other to
+    see whether the load has changed. ``after_step(ms, now)`` returns the count to use next.
+    """
+
+    def __init__(
+        self,
+        cores: int,
+        *,
+        probe_every_s: float = 30.0,
+        probe_steps: int = 3,
+        window: int = 5,
+    ) -> None:
+        self.counts = tuple(dict.fromkeys((max(1, cores), max(1, cores // 2))))
+        self.current = self.counts[0]
+        self.probe_every_s = probe_every_s
+        self.probe_steps = probe_steps
+        self._times: dict[int, list[float]] = {n: [] for n in self.counts}
+        self._measured_at: dict[int, float] = {}
+        self._window = window
+        self._probing = 0  # steps left on the count being probed
+
+    def after_step(self, ms: float, now: float) -> int:
+        times = self._times[self.current]
+        times.append(ms)
+        del times[: -self._window]
+        self._measured_at[self.current] = now
+        if len(self.counts) < 2:
+            return self.current
+        if self._probing:
+            self._probing -= 1
+            if self._probing:
+                return self.current
+            self.current = self._faster()
+            return self.current
+        other = next(n for n in self.counts if n != self.current)
+        stale = now - self._measured_at.get(other, -1e18) >= self.probe_every_s
+        if len(times) >= self.probe_steps and stale:
+            self.current, self._probing = other, self.probe_steps
+            self._times[other].clear()  # a fresh look: the load may have changed
+        return self.current
+
+    def _faster(self) -> int:
+        def median(n: int) -> float:
+            t = sorted(self._times[n])
+            return t[len(t) // 2] if t else float("inf")
+
+        return min(self.counts, key=median)
+
+
 def best_device() -> str:
     """``cuda`` when present, else ``mps`` (Apple), else ``cpu``."""
     from etam_plugin.devices import pick_device

@@ -39,7 +39,7 @@ from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.protocol import MaskTracker
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
 from etam_plugin.obs_bridge.stats import StageStats
-from etam_plugin.obs_bridge.trackers import MODEL_NICENESS
+from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +107,11 @@ class TrackThread(threading.Thread):
         stats: StageStats | None = None,
         paused: bool = False,
         nice: int = MODEL_NICENESS,
+        tuner: ThreadTuner | None = None,
     ) -> None:
         super().__init__(name="etam-track", daemon=True)
         self.nice = nice
+        self.tuner = tuner  # CPU models: the thread count follows the load
         self.tracker = tracker
         self.frames = frames
         self.masks = masks
@@ -221,7 +223,12 @@ class TrackThread(threading.Thread):
             self.last_error = f"tracker failed: {exc}"
             log.exception("track: tracker.step failed on frame %d", frame.seq)
             return False
-        self.stats.record((time.perf_counter() - t0) * 1000.0)
+        ms = (time.perf_counter() - t0) * 1000.0
+        self.stats.record(ms)
+        if self.tuner is not None:
+            from etam_plugin.devices import set_cpu_threads
+
+            set_cpu_threads(self.tuner.after_step(ms, time.monotonic()))
         self._last = (frame, result)
         self._after_step(frame)
         self._publish(frame, result.objects)

@@ -160,6 +160,7 @@ def test_the_model_runs_below_the_output_threads_priority(
         wait_for(lambda: tracker.steps() >= 3, 20, "three tracker steps")
         lowered = [n for n in _niceness_of_threads() if n == min(base + MODEL_NICENESS, 19)]
         assert bridge.composite is not None and bridge.composite.is_alive()
+        assert bridge.stats()["threads"]["adaptive"]  # a CPU model: its thread count adapts
     assert seen and set(seen) == {min(base + MODEL_NICENESS, 19)}
     # the track thread and torch's workers for it (one per extra intra-op thread)
     assert len(lowered) >= torch.get_num_threads(), lowered

@@ -89,3 +89,31 @@ def test_the_live_path_makes_openmp_threads_sleep_unless_told_otherwise() -> Non
     assert policy() == "PASSIVE PASSIVE"
     assert policy(OMP_WAIT_POLICY="ACTIVE") == "ACTIVE ACTIVE"
     assert policy("import torch") == "None None"
+
+
+def test_the_thread_tuner_runs_the_faster_count_as_the_load_changes() -> None:
+    """All cores while they are free; one thread fewer once a core is busy (a 2-thread
+    step then took twice the 1-thread time here); a look at the other count every 30 s."""
+    from etam_plugin.obs_bridge.trackers import ThreadTuner
+
+    tuner = ThreadTuner(2, probe_every_s=30.0, probe_steps=3)
+    assert tuner.counts == (2, 1) and tuner.current == 2
+    t = 0.0
+
+    def run(ms_at: dict[int, float], steps: int) -> list[int]:
+        nonlocal t
+        used = []
+        for _ in range(steps):
+            used.append(tuner.current)
+            t += ms_at[tuner.current] / 1000.0
+            tuner.after_step(ms_at[tuner.current], t)
+        return used
+
+    idle = {2: 300.0, 1: 600.0}
+    used = run(idle, 12)
+    assert used[:3] == [2, 2, 2] and used[3:6] == [1, 1, 1]  # one look at 1 thread
+    assert used[6:] == [2] * 6  # then back to the faster
+    busy = {2: 1300.0, 1: 600.0}  # a core gets busy
+    used = run(busy, 40)
+    assert used[-10:] == [1] * 10  # found at the next look, and kept
+    assert ThreadTuner(1).counts == (1,) and ThreadTuner(1).after_step(5.0, 0.0) == 1
