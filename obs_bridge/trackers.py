@@ -35,9 +35,10 @@ busy programs the model gets less CPU too (its steps were 1.2–2.3 s in those r
 
 LIVE_OMP_WAIT_POLICY = "PASSIVE"
 """torch's OpenMP threads sleep when idle instead of spinning. With 2 threads on 2 cores and
-one core busy (OBS, the compositor), a spinning worker holds a core the other thread is
-waiting for: a mobile step took 1157 ms vs 592 ms passive here (one run each, a
-``yes > /dev/null`` loop busy, machine shared), and the 1-thread time was 1133 ms."""
+another program busy, a spinning worker holds a core the other thread is waiting for:
+mobile steps at 640×360 took 2.6–4.4 s spinning vs 0.56–0.78 s passive (three interleaved
+pairs on the shared 2-core machine, load ~4), and 1.6 s vs 1.0 s with a ``yes`` loop busy
+(1 thread: 1.6 s spinning, 0.74 s passive)."""
 
 
 def prepare_live_threads() -> str | None:
