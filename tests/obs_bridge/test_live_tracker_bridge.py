@@ -214,3 +214,28 @@ def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
         steps = tracker.steps()
         time.sleep(0.8)
         assert tracker.steps() <= steps + 1  # at most the step under way when cleared
+
+
+def test_the_thread_tuner_sets_the_models_threads_on_its_own_thread(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """The count the tuner picks is the one torch runs the next steps with (OpenMP's thread
+    count belongs to the thread that runs the model: it is set there)."""
+    from etam_plugin.obs_bridge.trackers import ThreadTuner
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("needs 2 torch threads")
+    used: list[int] = []
+
+    class Spy(SpyTracker):
+        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+            used.append(torch.get_num_threads())
+            return super().step(frame_rgb)
+
+    tracker = Spy(tiny_model())
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
+    with bridge:
+        assert bridge.track is not None and bridge.track.tuner is not None
+        bridge.track.tuner = ThreadTuner(2, probe_every_s=0.0, probe_steps=3)
+        wait_for(lambda: len(used) >= 12, 30, "twelve steps")
+    assert 1 in used and 2 in used, used  # probed, then back: the count really changed
