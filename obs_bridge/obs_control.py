@@ -282,6 +282,7 @@ class ObsController(threading.Thread):
                 self._connect_failed(exc)
                 continue
             self.backoff.reset()
+            self._audio_set = None  # a restarted OBS may have lost our offset: set it again
             try:
                 self._serve()
             except ObsError as exc:

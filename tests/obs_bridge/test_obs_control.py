@@ -335,3 +335,28 @@ def test_a_name_taken_by_a_scene_is_explained() -> None:
         assert "already called 'etam'" in c.status().last_error
     finally:
         c.stop()
+
+
+def test_audio_offset_is_set_again_after_obs_restarts_and_restored_on_stop() -> None:
+    """--sync-audio: set once the latency is known; an OBS that restarted with the mic's old
+    offset gets ours again on reconnection; the user's own value comes back on stop."""
+    obs = FakeObs()
+    obs.audio["Mic"] = 15
+    settings = ObsSettings(source_name="etam", poll_s=0.05, sync_audio=("Mic", "Nope"))
+    c = ObsController(
+        settings,
+        Secret("pw"),
+        URL,
+        backoff=Backoff(initial=0.05, factor=2, maximum=0.2, jitter=0),
+        client_factory=obs.factory,
+        latency_ms=lambda: 123.4,
+    )
+    c.start()
+    try:
+        wait_for(lambda: obs.audio["Mic"] == 123 and c.status().audio_offset_ms == 123)
+        obs.clients[-1].drop()  # OBS restarts, and forgot our offset
+        obs.audio["Mic"] = 15
+        wait_for(lambda: c.status().connections == 2 and obs.audio["Mic"] == 123)
+    finally:
+        c.stop()
+    assert obs.audio["Mic"] == 15
