@@ -394,14 +394,15 @@ class Bridge:
                 break
             if cancel is not None and cancel.wait(0.05):
                 raise CancelledError("live run cancelled")
-            self._check_obs()
+            self.check_obs()
             if cancel is None:
                 time.sleep(0.05)
         return self.stats()
 
-    def _check_obs(self) -> None:
-        """A source another running bridge owns ends the run: streaming to it would take
-        that bridge's picture away (or show ours nowhere)."""
+    def check_obs(self) -> None:
+        """Raise :class:`ObsError` when another running bridge owns our OBS source: that ends
+        the run (streaming there would take that bridge's picture away, or show ours
+        nowhere)."""
         if self.obs is not None and self.obs.status().state == "conflict":
             raise ObsError(self.obs.status().last_error or "the OBS source is in use")
 

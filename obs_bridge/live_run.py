@@ -93,13 +93,13 @@ def run_live(
             if window:
                 from etam_plugin.obs_bridge.control_window import run_control_window
 
-                run_control_window(
-                    bridge,
-                    until=stop,
-                    frames_done=None
-                    if frames is None
-                    else lambda: bridge.composite_stats.count - start_count >= frames,
-                )
+                def done() -> bool:  # frames out, or another bridge owns the OBS source
+                    conflict = bridge.obs is not None and bridge.obs.status().state == "conflict"
+                    out = bridge.composite_stats.count - start_count
+                    return conflict or (frames is not None and out >= frames)
+
+                run_control_window(bridge, until=stop, frames_done=done)
+                bridge.check_obs()  # the window closed on a conflict: say so (exit 2)
                 cancelled = stop.is_set()
             else:
                 cancelled = _headless(bridge, frames, stop, status_every_s)
