@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,11 +23,16 @@ from typing import Any
 
 import psutil
 
-from etam_plugin.errors import CancelledError, CaptureError
+from etam_plugin.errors import CancelledError, CaptureError, ObsError
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
-from etam_plugin.obs_bridge.compositor import Composited, CompositeThread, FrameSink
+from etam_plugin.obs_bridge.compositor import (
+    CAMERA_LOST_MODES,
+    Composited,
+    CompositeThread,
+    FrameSink,
+)
 from etam_plugin.obs_bridge.credentials import Secret, load_password
 from etam_plugin.obs_bridge.effects import Effect, parse_effect
 from etam_plugin.obs_bridge.flow import FlowWarper
@@ -36,6 +43,7 @@ from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
+from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
 from etam_plugin.obs_bridge.tracking import MaskSnapshot, TrackThread
 
 log = logging.getLogger(__name__)
@@ -63,6 +71,11 @@ class BridgeConfig:
     ``mask_wait_ms``: how long a frame may wait for its own mask when the tracker's median
     step is shorter than that (a fast GPU model: exact masks; a slow one: never waited for).
     ``flow_warp``: move older masks onto newer frames with optical flow.
+    ``model_niceness``: how many ``nice`` steps below the output the model runs (Linux).
+    ``adapt_threads``: a model on the CPU runs on all cores or half of them, whichever its
+    recent steps say is faster under the current load (see :class:`ThreadTuner`).
+    ``camera_lost``: what the outputs get while the camera is lost: ``slate`` (says so),
+    ``transparent``, or ``freeze`` (nothing: OBS keeps the last picture).
     """
 
     source: SourceSpec = 0
@@ -85,6 +98,9 @@ class BridgeConfig:
     virtual_camera: bool = False
     pause_when_hidden: bool = True
     status_log_s: float = 10.0
+    model_niceness: int = MODEL_NICENESS
+    adapt_threads: bool = True
+    camera_lost: str = "slate"
 
 
 class Bridge:
@@ -145,6 +161,10 @@ class Bridge:
         if self._started or self._slots_closed:
             raise RuntimeError("a bridge starts once: make a new Bridge to start again")
         cfg = self.config
+        if cfg.camera_lost not in CAMERA_LOST_MODES:
+            raise ValueError(
+                f"camera_lost must be one of {CAMERA_LOST_MODES}, not {cfg.camera_lost!r}"
+            )
         self._rss_start = self._process.memory_info().rss
         self._t_start = time.monotonic()
         password = cfg.password
@@ -177,7 +197,14 @@ class Bridge:
         except Exception:
             self._stop_outputs()
             raise
-        self.track = TrackThread(self.tracker, self._to_track, self._masks, stats=self.track_stats)
+        self.track = TrackThread(
+            self.tracker,
+            self._to_track,
+            self._masks,
+            stats=self.track_stats,
+            nice=cfg.model_niceness,
+            tuner=self._thread_tuner(),
+        )
         self.initial_selections = [
             self.track.submit("select", next(self._ids), prompt) for prompt in cfg.prompts
         ]
@@ -195,6 +222,9 @@ class Bridge:
             preview=self._preview,
             mask_wait_s=cfg.mask_wait_ms / 1000.0,
             track_stats=self.track_stats,
+            camera_lost=self._camera_lost,
+            camera_lost_mode=cfg.camera_lost,
+            size=self.size,
         )
         self.capture = CaptureThread(
             source,
@@ -208,7 +238,11 @@ class Bridge:
         self.capture.start()
         if cfg.obs is not None and self.stream is not None:
             self.obs = ObsController(
-                cfg.obs, password, self.stream.url, on_visibility=self._on_visibility
+                cfg.obs,
+                password,
+                self.stream.url,
+                on_visibility=self._on_visibility,
+                latency_ms=self.added_latency_ms,
             )
             self.obs.start()
         if cfg.status_log_s > 0:
@@ -240,6 +274,16 @@ class Bridge:
                 stage.join(5.0)
         self._stop_outputs()
         self._started = False
+
+    def _thread_tuner(self) -> ThreadTuner | None:
+        """For a torch model on the CPU (the only threads the bridge can set)."""
+        if not self.config.adapt_threads or tracker_device(self.tracker) != "cpu":
+            return None
+        if "torch" not in sys.modules:
+            return None
+        from etam_plugin.devices import cpu_cores
+
+        return ThreadTuner(cpu_cores())
 
     def _stop_outputs(self) -> None:
         if self.stream is not None:
@@ -287,6 +331,13 @@ class Bridge:
         if self.composite is not None:
             self.composite.effect = self.effect
 
+    def set_presence(self, policy: PresencePolicy) -> None:
+        """Change hold, fade and fallback while running (the next composited frame uses it;
+        a policy is replaced whole, so the compositor never sees half of one)."""
+        self.config.presence = policy
+        if self.composite is not None:
+            self.composite.mixer.policy = policy
+
     # -- inference pause (OBS visibility) -----------------------------------------------------
     def _on_visibility(self, visible: bool | None) -> None:
         self._visible = visible
@@ -298,6 +349,17 @@ class Bridge:
         elif self.track.paused:
             self.track.resume()
             log.info("bridge: inference resumed")
+
+    def _camera_lost(self) -> bool:
+        capture = self.capture
+        return capture is not None and capture.status().state in ("reconnecting", "stalled")
+
+    def added_latency_ms(self) -> float | None:
+        """How much later than the camera the picture leaves the bridge (capture → output,
+        median of the recent frames); None before there is a measure. ``--sync-audio``
+        delays the microphone in OBS by this much."""
+        snap = self.output_age.snapshot()
+        return snap.p50_ms if snap.count >= 10 else None
 
     @property
     def inference_paused(self) -> bool:
@@ -332,9 +394,17 @@ class Bridge:
                 break
             if cancel is not None and cancel.wait(0.05):
                 raise CancelledError("live run cancelled")
+            self.check_obs()
             if cancel is None:
                 time.sleep(0.05)
         return self.stats()
+
+    def check_obs(self) -> None:
+        """Raise :class:`ObsError` when another running bridge owns our OBS source: that ends
+        the run (streaming there would take that bridge's picture away, or show ours
+        nowhere)."""
+        if self.obs is not None and self.obs.status().state == "conflict":
+            raise ObsError(self.obs.status().last_error or "the OBS source is in use")
 
     def stats(self) -> dict:
         """Numbers for the status line and ``--stats``: per-stage fps and latency
@@ -348,6 +418,11 @@ class Bridge:
         objects = self.composite.objects if self.composite else ()
         return {
             "device": tracker_device(self.tracker),
+            "threads": {
+                **_thread_settings(),
+                "model_niceness": self.config.model_niceness,
+                "adaptive": self.track is not None and self.track.tuner is not None,
+            },
             "size": list(self.size) if self.size else None,
             "effect": self.effect.name,
             "uptime_s": round(time.monotonic() - self._t_start, 2) if self._t_start else 0.0,
@@ -399,6 +474,15 @@ class Bridge:
             log.info("bridge: %s", status_line(self.stats()))
 
 
+def _thread_settings() -> dict:
+    """How the model's CPU threads run (the stats file says what a run was measured with)."""
+    torch = sys.modules.get("torch")
+    return {
+        "torch": torch.get_num_threads() if torch is not None else None,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+
+
 def status_line(stats: dict) -> str:
     """One line for the window and the log: OBS state, rates, latency, drops, device."""
     obs = stats.get("obs")
@@ -417,6 +501,8 @@ def status_line(stats: dict) -> str:
         else f"{st['capture']['fps']:.1f} fps in"
     )
     paused = " (paused)" if stats["inference_paused"] else ""
+    if not stats["objects"] and not paused:
+        paused = " (idle: nothing selected)"
     dropped = stats["dropped"]["before_composite"] + stats["dropped"]["stream"]
     return (
         f"{obs_part} · {cam} · {st['composite']['fps']:.1f} fps out · "

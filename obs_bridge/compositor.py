@@ -6,6 +6,11 @@ newest mask snapshot (finished and temporally smoothed per object as it arrives,
 frame with optical flow (:mod:`flow`), applies the effect and hands the RGBA frame to the
 outputs. Timings of its own work, the age of
 each output frame (capture → output) and the age of the mask it used are recorded.
+
+When the camera is lost (unplugged, file gone, nothing for a while) the outputs get a
+"camera lost" slate a few times a second instead of keeping the last picture frozen on
+stream (``camera_lost="slate"``; ``"transparent"`` sends clear frames, so OBS shows what
+lies under the source; ``"freeze"`` sends nothing, the old behaviour).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+import cv2
 import numpy as np
 
 from etam_plugin.obs_bridge.capture import Frame
@@ -28,6 +34,27 @@ from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.tracking import MaskSnapshot
 
 log = logging.getLogger(__name__)
+
+
+CAMERA_LOST_MODES: tuple[str, ...] = ("slate", "transparent", "freeze")
+SLATE_EVERY_S = 0.2  # how often a slate goes out while the camera is lost
+
+
+def camera_lost_frame(width: int, height: int, mode: str) -> np.ndarray:
+    """The RGBA frame the outputs get while the camera is lost: a dark slate that says so,
+    or fully transparent."""
+    if mode == "transparent":
+        return np.zeros((height, width, 4), np.uint8)
+    rgb = np.empty((height, width, 3), np.uint8)
+    rgb[:] = (24, 24, 28)
+    text = "camera lost - reconnecting"
+    scale = max(0.5, width / 900)
+    thick = max(1, round(scale * 2))
+    (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thick)
+    org = ((width - tw) // 2, (height + th) // 2)
+    cv2.putText(rgb, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (235, 235, 235), thick,
+                cv2.LINE_AA)  # fmt: skip
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)  # opaque
 
 
 class FrameSink(Protocol):
@@ -45,6 +72,9 @@ class Composited:
     rgba: np.ndarray  # uint8 (H, W, 4) as sent
     mask_seq: int  # the frame the mask came from (0: none yet)
     objects: tuple[ObjectState, ...]
+    # each object's matte as the tracker gave it (on frame mask_seq, not moved by the flow):
+    # the window colours each object apart with them
+    object_mattes: tuple[tuple[int, np.ndarray], ...] = ()
 
 
 class CompositeThread(threading.Thread):
@@ -70,6 +100,9 @@ class CompositeThread(threading.Thread):
         preview: LatestSlot[Composited] | None = None,
         mask_wait_s: float = 0.0,
         track_stats: StageStats | None = None,
+        camera_lost: Callable[[], bool] = lambda: False,
+        camera_lost_mode: str = "slate",
+        size: tuple[int, int] | None = None,
     ) -> None:
         super().__init__(name="etam-composite", daemon=True)
         self.frames, self.masks = frames, masks
@@ -87,6 +120,12 @@ class CompositeThread(threading.Thread):
         self._stop_event = threading.Event()
         self._sink_failed: set[int] = set()
         self._objects: tuple[ObjectState, ...] = ()
+        self.camera_lost = camera_lost
+        self.camera_lost_mode = camera_lost_mode
+        self.size = size
+        self._slate: np.ndarray | None = None
+        self._slate_at = 0.0
+        self.slates = 0  # slate frames sent (for the stats and tests)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -109,6 +148,7 @@ class CompositeThread(threading.Thread):
                     clock += now - last_real
                 last_real = now
                 if got is None:
+                    self._maybe_slate(now)
                     continue
                 last_seq, frame = got
                 self._wait_for_mask(frame)
@@ -136,10 +176,30 @@ class CompositeThread(threading.Thread):
                 self._objects = tuple(self.mixer.states(clock))
                 if self.preview is not None:
                     self.preview.put(
-                        Composited(frame, matte, rgba, snap.frame_seq if snap else 0, self._objects)
+                        Composited(
+                            frame,
+                            matte,
+                            rgba,
+                            snap.frame_seq if snap else 0,
+                            self._objects,
+                            self.mixer.mattes(),
+                        )
                     )
         except SlotClosed:
             pass
+
+    def _maybe_slate(self, now: float) -> None:
+        """While the camera is lost, a slate to the outputs every ``SLATE_EVERY_S``."""
+        if self.camera_lost_mode == "freeze" or self.size is None or not self.camera_lost():
+            return
+        if now - self._slate_at < SLATE_EVERY_S:
+            return
+        if self._slate is None:
+            self._slate = camera_lost_frame(*self.size, self.camera_lost_mode)
+        self._slate_at = now
+        for i, sink in enumerate(self.sinks):
+            self._put(i, sink, self._slate, now)
+        self.slates += 1
 
     def _wait_for_mask(self, frame: Frame) -> None:
         """When the tracker is fast (its median step under ``mask_wait_s``), wait that long

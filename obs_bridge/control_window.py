@@ -1,12 +1,15 @@
 """A small PySide6 window to pick objects on the live preview and watch the bridge.
 
 Click = select an object with a point, drag = with a box; with an object highlighted in the
-list, the click re-selects that object instead of adding one (N, "New object", unhighlights).
-Esc clears every object, Delete removes the highlighted one. The window only queues requests
-to the bridge (which applies them on its track thread) and polls its newest frame and stats
-on a timer: the model never runs on the GUI thread, and a slow model never freezes it.
-Each selection carries the frame that was on screen when the user clicked, so the tracker
-prompts exactly that picture even when it is a second behind (or ahead of) it.
+list, the click re-selects that object instead of adding one (N, "New object", unhighlights),
+and a right-click takes the clicked part away from it (a negative point, added to the
+object's clicks). Each object has its own colour, in the preview and the list; the effect
+can be switched from the window. Esc clears every object, Delete removes the highlighted one.
+The window only queues requests to the bridge (which applies them on its track thread) and
+polls its newest frame and stats on a timer: the model never runs on the GUI thread, and a
+slow model never freezes it. Each selection carries the frame that was on screen when the
+user clicked, so the tracker prompts exactly that picture even when it is a second behind
+(or ahead of) it.
 """
 
 from __future__ import annotations
@@ -19,10 +22,23 @@ from typing import Protocol
 import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QKeySequence, QMouseEvent, QPainter, QPen, QShortcut
+from PySide6.QtGui import (
+    QColor,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QMouseEvent,
+    QPainter,
+    QPen,
+    QPixmap,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -33,13 +49,28 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etam_plugin.errors import EtamError
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.bridge import status_line
 from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.compositor import Composited
+from etam_plugin.obs_bridge.presence import FALLBACKS, PresencePolicy
 
 TINT = np.array([40, 160, 255], np.float32)
+PALETTE = np.array(
+    [[40, 160, 255], [255, 120, 40], [80, 220, 90], [230, 70, 200], [250, 220, 40],
+     [60, 230, 230], [160, 110, 255], [240, 60, 60]],
+    np.float32,
+)  # fmt: skip
 DRAG_MIN_PX = 6
+EFFECT_CHOICES = ("remove", "blur", "replace:#00b140", "highlight", "highlight:spotlight",
+                  "privacy", "privacy:blur")  # fmt: skip
+
+
+def object_colour(obj_id: int) -> tuple[int, int, int]:
+    """The colour object ``obj_id`` is shown with (preview tint and list icon)."""
+    r, g, b = PALETTE[(obj_id - 1) % len(PALETTE)]
+    return int(r), int(g), int(b)
 
 
 class BridgeLike(Protocol):
@@ -54,11 +85,28 @@ class BridgeLike(Protocol):
     def latest(self) -> Composited | None: ...
 
 
-def overlay(frame: np.ndarray, matte: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The frame at ``size`` with the selection tinted (scaled first: cheap at any size)."""
+def overlay(
+    frame: np.ndarray,
+    matte: np.ndarray,
+    size: tuple[int, int],
+    objects: tuple[tuple[int, np.ndarray], ...] = (),
+) -> np.ndarray:
+    """The frame at ``size`` with the selection tinted (scaled first: cheap at any size).
+
+    With ``objects`` (id, matte) each pixel takes the colour of the object whose matte is
+    strongest there; the tint's strength is the composited ``matte`` (moved by the flow).
+    """
     rgb = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
     m = cv2.resize(matte, size, interpolation=cv2.INTER_LINEAR)[..., None] * np.float32(0.45)
-    return (rgb * (1 - m) + TINT * m).astype(np.uint8)
+    tint: np.ndarray = TINT
+    if len(objects) > 1:
+        small = [cv2.resize(mt, size, interpolation=cv2.INTER_AREA) for _, mt in objects]
+        which = np.argmax(np.stack(small), axis=0)
+        colours = np.array([object_colour(i) for i, _ in objects], np.float32)
+        tint = colours[which]
+    elif objects:
+        tint = np.array(object_colour(objects[0][0]), np.float32)
+    return (rgb * (1 - m) + tint * m).astype(np.uint8)
 
 
 def checkerboard_under(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -75,6 +123,7 @@ class PreviewWidget(QWidget):
     """Shows an RGB image scaled to fit; reports clicks and drags in image pixels."""
 
     pointClicked = Signal(float, float)
+    pointRightClicked = Signal(float, float)
     boxDragged = Signal(float, float, float, float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -124,6 +173,9 @@ class PreviewWidget(QWidget):
         p.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self.pointRightClicked.emit(*self.to_frame(event.position()))
+            return
         if event.button() == Qt.MouseButton.LeftButton:
             self._press = event.position()
             self._drag = None
@@ -152,6 +204,7 @@ class _Relay(QObject):
     """Carries results of the bridge's futures (resolved on its track thread) to the GUI."""
 
     failed = Signal(str)
+    selected = Signal(int)
 
 
 class ControlWindow(QWidget):
@@ -170,9 +223,33 @@ class ControlWindow(QWidget):
         self.new_button = QPushButton("New object (N)")
         self.remove_button = QPushButton("Remove (Del)")
         self.clear_button = QPushButton("Clear all (Esc)")
+        self.effect = QComboBox()
+        self.effect.setEditable(True)  # any spec: replace:/path/to/bg.png, blur:40, …
+        current = getattr(getattr(bridge, "effect", None), "name", None)
+        self.effect.addItems(EFFECT_CHOICES)
+        if current is not None and current not in EFFECT_CHOICES:
+            self.effect.insertItem(0, current)
+        self.effect.setCurrentIndex(max(0, self.effect.findText(current or "remove")))
+        policy = getattr(getattr(bridge, "config", None), "presence", None) or PresencePolicy()
+        self.hold = QDoubleSpinBox(suffix=" s", decimals=1, maximum=60.0, singleStep=0.1)
+        self.fade = QDoubleSpinBox(suffix=" s", decimals=1, maximum=60.0, singleStep=0.1)
+        self.hold.setValue(policy.hold_s)
+        self.fade.setValue(policy.fade_s)
+        self.fallback = QComboBox()
+        self.fallback.addItems(["effect's choice", *FALLBACKS])
+        self.fallback.setCurrentIndex(
+            0 if policy.fallback is None else 1 + FALLBACKS.index(policy.fallback)
+        )
         self.status = QLabel("starting…")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.message = QLabel("Click an object to select it, or drag a box around it.")
+        self.message = QLabel(
+            "Click an object to select it, or drag a box around it; right-click takes a part "
+            "away from the highlighted object."
+        )
+        for label in (self.status, self.message):
+            # a long line is cut, never widens the window
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(1)
         side = QVBoxLayout()
         side.addWidget(QLabel("Objects"))
         side.addWidget(self.objects, 1)
@@ -180,6 +257,13 @@ class ControlWindow(QWidget):
         side.addWidget(self.remove_button)
         side.addWidget(self.clear_button)
         side.addWidget(self.show_output)
+        side.addWidget(QLabel("Effect"))
+        side.addWidget(self.effect)
+        lost = QFormLayout()
+        lost.addRow("Hold lost", self.hold)
+        lost.addRow("Fade", self.fade)
+        lost.addRow("All lost", self.fallback)
+        side.addLayout(lost)
         top = QHBoxLayout()
         top.addWidget(self.preview, 1)
         top.addLayout(side)
@@ -189,8 +273,17 @@ class ControlWindow(QWidget):
         layout.addWidget(self.status)
         self._relay = _Relay(self)
         self._relay.failed.connect(self._on_failed)
+        self._relay.selected.connect(self._on_selected)
         self.preview.pointClicked.connect(self._on_point_clicked)
         self.preview.boxDragged.connect(self._on_box_dragged)
+        self.preview.pointRightClicked.connect(self._on_point_right_clicked)
+        self.hold.valueChanged.connect(self._on_presence)
+        self.fade.valueChanged.connect(self._on_presence)
+        self.fallback.currentIndexChanged.connect(self._on_presence)
+        self.effect.activated.connect(lambda _i: self._on_effect(self.effect.currentText()))
+        self.effect.lineEdit().returnPressed.connect(
+            lambda: self._on_effect(self.effect.currentText())
+        )
         self.new_button.clicked.connect(self.objects.clearSelection)
         self.remove_button.clicked.connect(self._on_remove)
         self.clear_button.clicked.connect(self._on_clear)
@@ -198,6 +291,7 @@ class ControlWindow(QWidget):
         QShortcut(QKeySequence(Qt.Key.Key_Delete), self, activated=self._on_remove)
         QShortcut(QKeySequence(Qt.Key.Key_N), self, activated=self.objects.clearSelection)
         self._last_seq = -1
+        self._prompts: dict[int, Prompt] = {}  # each object's last prompt (right-click adds)
         self._shown: Frame | None = None  # the frame on screen: what clicks refer to
         self._ticks = 0
         self._timer = QTimer(self)
@@ -213,21 +307,79 @@ class ControlWindow(QWidget):
             else int(item.data(Qt.ItemDataRole.UserRole))
         )
 
-    def _submit(self, prompt: Prompt, what: str) -> None:
-        target = self._target()
+    def _submit(
+        self, prompt: Prompt, what: str, target: int | None = None, *, replace: bool = True
+    ) -> None:
+        target = self._target() if replace else target
         future = self.bridge.select(prompt, target, frame=self._shown)
         self.message.setText(
-            f"{what}: {'re-selecting object ' + str(target) if target else 'new object'}"
+            f"selecting… {what}: {'object ' + str(target) if target else 'new object'}"
         )
-        future.add_done_callback(self._watch)
+        if target is not None:  # at once: a quick second right-click builds on this one
+            self._prompts[target] = prompt
+
+        def remember(f: Future) -> None:  # the track thread: only plain data here
+            if f.exception() is None:
+                self._prompts[int(f.result())] = prompt
+
+        future.add_done_callback(remember)
+        future.add_done_callback(self._watch_select)
 
     def _watch(self, future: Future) -> None:
         exc = future.exception()
         if exc is not None:
             self._relay.failed.emit(f"selection failed: {exc}")
 
+    def _watch_select(self, future: Future) -> None:
+        if future.exception() is None:
+            self._relay.selected.emit(int(future.result()))
+        else:
+            self._watch(future)
+
+    def _on_selected(self, obj_id: int) -> None:
+        self.message.setText(f"object {obj_id} selected")
+
     def _on_point_clicked(self, x: float, y: float) -> None:
         self._submit(Prompt(points_xy=((x, y),), labels=(1,)), f"point {x:.0f},{y:.0f}")
+
+    def _on_point_right_clicked(self, x: float, y: float) -> None:
+        target = self._target()
+        if target is None:
+            self.message.setText("right-click takes a part away from an object: highlight it first")
+            return
+        old = self._prompts.get(target, Prompt())
+        prompt = Prompt(
+            points_xy=(*old.points_xy, (x, y)), labels=(*old.labels, 0), box_xyxy=old.box_xyxy
+        )
+        self._submit(prompt, f"not {x:.0f},{y:.0f}", target, replace=False)
+
+    def _on_presence(self, *_: object) -> None:
+        set_presence = getattr(self.bridge, "set_presence", None)
+        if set_presence is None:
+            return
+        index = self.fallback.currentIndex()
+        policy = PresencePolicy(
+            hold_s=self.hold.value(),
+            fade_s=self.fade.value(),
+            fallback=None if index <= 0 else FALLBACKS[index - 1],  # type: ignore[arg-type]
+        )
+        set_presence(policy)
+        fallback = policy.fallback or "effect's choice"
+        self.message.setText(
+            f"lost objects: held {policy.hold_s:g} s, faded over {policy.fade_s:g} s, "
+            f"then {fallback}"
+        )
+
+    def _on_effect(self, spec: str) -> None:
+        set_effect = getattr(self.bridge, "set_effect", None)
+        if set_effect is None:
+            return
+        try:
+            set_effect(spec)
+        except EtamError as exc:
+            self.message.setText(f"effect: {exc}")
+            return
+        self.message.setText(f"effect: {spec}")
 
     def _on_box_dragged(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self._submit(Prompt(box_xyxy=(x0, y0, x1, y1)), f"box {x0:.0f},{y0:.0f}–{x1:.0f},{y1:.0f}")
@@ -257,8 +409,10 @@ class ControlWindow(QWidget):
             size = (max(16, int(r.width())), max(16, int(r.height())))
             if self.show_output.isChecked():
                 image = checkerboard_under(latest.rgba, size)
-            else:
-                image = overlay(latest.frame.rgb, latest.matte, size)
+            elif latest.objects:
+                image = overlay(latest.frame.rgb, latest.matte, size, latest.object_mattes)
+            else:  # nothing selected: the matte is the effect's pass-through, not an object
+                image = cv2.resize(latest.frame.rgb, size, interpolation=cv2.INTER_AREA)
             self.preview.set_image(image, (w, h))
             self._update_objects(latest)
         self._ticks += 1
@@ -283,7 +437,9 @@ class ControlWindow(QWidget):
         self.objects.blockSignals(True)
         self.objects.clear()
         for obj_id, text in labels:
-            item = QListWidgetItem(text)
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(*object_colour(obj_id)))
+            item = QListWidgetItem(QIcon(swatch), text)
             item.setData(Qt.ItemDataRole.UserRole, obj_id)
             self.objects.addItem(item)
             if obj_id == current:

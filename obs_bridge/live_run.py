@@ -30,8 +30,10 @@ EXIT_OK, EXIT_DEGRADED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+def _stop_on_signals(stop: threading.Event, received: list[int]) -> Iterator[None]:
     """First Ctrl-C (or SIGTERM) asks for a clean stop; a second Ctrl-C interrupts hard.
+    ``received`` collects the signals, so the exit code can tell a user's Ctrl-C (130)
+    from a service manager's SIGTERM (0 after a clean stop: it asked for exactly that).
 
     Only the main thread may install handlers; elsewhere (a test calling this from a worker)
     the defaults stay.
@@ -43,6 +45,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     def on_signal(signum: int, _frame: Any) -> None:
         if stop.is_set() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        received.append(signum)
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -73,7 +76,8 @@ def run_live(
             check_writable(Path(path))
     stop = stop or threading.Event()
     cancelled = False
-    with _stop_on_signals(stop):
+    received: list[int] = []
+    with _stop_on_signals(stop, received):
         bridge.start()
         try:
             source = bridge.capture.source.describe() if bridge.capture else "?"
@@ -89,17 +93,18 @@ def run_live(
             if window:
                 from etam_plugin.obs_bridge.control_window import run_control_window
 
-                run_control_window(
-                    bridge,
-                    until=stop,
-                    frames_done=None
-                    if frames is None
-                    else lambda: bridge.composite_stats.count - start_count >= frames,
-                )
+                def done() -> bool:  # frames out, or another bridge owns the OBS source
+                    conflict = bridge.obs is not None and bridge.obs.status().state == "conflict"
+                    out = bridge.composite_stats.count - start_count
+                    return conflict or (frames is not None and out >= frames)
+
+                run_control_window(bridge, until=stop, frames_done=done)
+                bridge.check_obs()  # the window closed on a conflict: say so (exit 2)
                 cancelled = stop.is_set()
             else:
                 cancelled = _headless(bridge, frames, stop, status_every_s)
             stats = _final_stats(bridge, frames, cancelled)
+            stats["run"]["stopped_by"] = signal.Signals(received[0]).name if received else None
             latest = bridge.latest()
         finally:
             bridge.stop()
@@ -161,16 +166,22 @@ def _final_stats(bridge: Bridge, frames: int | None, cancelled: bool) -> dict:
     stats = bridge.stats()
     stages = stats["stages"]
     uptime = max(stats["uptime_s"], 1e-9)
+    stream = stats.get("stream")
+    # delivered: what the outputs took — frames the stream sent to its reader (OBS), or
+    # with no stream every composited frame (handed to the virtual camera or a test sink)
+    delivered = stream["sent"] if stream is not None else stages["composite"]["count"]
     stats["run"] = {
         "frames_requested": frames,
-        "frames_out": stages["composite"]["count"],
+        "frames_out": delivered,
+        "frames_composited": stages["composite"]["count"],
         "cancelled": cancelled,
         "selections": [_future_text(f) for f in bridge.initial_selections],
         "pid": os.getpid(),
     }
     stats["fps"] = {
         "output": stages["composite"]["fps"],
-        "output_average": round(stages["composite"]["count"] / uptime, 2),
+        "output_average": round(delivered / uptime, 2),
+        "composited_average": round(stages["composite"]["count"] / uptime, 2),
         "capture": stages["capture"]["fps"],
         "tracker": stages["track"]["fps"],
         "tracker_average": round(stages["track"]["count"] / uptime, 3),
@@ -197,8 +208,10 @@ def _exit_code(stats: dict, cancelled: bool) -> int:
         print(f"live: every tracker step failed: {stats['tracker_error']}", file=sys.stderr)
         return EXIT_DEGRADED
     if cancelled:
-        print("live: stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        terminated = stats["run"].get("stopped_by") == "SIGTERM"
+        print("live: stopped" + (" (SIGTERM)" if terminated else ""), file=sys.stderr)
+        if not terminated:
+            return EXIT_INTERRUPTED
     obs = stats.get("obs")
     if obs is not None and not obs["ever_connected"]:
         print(f"live: OBS was never reached: {obs['last_error']}", file=sys.stderr)

@@ -6,12 +6,22 @@ by itself) while the controller retries with backoff. On every (re)connection it
 updates the Media Source that plays our stream; while connected it watches scene and
 visibility events and reports whether the source is seen (program or preview), so the bridge
 can pause inference when nobody sees the output.
+
+What a streamer's OBS does to that source is handled: a source deleted in OBS is created
+again; one OBS restored without its fit (after a crash) is fitted to the canvas again; a
+name OBS still holds after ``RemoveInput`` of a source used in two scenes (OBS 29 keeps such
+an input listed, but refuses every scene item and input of that name) is left for the next
+free name ("etam-plugin 2"); a source another running bridge owns is refused (each bridge
+writes ``etam_owner`` into its source's settings). With ``sync_audio`` the given inputs'
+audio sync offset follows the bridge's added latency, and goes back to what it was on stop.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -77,6 +87,41 @@ class ObsSettings:
     request_timeout_s: float = 5.0
     poll_s: float = 1.0
     fit_to_canvas: bool = True
+    sync_audio: tuple[str, ...] = ()  # inputs whose audio is delayed by our latency
+    sync_step_ms: float = 20.0  # re-set the offset when the latency moved this much
+    remove_on_stop: bool = False  # remove the source we created when stopping (benchmarks)
+
+
+AUDIO_SYNC_MAX_MS = 20_000  # OBS's own limit for an input's audio sync offset
+HELD_NAME_RETRIES = 12  # × 0.5 s: OBS 29 lists a deleted media source for about 4 s
+
+
+class ObsConflictError(ObsError):
+    """Another running bridge owns the source: retrying cannot help, so the controller stops."""
+
+
+def owner_tag() -> str:
+    """Who owns a source: host, pid, the process's start time (a reused pid differs) and a
+    token of this bridge (two bridges in one process are two owners)."""
+    import secrets
+
+    import psutil
+
+    started = f"{psutil.Process().create_time():.0f}"
+    return f"{socket.gethostname()}/{os.getpid()}/{started}/{secrets.token_hex(4)}"
+
+
+def owner_alive(tag: str) -> bool:
+    """Whether the bridge that wrote ``tag`` still runs (on another host: assumed so)."""
+    import psutil
+
+    host, pid_text, started, *_ = [*tag.split("/"), "", "", ""]
+    if host != socket.gethostname():
+        return True
+    try:
+        return f"{psutil.Process(int(pid_text)).create_time():.0f}" == started
+    except (ValueError, psutil.Error):
+        return False
 
 
 def parse_obs_address(text: str) -> tuple[str, int]:
@@ -107,6 +152,8 @@ class ObsStatus:
     attempts: int
     connections: int
     retry_in_s: float | None
+    source_name: str | None = None  # the source's name in OBS (another when ours was held)
+    audio_offset_ms: int | None = None  # what --sync-audio inputs were set to last
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -179,6 +226,7 @@ class ObsController(threading.Thread):
         on_visibility: Callable[[bool | None], None] | None = None,
         backoff: Backoff | None = None,
         client_factory: Callable[..., ObsClient] = _default_client,
+        latency_ms: Callable[[], float | None] | None = None,
     ) -> None:
         super().__init__(name="etam-obs", daemon=True)
         self.settings = settings
@@ -192,7 +240,16 @@ class ObsController(threading.Thread):
         self._wake = threading.Event()
         self._lost = threading.Event()
         self._lock = threading.Lock()
-        self._status = ObsStatus("connecting", False, None, None, False, None, None, 0, 0, None)
+        self._status = ObsStatus(
+            "connecting", False, None, None, False, None, None, 0, 0, None, settings.source_name
+        )
+        self.source_name = settings.source_name
+        self.latency_ms = latency_ms
+        self.owner = owner_tag()
+        self._created = False  # we created the source (remove_on_stop removes only that)
+        self._audio_set: float | None = None  # the offset last set on the sync inputs
+        self._audio_before: dict[str, int] = {}  # their offsets before we changed them
+        self._audio_missing: set[str] = set()
 
     # -- public -----------------------------------------------------------------------------
     def status(self) -> ObsStatus:
@@ -216,10 +273,16 @@ class ObsController(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 self._connect()
+            except ObsConflictError as exc:
+                log.error("OBS: %s", exc)
+                self._drop_client()
+                self._set(state="conflict", connected=False, last_error=str(exc), retry_in_s=None)
+                return  # another bridge streams there: retrying cannot help
             except ObsError as exc:
                 self._connect_failed(exc)
                 continue
             self.backoff.reset()
+            self._audio_set = None  # a restarted OBS may have lost our offset: set it again
             try:
                 self._serve()
             except ObsError as exc:
@@ -320,17 +383,20 @@ class ObsController(threading.Thread):
     def _serve(self) -> None:
         """While connected: re-check visibility after relevant events, and every ``poll_s``."""
         self._refresh_visibility()
+        self._sync_audio()
         while not self._stop_event.is_set():
             woke = self._wake.wait(self.settings.poll_s)
             self._wake.clear()
             if self._lost.is_set():
                 raise ObsError("the connection to OBS was lost")
             if self._stop_event.is_set():
-                return
+                break
             if woke:
                 # A transition reports its end shortly after the scene change: look again then.
                 self._stop_event.wait(0.05)
             self._refresh_visibility()
+            self._sync_audio()
+        self._leave()
 
     def _on_event(self, event: Any) -> None:
         """Called on the library's receive thread: only flag, never call OBS from here."""
@@ -365,16 +431,49 @@ class ObsController(threading.Thread):
         return dict(response.datain)
 
     def _ensure_source(self) -> str:
-        """Create (or update) our Media Source in the chosen scene; returns the scene name."""
+        """Create (or update) our Media Source in the chosen scene; returns the scene name.
+
+        When OBS holds our name without letting it be used (see the module's docstring),
+        the next free name is taken ("etam-plugin 2", …) and logged.
+        """
         s = self.settings
         scene = s.scene or self._call("GetCurrentProgramScene")["currentProgramSceneName"]
         scenes = {x["sceneName"] for x in self._call("GetSceneList")["scenes"]}
         if scene not in scenes:
             self._call("CreateScene", sceneName=scene)
             log.info("OBS: created scene %r", scene)
-        wanted = media_source_settings(self.stream_url)
+        # OBS removes a deleted input a few seconds later (its player stops first): wait
+        # for our own name that long before taking another
+        for _ in range(HELD_NAME_RETRIES):
+            if self._ensure_named(scene, self.source_name) or self._stop_event.wait(0.5):
+                return scene
+        names = [self.source_name] + [f"{s.source_name} {i}" for i in range(2, 10)]
+        for name in dict.fromkeys(names):
+            if self._ensure_named(scene, name):
+                if name != self.source_name:
+                    log.warning(
+                        "OBS still holds a removed source named %r (it was in two scenes): "
+                        "using %r instead",
+                        self.source_name,
+                        name,
+                    )
+                    self.source_name = name
+                    self._set(source_name=name)
+                return scene
+        raise ObsError(
+            f"OBS refuses every name from {s.source_name!r} to {names[-1]!r}: restart OBS "
+            "or choose another --source-name",
+            host=s.host,
+            port=s.port,
+        )
+
+    def _ensure_named(self, scene: str, name: str) -> bool:
+        """Our source under ``name`` in ``scene``, created or updated and fitted; False when
+        OBS lists an input of that name that cannot be used any more."""
+        s = self.settings
+        wanted = {**media_source_settings(self.stream_url), "etam_owner": self.owner}
         try:
-            current = self._call("GetInputSettings", inputName=s.source_name)
+            current = self._call("GetInputSettings", inputName=name)
         except _RequestFailed:
             current = None
         if current is None:
@@ -382,43 +481,72 @@ class ObsController(threading.Thread):
                 item = self._call(
                     "CreateInput",
                     sceneName=scene,
-                    inputName=s.source_name,
+                    inputName=name,
                     inputKind=INPUT_KIND,
                     inputSettings=wanted,
                     sceneItemEnabled=True,
                 )
             except _RequestFailed:
                 raise ObsError(
-                    f"OBS refused to create the media source {s.source_name!r} in scene "
-                    f"{scene!r}: is a scene or source already called {s.source_name!r}? "
+                    f"OBS refused to create the media source {name!r} in scene "
+                    f"{scene!r}: is a scene or source already called {name!r}? "
                     "Choose another source name",
                     host=s.host,
                     port=s.port,
                 ) from None
-            log.info("OBS: created media source %r -> %s", s.source_name, self.stream_url)
+            self._created = True
+            log.info("OBS: created media source %r -> %s", name, self.stream_url)
             if s.fit_to_canvas:
                 self._fit(scene, int(item["sceneItemId"]))
-            return scene
+            return True
         if current.get("inputKind") != INPUT_KIND:
             raise ObsError(
-                f"OBS already has an input named {s.source_name!r} of kind "
+                f"OBS already has an input named {name!r} of kind "
                 f"{current.get('inputKind')!r}; choose another source name"
             )
         have = current.get("inputSettings", {})
-        if any(have.get(k) != v for k, v in wanted.items()):
-            self._call(
-                "SetInputSettings", inputName=s.source_name, inputSettings=wanted, overlay=True
+        owner = have.get("etam_owner")
+        if owner and owner != self.owner and owner_alive(owner):
+            raise ObsConflictError(
+                f"the OBS source {name!r} is in use by another etam-plugin live ({owner}); "
+                "stop that one or choose another --source-name",
+                host=s.host,
+                port=s.port,
             )
-            log.info("OBS: updated media source %r -> %s", s.source_name, self.stream_url)
         try:
-            self._call("GetSceneItemId", sceneName=scene, sourceName=s.source_name)
-        except _RequestFailed:
-            item = self._call(
-                "CreateSceneItem", sceneName=scene, sourceName=s.source_name, sceneItemEnabled=True
+            item_id = int(
+                self._call("GetSceneItemId", sceneName=scene, sourceName=name)["sceneItemId"]
             )
-            if s.fit_to_canvas:
-                self._fit(scene, int(item["sceneItemId"]))
-        return scene
+            fresh = False
+        except _RequestFailed:
+            try:
+                item = self._call(
+                    "CreateSceneItem", sceneName=scene, sourceName=name, sceneItemEnabled=True
+                )
+            except _RequestFailed:
+                return False  # listed, yet no scene item can be made of it: a removed input
+            item_id, fresh = int(item["sceneItemId"]), True
+        if any(have.get(k) != v for k, v in wanted.items()):
+            self._call("SetInputSettings", inputName=name, inputSettings=wanted, overlay=True)
+            log.info("OBS: updated media source %r -> %s", name, self.stream_url)
+        if s.fit_to_canvas and (fresh or self._unfitted(scene, item_id)):
+            self._fit(scene, item_id)
+        return True
+
+    def _unfitted(self, scene: str, item_id: int) -> bool:
+        """Whether the item looks as OBS restores one without its transform (at its own
+        size, in the corner), or as our fit to a canvas size that has changed since. An
+        item the user has moved or scaled is theirs: it is left alone."""
+        t = self._call("GetSceneItemTransform", sceneName=scene, sceneItemId=item_id)[
+            "sceneItemTransform"
+        ]
+        video = self._call("GetVideoSettings")
+        at_origin = not t.get("positionX") and not t.get("positionY") and not t.get("rotation")
+        if t.get("boundsType", "OBS_BOUNDS_NONE") == "OBS_BOUNDS_NONE":
+            return at_origin and t.get("scaleX") == 1.0 and t.get("scaleY") == 1.0
+        ours = t.get("boundsType") == "OBS_BOUNDS_SCALE_INNER" and at_origin
+        canvas = (float(video["baseWidth"]), float(video["baseHeight"]))
+        return ours and (t.get("boundsWidth"), t.get("boundsHeight")) != canvas
 
     def _fit(self, scene: str, item_id: int) -> None:
         video = self._call("GetVideoSettings")
@@ -438,12 +566,82 @@ class ObsController(threading.Thread):
         )
 
     def _refresh_visibility(self) -> None:
+        visible = self._source_active()
+        if not visible and not self._in_scene():
+            # our source (or its item in our scene) was removed in OBS: the stream would go
+            # to no one, so put it back (under another name when OBS holds the old one)
+            log.warning("OBS: the source %r was removed; creating it again", self.source_name)
+            self._set(scene=self._ensure_source())
+            visible = self._source_active()
+        self._report_visibility(bool(visible))
+
+    def _source_active(self) -> bool | None:
+        """Shown in program or preview; None when OBS has no input of that name."""
         try:
-            active = self._call("GetSourceActive", sourceName=self.settings.source_name)
-            visible = bool(active.get("videoActive") or active.get("videoShowing"))
+            active = self._call("GetSourceActive", sourceName=self.source_name)
         except _RequestFailed:
-            visible = False  # our source was removed: nobody can see it
-        self._report_visibility(visible)
+            return None
+        return bool(active.get("videoActive") or active.get("videoShowing"))
+
+    def _in_scene(self) -> bool:
+        scene = self.status().scene
+        if scene is None:
+            return True  # not placed yet: the connection does that
+        try:
+            self._call("GetSceneItemId", sceneName=scene, sourceName=self.source_name)
+        except _RequestFailed:
+            return False
+        return True
+
+    # -- audio sync -----------------------------------------------------------------------
+    def _sync_audio(self) -> None:
+        """Delay the ``sync_audio`` inputs by the bridge's latency (re-set when it moved by
+        ``sync_step_ms`` or more), remembering each input's own offset to restore it."""
+        inputs = self.settings.sync_audio
+        latency = self.latency_ms() if (inputs and self.latency_ms is not None) else None
+        if latency is None or latency <= 0:
+            return
+        if self._audio_set is not None and abs(latency - self._audio_set) < (
+            self.settings.sync_step_ms
+        ):
+            return
+        offset = round(min(latency, AUDIO_SYNC_MAX_MS))
+        for name in inputs:
+            try:
+                if name not in self._audio_before:
+                    before = self._call("GetInputAudioSyncOffset", inputName=name)
+                    self._audio_before[name] = int(before["inputAudioSyncOffset"])
+                self._call("SetInputAudioSyncOffset", inputName=name, inputAudioSyncOffset=offset)
+            except _RequestFailed:
+                if name not in self._audio_missing:
+                    log.warning("OBS: no audio input %r to delay (--sync-audio)", name)
+                    self._audio_missing.add(name)
+                continue
+            self._audio_missing.discard(name)
+        if self._audio_set is None or abs(offset - self._audio_set) >= 1:
+            log.info("OBS: audio of %s delayed by %d ms to match the picture", inputs, offset)
+        self._audio_set = offset
+        self._set(audio_offset_ms=offset)
+
+    def _leave(self) -> None:
+        """On stop, while still connected: give the sync inputs their own offsets back, and
+        remove the source we created when asked to (a benchmark's), else give it up."""
+        for name, before in self._audio_before.items():
+            with contextlib.suppress(ObsError):
+                self._call("SetInputAudioSyncOffset", inputName=name, inputAudioSyncOffset=before)
+        if self._audio_before:
+            log.info("OBS: audio sync offsets restored")
+        with contextlib.suppress(ObsError):
+            if self.settings.remove_on_stop and self._created:
+                self._call("RemoveInput", inputName=self.source_name)
+                log.info("OBS: removed the media source %r", self.source_name)
+            else:  # free for the next bridge (a stopped one is no owner)
+                self._call(
+                    "SetInputSettings",
+                    inputName=self.source_name,
+                    inputSettings={"etam_owner": ""},
+                    overlay=True,
+                )
 
     def _report_visibility(self, visible: bool | None) -> None:
         if self.status().visible == visible:

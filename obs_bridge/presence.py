@@ -155,6 +155,10 @@ class PresenceMixer:
             combined += np.float32(1.0 - presence)
         return combined
 
+    def mattes(self) -> tuple[tuple[int, np.ndarray], ...]:
+        """Each object's last matte, by id (the held arrays themselves: read, never write)."""
+        return tuple((obj_id, t.matte) for obj_id, t in sorted(self._tracks.items()))
+
     @property
     def object_ids(self) -> list[int]:
         return sorted(self._tracks)

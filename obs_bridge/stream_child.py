@@ -1,5 +1,8 @@
 """The stream server process: accept OBS, send it the newest frames, accept it again.
 
+One reader at a time, the newest: a client that connects while another is served replaces it
+(OBS re-created its deleted source, whose old player may never let go).
+
 Started by :class:`~etam_plugin.obs_bridge.stream_server.StreamServer` as
 ``python -m etam_plugin.obs_bridge.stream_child ...``; it imports only the standard
 library, numpy, PyAV and the shared buffer, so it stays small (importing the package's
@@ -71,6 +74,12 @@ def _accept(server: socket.socket, notify: _Notify) -> socket.socket | None:
     return None
 
 
+def _waiting(server: socket.socket) -> bool:
+    """Whether another client is waiting to be accepted (one syscall, no wait)."""
+    ready, _, _ = select.select([server], [], [], 0)
+    return bool(ready)
+
+
 class _SocketWriter:
     """The file PyAV writes the stream to. Every byte must go out: a plain socket write may
     send only part of a frame when the reader is slower (OBS then sees damaged frames), so
@@ -107,6 +116,11 @@ def serve(buf: SharedFrameBuffer, server: socket.socket, fps: float, notify: _No
         last_pts = -1
         try:
             while not notify.closed:
+                if _waiting(server):
+                    # a newer reader replaces this one: OBS re-created its source (the old
+                    # one, deleted, may read on for ever) or reconnects after a hang
+                    buf.set_error("a new client replaced the previous one")
+                    break
                 got = buf.latest(last_seq)
                 if got is None:
                     notify.wait(0.25)

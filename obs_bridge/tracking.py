@@ -10,9 +10,10 @@ the thread.
 A click's coordinates belong to the frame the user was looking at, and with a slow model
 that is not the frame the tracker stepped last (the picture keeps moving at camera rate
 while the tracker is one or more frames behind or ahead). So a ``select`` may carry that
-frame: the tracker then steps on it first and the prompt lands on the very pixels that were
-clicked. Without a frame (``--point``/``--box``, library calls) the prompt applies to the
-frame stepped last — the first frame for prompts given before the start.
+frame: the tracker then steps on it first (and on nothing newer before it, so the click's
+mask is out one model step later) and the prompt lands on the very pixels that were
+clicked. Without a frame (``--point``/``--box``, library calls) the prompt applies to a
+newly stepped frame. While nothing is selected the model does no work at all.
 
 The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
 them) are logged and counted here; presence for hold/fade comes from the same signal, each
@@ -22,6 +23,8 @@ result's ``present`` flag (object score > 0), read by stage 3.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from collections import deque
@@ -36,6 +39,7 @@ from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.protocol import MaskTracker
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
 from etam_plugin.obs_bridge.stats import StageStats
+from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +80,21 @@ class EventRecord:
     t: float  # time.monotonic()
 
 
+def lower_thread_priority(steps: int) -> bool:
+    """Lower the calling thread's CPU priority by ``steps`` (Linux, where priority is per
+    thread and threads inherit it: torch's OpenMP workers, started from this thread on its
+    first parallel region, run at the same lower priority). False where not possible."""
+    if steps <= 0 or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + steps)
+    except OSError as exc:
+        log.info("track: could not lower the model's priority: %s", exc)
+        return False
+    return True
+
+
 class TrackThread(threading.Thread):
     """Runs ``tracker.step`` on the newest frame from ``frames`` and publishes to ``masks``."""
 
@@ -87,8 +106,12 @@ class TrackThread(threading.Thread):
         *,
         stats: StageStats | None = None,
         paused: bool = False,
+        nice: int = MODEL_NICENESS,
+        tuner: ThreadTuner | None = None,
     ) -> None:
         super().__init__(name="etam-track", daemon=True)
+        self.nice = nice
+        self.tuner = tuner  # CPU models: the thread count follows the load
         self.tracker = tracker
         self.frames = frames
         self.masks = masks
@@ -101,6 +124,7 @@ class TrackThread(threading.Thread):
         if not paused:
             self._resumed.set()
         self._last: tuple[Frame, FrameResult] | None = None
+        self._selected: set[int] = set()
         self._generation = 0
         self.last_error: str | None = None
         self.events: deque[EventRecord] = deque(maxlen=64)
@@ -151,13 +175,18 @@ class TrackThread(threading.Thread):
 
     # -- loop ----------------------------------------------------------------------------
     def run(self) -> None:
+        lower_thread_priority(self.nice)
         last_seq = 0
         try:
             while not self._stop_event.is_set():
                 pending = bool(self._commands)
-                if self.paused and not pending:
+                if not pending and (self.paused or not self._selected):
+                    # paused, or nothing selected: no model work at all (a click wakes us)
                     self._wake.wait(0.2)
                     self._wake.clear()
+                    continue
+                if pending and self._commands_bring_their_frames():
+                    self._apply_commands()  # a click: its own frame, no step before it
                     continue
                 got = self.frames.get(after=last_seq, timeout=0.1)
                 if got is None:
@@ -172,6 +201,19 @@ class TrackThread(threading.Thread):
         finally:
             self._fail_pending(RuntimeError("the bridge stopped before the command ran"))
 
+    @property
+    def selected(self) -> bool:
+        """Whether any object is selected (with none the model does no work)."""
+        return bool(self._selected)
+
+    def _commands_bring_their_frames(self) -> bool:
+        """True when every queued command can run without stepping the newest frame first:
+        selects that carry the clicked frame, removals and clears. Stepping the newest
+        frame before a click's own frame would delay its first mask by one model step."""
+        with self._lock:
+            commands = list(self._commands)
+        return all(c.kind != "select" or c.frame is not None for c in commands)
+
     def _step(self, frame: Frame) -> bool:
         t0 = time.perf_counter()
         try:
@@ -181,7 +223,12 @@ class TrackThread(threading.Thread):
             self.last_error = f"tracker failed: {exc}"
             log.exception("track: tracker.step failed on frame %d", frame.seq)
             return False
-        self.stats.record((time.perf_counter() - t0) * 1000.0)
+        ms = (time.perf_counter() - t0) * 1000.0
+        self.stats.record(ms)
+        if self.tuner is not None:
+            from etam_plugin.devices import set_cpu_threads
+
+            set_cpu_threads(self.tuner.after_step(ms, time.monotonic()))
         self._last = (frame, result)
         self._after_step(frame)
         self._publish(frame, result.objects)
@@ -218,7 +265,7 @@ class TrackThread(threading.Thread):
                     RuntimeError(f"the tracker failed on the selected frame: {self.last_error}")
                 )
                 continue
-            if self._last is None:
+            if self._last is None and cmd.kind == "select":
                 waiting.append(cmd)
                 continue
             self._apply(cmd)
@@ -228,7 +275,13 @@ class TrackThread(threading.Thread):
 
     def _apply(self, cmd: _Command) -> None:
         """One command on the last stepped frame; publishes the changed selection."""
-        assert self._last is not None
+        if self._last is None:  # a removal or clear before any frame: nothing to publish
+            if cmd.kind == "remove":
+                self.tracker.remove(cmd.obj_id)  # type: ignore[arg-type]
+            else:
+                self.tracker.clear()
+            cmd.future.set_result(cmd.obj_id)
+            return
         frame, result = self._last
         objects = dict(result.objects)
         try:
@@ -236,16 +289,19 @@ class TrackThread(threading.Thread):
                 assert cmd.obj_id is not None and cmd.prompt is not None
                 selected = self.tracker.select(cmd.obj_id, cmd.prompt)
                 objects.update(selected.objects)
+                self._selected.add(cmd.obj_id)
                 self.selected_on.append(frame.seq)
                 cmd.future.set_result(cmd.obj_id)
             elif cmd.kind == "remove":
                 assert cmd.obj_id is not None
                 self.tracker.remove(cmd.obj_id)
                 objects.pop(cmd.obj_id, None)
+                self._selected.discard(cmd.obj_id)
                 cmd.future.set_result(cmd.obj_id)
             else:
                 self.tracker.clear()
                 objects.clear()
+                self._selected.clear()
                 cmd.future.set_result(None)
         except Exception as exc:
             log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)

@@ -118,7 +118,13 @@ def _config(args: argparse.Namespace, clip: Path, pattern: Any, effect: str) -> 
     obs = None
     if args.obs:
         host, port = parse_obs_address(args.obs)
-        obs = ObsSettings(host=host, port=port, scene=args.scene, source_name="etam-bench-stream")
+        obs = ObsSettings(
+            host=host,
+            port=port,
+            scene=args.scene,
+            source_name="etam-bench-stream",
+            remove_on_stop=True,  # a benchmark leaves the scene as it found it
+        )
     return BridgeConfig(
         source=str(clip),
         fps=args.fps,
@@ -260,7 +266,7 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
             )
         else:
             request = requests.GetSourceScreenshot(
-                sourceName=bridge.config.obs.source_name, imageFormat="png"
+                sourceName=bridge.obs.source_name, imageFormat="png"
             )
         r = client.call(request)
         if not r.status:
@@ -364,6 +370,9 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+
+    prepare_live_threads()  # as the live command does, before torch loads
     from etam_plugin.obs_bridge.bridge import Bridge
     from etam_plugin.obs_bridge.testpattern import TestPattern
 

@@ -149,8 +149,11 @@ def run(args: argparse.Namespace) -> int:
         "frame",
     )
     warper = FlowWarper()
-    for i, f in enumerate(frames):
-        warper.remember(i, f)
+    add(
+        "flow: remember a frame (small grey)",
+        _time(lambda i, f: warper.remember(i, f), list(enumerate(frames))),
+        "frame",
+    )
     warper.history = n + 1
     add(
         "flow warp (3 frames)",

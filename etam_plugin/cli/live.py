@@ -26,7 +26,9 @@ etam-plugin/obs.ini (~/.config/etam-plugin/obs.ini on Linux), with
     password = ...
 It is never taken from the command line. Exit codes: 0 done, 1 ran but OBS was never
 reached (or every tracker step failed), 2 bad input (camera, checkpoint, prompt, password
-file), 130 stopped with Ctrl-C (the stats file is still written)."""
+file), 130 stopped with Ctrl-C (the stats file is still written); SIGTERM stops cleanly
+and exits 0. --frames counts composited frames; the stats' frames_out counts those
+delivered (sent to OBS's reader of the stream)."""
 
 
 def _point(text: str) -> Any:
@@ -67,10 +69,20 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
+    return value
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from etam_plugin.devices import DEVICES, DTYPES
     from etam_plugin.model import ATTENTION_MODES
-    from etam_plugin.obs_bridge.trackers import BACKENDS
+    from etam_plugin.obs_bridge.trackers import BACKENDS, MODEL_NICENESS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -103,8 +115,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     obs.add_argument("--no-obs", action="store_true", help="serve the stream only, no OBS")
     look.add_argument("--scene", help="OBS scene for the source (default: the program scene)")
     look.add_argument("--source-name", default="etam-plugin", help="OBS media source name")
+    look.add_argument(
+        "--sync-audio",
+        nargs="+",
+        default=(),
+        metavar="INPUT",
+        help="delay these OBS audio inputs (e.g. 'Mic/Aux') by the bridge's measured latency, "
+        "so speech matches the picture; restored on exit",
+    )
     look.add_argument("--password-file", type=Path, help="private config file with [obs] password")
     look.add_argument("--stream-port", type=int, default=0, help="TCP port of the stream (0: any)")
+    look.add_argument(
+        "--hold",
+        type=_non_negative_float,
+        default=0.5,
+        metavar="S",
+        help="keep a lost object's last matte this many seconds (default 0.5)",
+    )
+    look.add_argument(
+        "--fade",
+        type=_non_negative_float,
+        default=0.5,
+        metavar="S",
+        help="then fade it out over this many seconds (default 0.5)",
+    )
+    look.add_argument(
+        "--fallback",
+        choices=("passthrough", "keyed"),
+        help="when every object is lost: the camera untouched, or the effect everywhere "
+        "(default: the effect's choice; privacy hides everything)",
+    )
+    look.add_argument(
+        "--camera-lost",
+        choices=("slate", "transparent", "freeze"),
+        default="slate",
+        help="what OBS gets while the camera is lost: a 'camera lost' slate (default), a "
+        "transparent picture, or nothing (the last frame stays)",
+    )
     look.add_argument(
         "--virtual-camera", action="store_true", help="also feed a virtual camera (pyvirtualcam)"
     )
@@ -117,6 +164,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--device", choices=DEVICES, default="auto")
     model.add_argument("--dtype", choices=DTYPES, default="float32")
     model.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend")
+    model.add_argument(
+        "--model-niceness",
+        type=int,
+        default=MODEL_NICENESS,
+        metavar="N",
+        help="run the model N nice steps below the output, so the output keeps the camera's "
+        f"rate on a small CPU (Linux; 0: same priority; default {MODEL_NICENESS})",
+    )
     model.add_argument(
         "--cuda-graphs",
         action=argparse.BooleanOptionalAction,
@@ -140,6 +195,11 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.width is None) != (args.height is None):
         raise EtamError("--width and --height go together")
+    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+
+    prepare_live_threads()  # before torch loads: its threads must not spin on a busy core
+    if args.sync_audio and args.no_obs:
+        raise EtamError("--sync-audio sets OBS inputs' audio offset: it needs OBS (not --no-obs)")
     if not args.no_window:
         _check_display()
     logging.basicConfig(
@@ -195,11 +255,18 @@ def _config(args: argparse.Namespace) -> Any:
     from etam_plugin.obs_bridge.credentials import load_password
     from etam_plugin.obs_bridge.effects import parse_effect
     from etam_plugin.obs_bridge.obs_control import ObsSettings, parse_obs_address
+    from etam_plugin.obs_bridge.presence import PresencePolicy
 
     obs = password = None
     if not args.no_obs:
         host, port = parse_obs_address(args.obs)
-        obs = ObsSettings(host=host, port=port, scene=args.scene, source_name=args.source_name)
+        obs = ObsSettings(
+            host=host,
+            port=port,
+            scene=args.scene,
+            source_name=args.source_name,
+            sync_audio=tuple(args.sync_audio),
+        )
         password = load_password(config_path=args.password_file)
     return BridgeConfig(
         source=parse_source(args.camera),
@@ -213,4 +280,7 @@ def _config(args: argparse.Namespace) -> Any:
         password=password,
         stream_port=args.stream_port,
         virtual_camera=args.virtual_camera,
+        presence=PresencePolicy(hold_s=args.hold, fade_s=args.fade, fallback=args.fallback),
+        model_niceness=max(0, min(19, args.model_niceness)),
+        camera_lost=args.camera_lost,
     )

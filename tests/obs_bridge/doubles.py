@@ -33,6 +33,7 @@ class ColourTracker:
         self.colours: dict[int, np.ndarray] = {}
         self.steps = 0
         self.selects = 0
+        self.prompts: list[tuple[int, Prompt]] = []  # every select's object and prompt
         self.threads: set[str] = set()
         self._last: np.ndarray | None = None
         self._index = -1
@@ -76,6 +77,7 @@ class ColourTracker:
         h, w = self._last.shape[:2]
         xi, yi = min(max(int(x), 0), w - 1), min(max(int(y), 0), h - 1)
         self.colours[obj_id] = self._last[yi, xi].copy()
+        self.prompts.append((obj_id, prompt))
         self.selects += 1
         return FrameResult(self._index, {i: self._result(i) for i in self.colours})
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.obs_bridge.obs_studio import ObsStudio
+from tests.obs_bridge.obs_studio import ObsStudio, call
 
 pytestmark = [pytest.mark.obs, pytest.mark.realtool, pytest.mark.slow]
 
@@ -45,3 +45,9 @@ def test_latency_benchmark_reads_the_counter_obs_shows(
     # as a lag near the pattern's 600-frame period), and within a few seconds.
     assert 0 <= lower["median"] <= upper["median"] < 150
     assert "OBS shows a frame" in done.stdout
+    client = obs.client()  # the benchmark leaves the scene as it found it
+    try:
+        inputs = [i["inputName"] for i in call(client, "GetInputList")["inputs"]]
+    finally:
+        client.disconnect()
+    assert "etam-bench-stream" not in inputs, inputs

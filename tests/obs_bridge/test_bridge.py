@@ -170,7 +170,13 @@ def test_the_camera_file_disappears_and_comes_back(tmp_path: Path) -> None:
     clip = TestPattern(frames=10).write(tmp_path / "cam.mkv")
     backup = tmp_path / "backup.mkv"
     shutil.copy(clip, backup)
-    with Bridge(config(clip), ColourTracker()) as bridge:
+    out: list[np.ndarray] = []
+
+    class Sink:
+        def put(self, rgba: np.ndarray, stamp: float = 0.0) -> None:
+            out.append(rgba)
+
+    with Bridge(config(clip), ColourTracker(), sinks=(Sink(),)) as bridge:
         bridge.capture.backoff.maximum = 0.2
         wait_for(lambda: bridge.composite_stats.count > 5, 5, "frames")
         clip.unlink()
@@ -178,10 +184,16 @@ def test_the_camera_file_disappears_and_comes_back(tmp_path: Path) -> None:
         stats = bridge.stats()
         assert "does not exist" in stats["capture"]["last_error"]
         assert "camera lost" in status_line(stats)
+        # the stream says so instead of freezing on the last picture
+        wait_for(lambda: bridge.composite.slates >= 2, 3, "camera-lost slates on the output")
+        slate = out[-1]
+        assert slate.shape == (240, 320, 4) and (slate[..., 3] == 255).all()
+        assert np.median(slate[..., :3]) < 40 and (slate[..., :3] > 200).any()  # dark, text
         shutil.copy(backup, clip)
         count = bridge.composite_stats.count
         wait_for(lambda: bridge.composite_stats.count > count + 10, 5, "frames after recovery")
         assert bridge.stats()["capture"]["state"] == "running"
+        assert np.median(out[-1][..., :3]) > 60  # the camera's picture again
         assert bridge.stats()["capture"]["reopen_count"] == 1
 
 

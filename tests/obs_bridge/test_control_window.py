@@ -8,15 +8,27 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import cv2
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
-from etam_plugin.obs_bridge.control_window import ControlWindow
+from etam_plugin.obs_bridge.control_window import ControlWindow, object_colour
+from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import Disc, TestPattern
 from tests.obs_bridge.doubles import ColourTracker
 
 pytestmark = pytest.mark.gui
+
+
+def preview_pixels(window: ControlWindow) -> np.ndarray:
+    """The RGB pixels the preview shows now."""
+    image = window.preview._image
+    assert image is not None
+    h, w = image.height(), image.width()
+    data = np.frombuffer(image.constBits(), np.uint8, count=image.sizeInBytes())
+    return data.reshape(h, image.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).copy()
 
 
 @pytest.fixture
@@ -42,13 +54,24 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         window.resize(800, 500)
         window.show()
         qtbot.waitUntil(lambda: window.preview._image is not None, timeout=5000)
+        # before the first click nothing is tinted: the preview is the camera picture
+        window._timer.stop()
+        shown, image = window._shown, preview_pixels(window)
+        plain = cv2.resize(shown.rgb, image.shape[1::-1], interpolation=cv2.INTER_AREA)
+        assert np.array_equal(image, plain)
+        window._timer.start()
 
         # click the red disc: a new object
         x, y = pattern.discs[0].position(0, 320, 240)
         pos = window.preview.from_frame(x, y).toPoint()
         qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos)
+        assert window.message.text().startswith("selecting…")
         qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=5000)
+        qtbot.waitUntil(lambda: window.message.text() == "object 1 selected", timeout=5000)
         assert "tracked" in window.objects.item(0).text()
+        image = preview_pixels(window)  # now the object is tinted
+        px, py = (round(v * image.shape[1] / 320) for v in (x, y))
+        assert image[py, px, 2] > 100  # the red disc (blue 30) is tinted blue
 
         # drag a box around the blue disc: a second object
         bx, by = pattern.discs[1].position(0, 320, 240)
@@ -62,12 +85,53 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         qtbot.waitUntil(lambda: window.objects.count() == 2, timeout=5000)
         assert len(tracker.colours) == 2
         assert tuple(tracker.colours[2]) == (40, 60, 220)  # the box picked the blue disc
+        # each object in its own colour: the blue disc (object 2) is tinted orange
+        assert object_colour(1) != object_colour(2)
+        image = preview_pixels(window)
+        qx, qy = (round(v * image.shape[1] / 320) for v in (bx, by))
+        qtbot.waitUntil(lambda: preview_pixels(window)[qy, qx, 0] > 100, timeout=5000)
+        assert all(not window.objects.item(i).icon().isNull() for i in range(2))
+
+        # a long status line is cut, it never widens the window
+        width = window.width()
+        window.status.setText("OBS: " + "very long status " * 60)
+        window.message.setText("message " * 80)
+        qtbot.wait(50)
+        assert window.width() == width
+
+        # right-click on object 2 (highlighted): a negative point added to its clicks
+        window.objects.setCurrentRow(1)
+        window.objects.item(1).setSelected(True)
+        qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos)
+        qtbot.waitUntil(lambda: tracker.selects == 3, timeout=5000)
+        obj_id, prompt = tracker.prompts[-1]
+        assert obj_id == 2 and prompt.labels == (0,)  # its box, and one negative point
+        assert prompt.box_xyxy == tracker.prompts[1][1].box_xyxy is not None
+        qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos + QPoint(4, 0))
+        qtbot.waitUntil(lambda: tracker.selects == 4, timeout=5000)
+        assert tracker.prompts[-1][1].labels == (0, 0) and tracker.prompts[-1][1].box_xyxy
+
+        # hold, fade and fallback from the window reach the compositor at once
+        window.hold.setValue(2.0)
+        window.fade.setValue(0.0)
+        window.fallback.setCurrentText("keyed")
+        assert bridge.composite.mixer.policy == PresencePolicy(2.0, 0.0, "keyed")
+        assert "held 2 s" in window.message.text()
+
+        # the effect switches live from the window
+        window.effect.setCurrentText("highlight")
+        window.effect.lineEdit().returnPressed.emit()
+        qtbot.waitUntil(lambda: bridge.effect.name == "highlight", timeout=2000)
+        window.effect.setCurrentText("sparkle")
+        window.effect.lineEdit().returnPressed.emit()
+        assert "sparkle" in window.message.text() and bridge.effect.name == "highlight"
 
         # with object 1 highlighted, a click re-selects it instead of adding one
+        window.objects.clearSelection()
         window.objects.setCurrentRow(0)
         window.objects.item(0).setSelected(True)
         qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos + QPoint(3, 0))
-        qtbot.waitUntil(lambda: tracker.selects == 3, timeout=5000)
+        qtbot.waitUntil(lambda: tracker.selects == 5, timeout=5000)
         assert window.objects.count() == 2 and set(tracker.colours) == {1, 2}
 
         qtbot.waitUntil(lambda: "fps out" in window.status.text(), timeout=5000)
@@ -85,8 +149,8 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
 def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
     qtbot, pattern: TestPattern, pattern_clip: Path
 ) -> None:
-    """With the real LiveTracker (tiny network, slowed below camera rate) the picture on
-    screen is newer than the tracker's frame; the click is applied to the picture clicked."""
+    """With the real LiveTracker (tiny network, slowed below camera rate) the click is
+    applied to the picture clicked, which the tracker steps for it."""
     from tests.obs_bridge.real_tracker import SpyTracker, tiny_model
 
     tracker = SpyTracker(tiny_model(), delay_s=0.25)
@@ -98,8 +162,8 @@ def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
         qtbot.addWidget(window)
         window.resize(800, 500)
         window.show()
-        qtbot.waitUntil(lambda: tracker.steps() >= 2 and window._shown is not None, timeout=20000)
-        qtbot.waitUntil(lambda: window._shown.seq != bridge.track.last_seq, timeout=5000)
+        qtbot.waitUntil(lambda: window._shown is not None and window._shown.seq > 3, timeout=20000)
+        assert tracker.steps() == 0  # nothing selected: the model waits for the click
         shown = window._shown  # the GUI thread: nothing replaces it before the click
         x, y = pattern.discs[0].position(shown.source_index, 320, 240)
         qtbot.mouseClick(
@@ -128,7 +192,7 @@ def test_the_live_command_loop_with_its_window(qapp, pattern_clip: Path, tmp_pat
 
     stats = tmp_path / "stats.json"
     assert run_live(bridge(), frames=20, window=True, stats_path=stats) == 0
-    assert json.loads(stats.read_text())["run"]["frames_out"] >= 20
+    assert json.loads(stats.read_text())["run"]["frames_composited"] >= 20
 
     stop = threading.Event()
     threading.Timer(1.0, stop.set).start()

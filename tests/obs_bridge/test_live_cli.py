@@ -79,7 +79,12 @@ def test_output_keeps_the_clip_rate_while_the_real_model_runs_slower(
     assert stats["stages"]["track"]["count"] >= 2
     assert 0 < fps["tracker_average"] < fps["output"] / 4  # the model is the slow part
     assert stats["dropped"]["skipped_by_tracker"] > 100  # it took the newest frame each time
-    assert stats["run"]["frames_out"] >= 150 and stats["run"]["selections"] == ["ok"]
+    assert stats["run"]["frames_composited"] >= 150 and stats["run"]["selections"] == ["ok"]
+    # delivered: no reader on the stream (no OBS), so none went out, whatever was composited
+    assert stats["run"]["frames_out"] == stats["stream"]["sent"] == 0
+    # the model's OpenMP threads sleep when idle (set before torch loaded), below the output
+    assert stats["threads"]["omp_wait_policy"] == "PASSIVE"
+    assert stats["threads"]["model_niceness"] > 0
     for stage in ("capture", "track", "composite"):
         assert {"fps", "p50_ms", "p90_ms", "p99_ms", "max_ms"} <= set(stats["stages"][stage])
     assert stats["latency_ms"]["output_age"]["p50_ms"] > 0
@@ -96,9 +101,12 @@ def test_output_keeps_the_clip_rate_while_the_real_model_runs_slower(
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly_and_still_writes_the_stats(
-    tmp_path: Path, pattern_clip: Path, mobile_checkpoint: Path
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_still_writes_the_stats(
+    tmp_path: Path, pattern_clip: Path, mobile_checkpoint: Path, signum: int, code: int
 ) -> None:
+    """Ctrl-C is the user's interruption (130); SIGTERM is how a service manager or a
+    script asks for a stop, and a clean stop is a success (0)."""
     stats_path = tmp_path / "stats.json"
     args = live_args(pattern_clip, mobile_checkpoint, "--no-obs", "--stats", str(stats_path))
     proc = subprocess.Popen(
@@ -116,15 +124,16 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_stats(
         time.sleep(1.5)
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "the stream server process should be running"
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         rest = proc.communicate(timeout=30)[1]
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, rest[-3000:]
+    assert proc.returncode == code, rest[-3000:]
     assert "Traceback" not in rest and "stopped" in rest
     stats = json.loads(stats_path.read_text())
-    assert stats["run"]["cancelled"] is True and stats["run"]["frames_out"] > 10
+    assert stats["run"]["cancelled"] is True and stats["run"]["frames_composited"] > 10
+    assert stats["run"]["stopped_by"] == signal.Signals(signum).name
     time.sleep(0.5)
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
@@ -207,6 +216,7 @@ def test_an_unsafe_password_file_is_refused_before_loading_anything(
         (["--effect", "sparkle"], "sparkle"),
         (["--obs", "localhost:http"], "port must be a number"),
         (["--matte-ops", "feather=lots"], "feather"),
+        (["--sync-audio", "Mic/Aux"], "--sync-audio sets OBS inputs"),  # with --no-obs
     ],
 )
 def test_bad_options_are_refused_before_the_model_loads(
@@ -240,6 +250,34 @@ def test_obs_down_keeps_streaming_then_says_obs_was_never_reached(
     assert code == 1, err[-2000:]
     assert "OBS was never reached" in err and "not reachable" in err
     stats = json.loads(stats_path.read_text())
-    assert stats["run"]["frames_out"] >= 60  # frames kept flowing while OBS was away
+    assert stats["run"]["frames_composited"] >= 60  # frames kept flowing while OBS was away
+    assert stats["run"]["frames_out"] == 0  # ... but none was delivered: nobody read them
     assert stats["obs"]["attempts"] >= 1 and not stats["obs"]["ever_connected"]
     assert np.isfinite(stats["fps"]["output"])
+
+
+def test_hold_fade_and_fallback_reach_the_bridge(pattern_clip: Path, capsys) -> None:
+    """--hold/--fade/--fallback set how a lost object is held, faded and replaced."""
+    from etam_plugin.cli import build_parser
+    from etam_plugin.cli.live import _config
+    from etam_plugin.obs_bridge.presence import PresencePolicy
+
+    args = build_parser().parse_args(
+        live_args(
+            pattern_clip,
+            Path("unused.pt"),
+            "--no-obs",
+            "--hold",
+            "2",
+            "--fade",
+            "0",
+            "--fallback",
+            "keyed",
+        )
+    )
+    assert _config(args).presence == PresencePolicy(hold_s=2.0, fade_s=0.0, fallback="keyed")
+    defaults = build_parser().parse_args(live_args(pattern_clip, Path("unused.pt"), "--no-obs"))
+    assert _config(defaults).presence == PresencePolicy()
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(live_args(pattern_clip, Path("unused.pt"), "--hold", "-1"))
+    assert exit_info.value.code == 2 and "seconds >= 0" in capsys.readouterr().err

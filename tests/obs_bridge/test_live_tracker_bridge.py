@@ -4,6 +4,10 @@ lost/found drive hold and fade, and the tracker's state stays constant."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from etam_plugin.model import LiveTracker, Prompt
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
 from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import TestPattern
+from etam_plugin.obs_bridge.tracking import MODEL_NICENESS
 from tests.obs_bridge.real_tracker import OBJ_SCORE_BIAS, SpyTracker, tiny_model
 
 
@@ -39,12 +44,13 @@ def disc_prompt(pattern: TestPattern, index: int) -> Prompt:
 def test_a_click_is_applied_to_the_frame_the_user_saw(
     pattern: TestPattern, pattern_clip: Path
 ) -> None:
-    """The tracker is ~8 frames slower than the camera, so the frame on screen is not the
-    one it stepped last: the select carries the frame; the tracker steps on it, then selects,
-    and the mask equals a fresh tracker's selection on exactly that picture."""
+    """The tracker is ~8 frames slower than the camera (tracking a first object), so the
+    frame on screen is not the one it stepped last: the select carries the frame; the
+    tracker steps on it, then selects, and the mask equals a fresh tracker's selection on
+    exactly that picture."""
     model = tiny_model()
     tracker = SpyTracker(model, delay_s=0.25)
-    bridge = Bridge(config(pattern_clip), tracker)
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
     with bridge:
         wait_for(lambda: tracker.steps() >= 2, 20, "two tracker steps")
         seen = bridge.latest().frame  # what the control window shows right now
@@ -56,7 +62,7 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
         assert stepped is seen.rgb, "the select was applied to another frame"
         assert bridge.track.selected_on[-1] == seen.seq
 
-        # without a frame, the prompt goes to the frame stepped last
+        # without a frame, the prompt goes to a newer frame, stepped for it
         bridge.select(prompt, obj_id=obj_id).result(timeout=20)
         assert tracker.selects[-1][0] is not seen.rgb
         assert bridge.track.selected_on[-1] > seen.seq
@@ -121,3 +127,115 @@ def test_tracker_state_stays_constant_over_a_long_run(tmp_path: Path) -> None:
             sizes[steps] = bridge.stats()["tracker"]["state_bytes"]
     assert sizes[20] > 0
     assert sizes[20] == sizes[40] == sizes[60], sizes
+
+
+def _niceness_of_threads() -> list[int]:
+    """The nice value of each thread of this process (Linux /proc)."""
+    values = []
+    for stat in Path("/proc/self/task").glob("*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            values.append(int(fields[16]))  # field 19 of stat; 3 fields before the split
+    return values
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priority: Linux")
+def test_the_model_runs_below_the_output_threads_priority(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """On a 2-core CPU the model's threads took the cores from the compositor and the output
+    fell below the camera's rate: the track thread, and torch's OpenMP workers it starts,
+    run ``MODEL_NICENESS`` steps lower than the rest of the bridge."""
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    class Spy(SpyTracker):
+        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().step(frame_rgb)
+
+    tracker = Spy(tiny_model())
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
+    with bridge:
+        wait_for(lambda: tracker.steps() >= 3, 20, "three tracker steps")
+        lowered = [n for n in _niceness_of_threads() if n == min(base + MODEL_NICENESS, 19)]
+        assert bridge.composite is not None and bridge.composite.is_alive()
+        assert bridge.stats()["threads"]["adaptive"]  # a CPU model: its thread count adapts
+    assert seen and set(seen) == {min(base + MODEL_NICENESS, 19)}
+    # the track thread and torch's workers for it (one per extra intra-op thread)
+    assert len(lowered) >= torch.get_num_threads(), lowered
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+
+
+def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """Nothing selected: the model never runs (the output is the camera, for capture and
+    composite cost only). A click steps the clicked frame alone (not the newest frame
+    first) and its mask is on the output one model step later; clearing stops the model."""
+    spent: list[float] = []  # the model's time for the click: its step, then its select
+
+    class Timed(SpyTracker):
+        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+            t0 = time.monotonic()
+            try:
+                return super().step(frame_rgb)
+            finally:
+                spent.append(time.monotonic() - t0)
+
+        def select(self, obj_id, prompt):  # type: ignore[no-untyped-def]
+            t0 = time.monotonic()
+            try:
+                return super().select(obj_id, prompt)
+            finally:
+                spent.append(time.monotonic() - t0)
+
+    tracker = Timed(tiny_model(), delay_s=0.2)
+    bridge = Bridge(config(pattern_clip), tracker)
+    with bridge:
+        wait_for(lambda: bridge.composite_stats.count >= 30, 10, "a second of output")
+        assert tracker.steps() == 0, "the model ran with nothing selected"
+        assert bridge.latest().objects == ()
+        seen = bridge.latest().frame
+        clicked = time.monotonic()
+        bridge.select(disc_prompt(pattern, seen.source_index), frame=seen).result(timeout=10)
+        assert tracker.steps() == 1 and tracker.stepped[0] is seen.rgb
+        first = wait_for(
+            lambda: c if (c := bridge.latest()) and c.mask_seq == seen.seq and c.objects else None,
+            5,
+            "the clicked frame's mask on the output",
+        )
+        shown_after = time.monotonic() - clicked
+        model_s = spent[0] + spent[1]  # the clicked frame's step and the select on it
+        assert shown_after <= model_s + 0.15, (shown_after, spent[:2])  # + a few frames
+        assert first.objects[0].present
+        bridge.clear().result(timeout=10)
+        wait_for(lambda: not bridge.latest().objects, 5, "the selection gone from the output")
+        steps = tracker.steps()
+        time.sleep(0.8)
+        assert tracker.steps() <= steps + 1  # at most the step under way when cleared
+
+
+def test_the_thread_tuner_sets_the_models_threads_on_its_own_thread(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """The count the tuner picks is the one torch runs the next steps with (OpenMP's thread
+    count belongs to the thread that runs the model: it is set there)."""
+    from etam_plugin.obs_bridge.trackers import ThreadTuner
+
+    if torch.get_num_threads() < 2:
+        pytest.skip("needs 2 torch threads")
+    used: list[int] = []
+
+    class Spy(SpyTracker):
+        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+            used.append(torch.get_num_threads())
+            return super().step(frame_rgb)
+
+    tracker = Spy(tiny_model())
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
+    with bridge:
+        assert bridge.track is not None and bridge.track.tuner is not None
+        bridge.track.tuner = ThreadTuner(2, probe_every_s=0.0, probe_steps=3)
+        wait_for(lambda: len(used) >= 12, 30, "twelve steps")
+    assert 1 in used and 2 in used, used  # probed, then back: the count really changed

@@ -3,6 +3,7 @@ error messages, source creation/update and visibility. (The real OBS: test_obs_r
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -36,6 +37,8 @@ class FakeObs:
         self.inputs: dict[str, dict] = {}
         self.active = True
         self.clients: list[FakeClient] = []
+        self.transforms: dict[int, dict] = {}
+        self.audio: dict[str, int] = {}
 
     def factory(self, host: str, port: int, password: str, timeout: float, on_disconnect) -> Any:
         client = FakeClient(self, password, on_disconnect)
@@ -75,6 +78,22 @@ class FakeObs:
         if name == "GetVideoSettings":
             return True, {"baseWidth": 1920, "baseHeight": 1080}
         if name == "SetSceneItemTransform":
+            self.transforms[data["sceneItemId"]] = data["sceneItemTransform"]
+            return True, {}
+        if name == "GetSceneItemTransform":
+            fitted = {"positionX": 0.0, "positionY": 0.0, "boundsType": "OBS_BOUNDS_SCALE_INNER",
+                      "boundsWidth": 1920.0, "boundsHeight": 1080.0}  # fmt: skip
+            return True, {"sceneItemTransform": self.transforms.get(data["sceneItemId"], fitted)}
+        if name in ("GetInputAudioSyncOffset", "SetInputAudioSyncOffset"):
+            if data["inputName"] not in self.audio:
+                return False, {}
+            if name == "SetInputAudioSyncOffset":
+                self.audio[data["inputName"]] = data["inputAudioSyncOffset"]
+            return True, {"inputAudioSyncOffset": self.audio[data["inputName"]]}
+        if name == "RemoveInput":
+            del self.inputs[data["inputName"]]
+            for items in self.scenes.values():
+                items.pop(data["inputName"], None)
             return True, {}
         if name == "GetSourceActive":
             if data["sourceName"] not in self.inputs:
@@ -169,12 +188,14 @@ def test_source_is_created_with_low_latency_settings_and_fitted() -> None:
     c.start()
     try:
         wait_for(lambda: c.status().connected)
+        assert obs.inputs["etam"]["inputSettings"]["etam_owner"] == c.owner
     finally:
         c.stop()
     assert "Live" in obs.scenes  # the chosen scene is created when missing
     created = obs.inputs["etam"]
     assert created["inputKind"] == "ffmpeg_source"
-    assert created["inputSettings"] == media_source_settings(URL)
+    # ours while it ran; given up on stop, so that the next bridge may take it
+    assert created["inputSettings"] == {**media_source_settings(URL), "etam_owner": ""}
     assert created["inputSettings"]["buffering_mb"] == 0
     assert created["inputSettings"]["close_when_inactive"] is False
     assert "SetSceneItemTransform" in obs.names()
@@ -182,18 +203,21 @@ def test_source_is_created_with_low_latency_settings_and_fitted() -> None:
 
 def test_existing_source_is_updated_only_when_it_differs() -> None:
     obs = FakeObs()
-    obs.inputs["etam"] = {"inputKind": "ffmpeg_source", "inputSettings": media_source_settings(URL)}
-    obs.scenes["Scene"]["etam"] = 3
     c = controller(obs)
+    ours = {**media_source_settings(URL), "etam_owner": c.owner}  # this bridge's, from before
+    obs.inputs["etam"] = {"inputKind": "ffmpeg_source", "inputSettings": ours}
+    obs.scenes["Scene"]["etam"] = 3
     c.start()
     wait_for(lambda: c.status().connected)
+    names = obs.names()
     c.stop()
-    assert "SetInputSettings" not in obs.names()  # no needless restart of the media source
+    assert "SetInputSettings" not in names  # no needless restart of the media source
     assert "CreateInput" not in obs.names()
 
     obs.inputs["etam"]["inputSettings"]["input"] = "tcp://127.0.0.1:1"
     obs.requests.clear()
-    c = controller(obs)
+    c = controller(obs)  # a new bridge: a crashed one's source is taken over
+    obs.inputs["etam"]["inputSettings"]["etam_owner"] = f"{socket.gethostname()}/999999999/1/x"
     c.start()
     wait_for(lambda: c.status().connected)
     c.stop()
@@ -311,3 +335,28 @@ def test_a_name_taken_by_a_scene_is_explained() -> None:
         assert "already called 'etam'" in c.status().last_error
     finally:
         c.stop()
+
+
+def test_audio_offset_is_set_again_after_obs_restarts_and_restored_on_stop() -> None:
+    """--sync-audio: set once the latency is known; an OBS that restarted with the mic's old
+    offset gets ours again on reconnection; the user's own value comes back on stop."""
+    obs = FakeObs()
+    obs.audio["Mic"] = 15
+    settings = ObsSettings(source_name="etam", poll_s=0.05, sync_audio=("Mic", "Nope"))
+    c = ObsController(
+        settings,
+        Secret("pw"),
+        URL,
+        backoff=Backoff(initial=0.05, factor=2, maximum=0.2, jitter=0),
+        client_factory=obs.factory,
+        latency_ms=lambda: 123.4,
+    )
+    c.start()
+    try:
+        wait_for(lambda: obs.audio["Mic"] == 123 and c.status().audio_offset_ms == 123)
+        obs.clients[-1].drop()  # OBS restarts, and forgot our offset
+        obs.audio["Mic"] = 15
+        wait_for(lambda: c.status().connections == 2 and obs.audio["Mic"] == 123)
+    finally:
+        c.stop()
+    assert obs.audio["Mic"] == 15

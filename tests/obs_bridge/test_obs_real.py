@@ -56,12 +56,15 @@ def bridge_for(
     effect: Any = "remove",
     password: str | None = None,
     port: int | None = None,
+    **obs_settings: Any,
 ) -> Bridge:
     config = BridgeConfig(
         source=str(clip),
         effect=effect,
         prompts=(disc_prompt(pattern),),
-        obs=ObsSettings(port=port or obs.port, scene="Scene", source_name=SOURCE, poll_s=0.3),
+        obs=ObsSettings(
+            port=port or obs.port, scene="Scene", source_name=SOURCE, poll_s=0.3, **obs_settings
+        ),
         password=Secret(obs.password if password is None else password),
         status_log_s=0,
     )
@@ -282,3 +285,157 @@ def test_hiding_the_source_pauses_inference(
     finally:
         client.disconnect()
         bridge.stop()
+
+
+# -- what a streamer's OBS does to our source ---------------------------------------------
+
+
+def inputs_of(client: Any) -> dict[str, str]:
+    return {i["inputName"]: i["inputKind"] for i in call(client, "GetInputList")["inputs"]}
+
+
+def test_a_source_deleted_in_obs_is_created_again(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """Deleting the source in OBS left the bridge streaming to no one; it creates it again
+    and the picture comes back."""
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    client = obs.client()
+    try:
+        bridge.start()
+        wait_for(lambda: connected(bridge), 20, "the first connection")
+        wait_for(lambda: shows_stream(client), 20, "the first picture")
+        call(client, "RemoveInput", inputName=SOURCE)
+        wait_for(lambda: SOURCE in inputs_of(client), 10, "the source to be created again")
+        settings = call(client, "GetInputSettings", inputName=SOURCE)["inputSettings"]
+        assert settings["input"] == bridge.stream.url
+        wait_for(lambda: shows_stream(client), 20, "the picture back")
+        assert bridge.obs.status().connections == 1  # no reconnection was needed
+    finally:
+        client.disconnect()
+        bridge.stop()
+
+
+def test_removing_a_source_used_in_two_scenes_does_not_lock_the_bridge_out(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """OBS 29 keeps listing an input removed while it was in two scenes, and refuses every
+    scene item and input of that name: the bridge looped on CreateSceneItem for ever. It
+    takes the next free name and the picture comes back."""
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    client = obs.client()
+    try:
+        bridge.start()
+        wait_for(lambda: connected(bridge), 20, "the first connection")
+        call(client, "CreateScene", sceneName="Two")
+        call(client, "CreateSceneItem", sceneName="Two", sourceName=SOURCE)
+        call(client, "RemoveInput", inputName=SOURCE)
+        wait_for(lambda: bridge.obs.source_name == f"{SOURCE} 2", 15, "another name")
+        assert f"{SOURCE} 2" in inputs_of(client)
+        wait_for(lambda: shows_stream(client), 20, "the picture back under the new name")
+        status = bridge.obs.status()
+        assert status.connected and status.source_name == f"{SOURCE} 2"
+    finally:
+        client.disconnect()
+        bridge.stop()
+
+
+def test_an_item_restored_without_its_fit_is_fitted_again(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """After a crash OBS restored our item at its own size in the corner of a bigger canvas;
+    the next bridge fits it to the canvas again (an item the user placed is left alone)."""
+    client = obs.client()
+    call(client, "SetVideoSettings", baseWidth=640, baseHeight=480, outputWidth=640,
+         outputHeight=480)  # fmt: skip
+    try:
+        first = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+        with first:
+            wait_for(lambda: connected(first), 20, "the first bridge")
+        item = call(client, "GetSceneItemId", sceneName="Scene", sourceName=SOURCE)["sceneItemId"]
+
+        def transform() -> dict:
+            return call(client, "GetSceneItemTransform", sceneName="Scene", sceneItemId=item)[
+                "sceneItemTransform"
+            ]
+
+        assert transform()["boundsWidth"] == 640.0
+        restored = {"positionX": 0.0, "positionY": 0.0, "scaleX": 1.0, "scaleY": 1.0,
+                    "boundsType": "OBS_BOUNDS_NONE", "alignment": 5}  # fmt: skip
+        call(client, "SetSceneItemTransform", sceneName="Scene", sceneItemId=item,
+             sceneItemTransform=restored)  # fmt: skip
+        assert transform()["boundsType"] == "OBS_BOUNDS_NONE"  # own size, in the corner
+        second = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+        with second:
+            wait_for(lambda: connected(second), 20, "the second bridge")
+            t = transform()
+            assert t["boundsType"] == "OBS_BOUNDS_SCALE_INNER" and t["boundsWidth"] == 640.0
+            # a place the user chose is theirs
+            placed = {"positionX": 200.0, "positionY": 100.0, "boundsType": "OBS_BOUNDS_NONE",
+                      "scaleX": 0.5, "scaleY": 0.5}  # fmt: skip
+            call(client, "SetSceneItemTransform", sceneName="Scene", sceneItemId=item,
+                 sceneItemTransform=placed)  # fmt: skip
+        with bridge_for(obs, pattern_clip, pattern, ColourTracker()) as third:
+            wait_for(lambda: connected(third), 20, "the third bridge")
+            t = transform()
+            assert t["positionX"] == 200.0 and t["scaleX"] == 0.5
+    finally:
+        client.disconnect()
+
+
+def test_a_second_bridge_on_the_same_source_is_refused(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """A second bridge with the same source name silently took the first one's source
+    over; now it stops with one line saying who owns it, and the first keeps streaming."""
+    from etam_plugin.errors import ObsError
+
+    first = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    second = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    client = obs.client()
+    try:
+        first.start()
+        wait_for(lambda: connected(first), 20, "the first bridge")
+        second.start()
+        wait_for(lambda: second.obs.status().state == "conflict", 20, "the second refused")
+        message = second.obs.status().last_error
+        assert "in use by another etam-plugin live" in message and "\n" not in message
+        with pytest.raises(ObsError, match="in use by another"):
+            second.run(frames=10_000)
+        settings = call(client, "GetInputSettings", inputName=SOURCE)["inputSettings"]
+        assert settings["input"] == first.stream.url  # still the first one's
+        assert connected(first)
+    finally:
+        client.disconnect()
+        second.stop()
+        first.stop()
+
+
+def test_audio_sync_follows_the_bridges_latency_and_is_restored(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """--sync-audio: the microphone's audio sync offset in OBS is the bridge's measured
+    latency, follows it when it changes a lot, and goes back to the user's value on stop."""
+    client = obs.client()
+    call(client, "CreateInput", sceneName="Scene", inputName="Mic", inputKind="ffmpeg_source",
+         inputSettings={}, sceneItemEnabled=True)  # fmt: skip
+    call(client, "SetInputAudioSyncOffset", inputName="Mic", inputAudioSyncOffset=15)
+
+    def offset() -> int:
+        return int(call(client, "GetInputAudioSyncOffset", inputName="Mic")["inputAudioSyncOffset"])
+
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker(), sync_audio=("Mic",))
+    try:
+        bridge.start()
+        wait_for(lambda: offset() != 15, 20, "the offset to be set")
+        measured = bridge.added_latency_ms()
+        assert measured is not None and abs(offset() - measured) <= 25, (offset(), measured)
+        assert bridge.stats()["obs"]["audio_offset_ms"] == offset()
+        bridge.obs.latency_ms = lambda: 400.0  # the latency grows a lot (a slower output)
+        wait_for(lambda: offset() == 400, 10, "the offset to follow")
+    finally:
+        bridge.stop()
+        try:
+            assert offset() == 15  # the user's own offset is back
+        finally:
+            client.disconnect()

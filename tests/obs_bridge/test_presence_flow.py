@@ -180,3 +180,28 @@ def test_flow_warp_follows_a_mask_a_model_on_a_cpu_delivers_late() -> None:
     single.remember(0, frames[0][0])
     single.remember(45, frames[45][0])
     assert iou(single.warp(mask, 0, 45), frames[45][1]) < 0.3
+
+
+def test_flow_warp_at_720p_follows_the_subject_and_skips_a_still_one() -> None:
+    """At 1280×720 the flow runs on ~320 px greys and the matte is moved at full resolution
+    through one reused map; a subject that has not moved costs no full-resolution work
+    (the matte comes back as it is), one that moved 5 px a frame is followed."""
+    at = sliding_disc(5, h=720, w=1280, r=120)
+    warper = FlowWarper()
+    frames = [at(t) for t in range(13)]
+    for t, (frame, _) in enumerate(frames):
+        warper.remember(t, frame)
+    assert warper._grays[0].shape == (180, 320)
+    mask = frames[0][1].astype(np.float32)
+    warped = warper.warp(mask, 0, 12)
+    assert iou(mask, frames[12][1]) < 0.7 and iou(warped, frames[12][1]) > 0.9
+    reused = warper._map
+    assert iou(warper.warp(mask, 0, 11), frames[11][1]) > 0.9
+    assert warper._map is reused  # no new full-size map per frame
+
+    still = FlowWarper()
+    frame, disc = at(0)
+    still.remember(1, frame)
+    still.remember(2, frame.copy())
+    matte = disc.astype(np.float32)
+    assert still.warp(matte, 1, 2) is matte
