@@ -8,6 +8,11 @@ from etam_plugin.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16")
+# The inference backends (the torch network, an ONNX export) and the ONNX export's graph
+# precisions, declared once: commands, panel and bridge offer exactly these. Here, with
+# the devices, so a command's --help imports neither torch nor onnxruntime.
+BACKENDS = ("torch", "onnx")
+ONNX_PRECISIONS = ("fp32", "int8")
 
 
 def pick_device(name: str = "auto") -> str:

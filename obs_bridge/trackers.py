@@ -16,10 +16,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from etam_plugin.devices import BACKENDS
 from etam_plugin.errors import EtamError
 from etam_plugin.obs_bridge.protocol import MaskTracker
 
-BACKENDS: tuple[str, ...] = ("torch", "onnx")
 """Inference backends ``build_live_tracker`` can run (the ``backend`` argument, the live
 command's ``--backend``): PyTorch, or ONNX Runtime on an ``etam-plugin export-onnx`` folder
 (then ``checkpoint`` is that folder)."""
@@ -120,6 +120,7 @@ def build_live_tracker(
     device: str | None = "auto",
     dtype: str = "float32",
     backend: str = "torch",
+    onnx_precision: str = "fp32",
     on_event: Callable[[Any], None] | None = None,
     cuda_graphs: bool = True,
 ) -> MaskTracker:
@@ -128,7 +129,8 @@ def build_live_tracker(
     ``variant`` names the network when the file's name does not (a preset name as
     ``checkpoint`` is its own variant, so ``mobile`` keeps its pooled-keys attention);
     ``attention`` overrides the memory attention mode; ``device`` ``auto`` picks CUDA, then
-    MPS, then the CPU; ``dtype`` ``bfloat16``/``float16`` run on a GPU only. ``on_event``
+    MPS, then the CPU; ``dtype`` ``bfloat16``/``float16`` run on a GPU only (the ONNX backend
+    runs float32, or its quantised graphs with ``onnx_precision="int8"``). ``on_event``
     gets the tracker's lost/found :class:`TrackEvent` (on the bridge's track thread);
     ``cuda_graphs`` (torch on CUDA): replay CUDA graphs of the stages, same masks, about 2-5x
     the frames per second of eager runs on an H200 (see README).
@@ -149,7 +151,10 @@ def build_live_tracker(
     if backend == "onnx":
         from etam_plugin.onnx_runtime import make_engine
 
-        engine = make_engine("onnx", checkpoint, device=device)
+        # dtype and precision go along, so what cannot run is refused, not run as fp32
+        engine = make_engine(
+            "onnx", checkpoint, device=device, dtype=torch_dtype, precision=onnx_precision
+        )
         return LiveTracker(None, engine=engine, on_event=on_event)
     path = resolve_checkpoint(str(checkpoint), download=False)
     if variant is None and str(checkpoint) in VARIANTS:

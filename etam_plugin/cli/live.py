@@ -80,9 +80,9 @@ def _non_negative_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from etam_plugin.devices import DEVICES, DTYPES
+    from etam_plugin.devices import BACKENDS, DEVICES, DTYPES, ONNX_PRECISIONS
     from etam_plugin.model import ATTENTION_MODES
-    from etam_plugin.obs_bridge.trackers import BACKENDS, MODEL_NICENESS
+    from etam_plugin.obs_bridge.trackers import MODEL_NICENESS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -165,6 +165,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--dtype", choices=DTYPES, default="float32")
     model.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend")
     model.add_argument(
+        "--onnx-precision",
+        choices=ONNX_PRECISIONS,
+        default="fp32",
+        help="with --backend onnx: int8 runs the export's quantised graphs",
+    )
+    model.add_argument(
         "--model-niceness",
         type=int,
         default=MODEL_NICENESS,
@@ -222,6 +228,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         backend=args.backend,
+        onnx_precision=args.onnx_precision,
         cuda_graphs=args.cuda_graphs,
     )
     bridge = Bridge(config, tracker)

@@ -17,6 +17,7 @@ HELP = "Track objects through a clip (or a timeline clip) and write masks, matte
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from etam_plugin.devices import BACKENDS, ONNX_PRECISIONS
     from etam_plugin.model import ATTENTION_MODES, POOL_WINDOWS
 
     parser.add_argument("source", type=Path, help="video file, image-sequence folder, or timeline")
@@ -26,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         variant_help="network variant (default: inferred)",
         required=True,
     )
-    parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    parser.add_argument("--backend", choices=BACKENDS, default="torch")
     parser.add_argument(
-        "--onnx-precision", choices=("fp32", "int8"), default="fp32", help="with --backend onnx"
+        "--onnx-precision", choices=ONNX_PRECISIONS, default="fp32", help="with --backend onnx"
     )
     parser.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
     parser.add_argument("--pool-window", type=int, choices=POOL_WINDOWS, default=None)

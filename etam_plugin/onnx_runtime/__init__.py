@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from etam_plugin.devices import BACKENDS
 from etam_plugin.errors import OnnxError
 from etam_plugin.onnx_runtime.manifest import (
     FORMAT,
@@ -25,7 +26,6 @@ from etam_plugin.onnx_runtime.stages import MaskOutputs, OnnxStages, PreparedFra
 
 if TYPE_CHECKING:
     from etam_plugin.onnx_runtime.backend import (
-        BACKENDS,
         OnnxNetwork,
         describe_engine,
         make_engine,
@@ -52,7 +52,7 @@ __all__ = [
     "read_manifest",
 ]
 
-_TORCH_SIDE = {"BACKENDS", "OnnxNetwork", "describe_engine", "make_engine"}
+_TORCH_SIDE = {"OnnxNetwork", "describe_engine", "make_engine"}
 
 
 def __getattr__(name: str) -> Any:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from etam_plugin.devices import BACKENDS
 from etam_plugin.errors import ModelError, OnnxError
 from etam_plugin.model import (
     EfficientTAM,
@@ -32,7 +33,6 @@ from etam_plugin.model import (
 from etam_plugin.onnx_runtime.manifest import PRECISIONS
 from etam_plugin.onnx_runtime.stages import MaskOutputs, OnnxStages, PreparedFrame
 
-BACKENDS = ("torch", "onnx")
 _PREPARED_FIELDS = {f.name for f in dataclasses.fields(PreparedMemory)}
 
 

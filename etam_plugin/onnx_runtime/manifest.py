@@ -12,12 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from etam_plugin.devices import ONNX_PRECISIONS
 from etam_plugin.errors import OnnxError
 
 MANIFEST_FILE = "manifest.json"
 FORMAT = "etam-plugin-onnx"
 FORMAT_VERSION = 1
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = ONNX_PRECISIONS
 
 
 @dataclass(frozen=True)

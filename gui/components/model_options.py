@@ -6,12 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from etam_plugin.devices import DEVICES, DTYPES
+from etam_plugin.devices import BACKENDS, DEVICES, DTYPES
 from etam_plugin.model import ATTENTION_MODES, VARIANTS
 
 PRECISIONS: tuple[str, ...] = DTYPES
 DEFAULT_VARIANT = "ti_512x512"
-BACKENDS: tuple[str, ...] = ("torch", "onnx")
 ONNX_PRECISIONS: tuple[str, ...] = ("fp32", "int8")
 
 

@@ -178,3 +178,21 @@ def test_track_cli_backends_agree(tmp_path, backends, media_dir) -> None:
         a = cv2.imread(str(tmp_path / "torch" / name), cv2.IMREAD_GRAYSCALE) > 0
         b = cv2.imread(str(tmp_path / "onnx" / name), cv2.IMREAD_GRAYSCALE) > 0
         assert _iou(a, b) >= 0.999, f"frame {f}"
+
+
+@pytest.mark.slow
+def test_live_takes_the_int8_graphs_and_refuses_what_onnx_cannot_run(backends, monkeypatch) -> None:
+    """``live --backend onnx`` runs the quantised graphs when asked, and a precision the
+    export cannot run is refused, not run as float32 (it was, silently)."""
+    import torch
+
+    from etam_plugin.errors import OnnxError
+    from etam_plugin.obs_bridge import trackers
+
+    _, folder = backends
+    tracker = trackers.build_live_tracker(folder, backend="onnx", onnx_precision="int8")
+    assert describe_engine(tracker.engine).startswith("onnx int8")
+    # bfloat16 passes the device check only where a GPU can run it: stand in for one
+    monkeypatch.setattr("etam_plugin.devices.pick_dtype", lambda *_: torch.bfloat16)
+    with pytest.raises(OnnxError, match="runs float32 graphs"):
+        trackers.build_live_tracker(folder, backend="onnx", dtype="bfloat16")
