@@ -306,7 +306,7 @@ def test_a_source_deleted_in_obs_is_created_again(
         wait_for(lambda: connected(bridge), 20, "the first connection")
         wait_for(lambda: shows_stream(client), 20, "the first picture")
         call(client, "RemoveInput", inputName=SOURCE)
-        wait_for(lambda: SOURCE in inputs_of(client), 10, "the source to be created again")
+        wait_for(lambda: SOURCE in inputs_of(client), 30, "the source to be created again")
         settings = call(client, "GetInputSettings", inputName=SOURCE)["inputSettings"]
         assert settings["input"] == bridge.stream.url
         wait_for(lambda: shows_stream(client), 20, "the picture back")
