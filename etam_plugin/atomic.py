@@ -93,6 +93,9 @@ def scratch_folder(kind: str) -> Iterator[Path]:
     folder = Path(
         tempfile.mkdtemp(prefix=stage_prefix(root / f"etam-{kind}"), suffix=".partial", dir=root)
     )
+    from etam_plugin.model.video_session import UNDO_SHELF  # a job's sessions: torch is in
+
+    sweep_stale(root / UNDO_SHELF)  # the undo records of a killed process's sessions
     try:
         yield folder
     finally:

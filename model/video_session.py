@@ -55,6 +55,9 @@ SESSION_VERSION = 2  # 2: a frame's prompt calls (1: one click-built prompt)
 SHELF_DEPTH = 8  # records kept per frame for undo (the newest)
 DIRECTIONS = ("forward", "backward", "both")
 
+UNDO_SHELF = "etam-undo"
+"""The name of the temporary folders holding a session's undo records."""
+
 
 @dataclass
 class _PromptEntry:
@@ -145,7 +148,11 @@ class VideoSession:
         self._result_cache = max(1, result_cache)
         self._lock = threading.RLock()
         # Records replaced by re-tracking, for undo (never saved: undo ends with the session).
-        self._shelf = Path(tempfile.mkdtemp(prefix="etam-undo-"))
+        # Named as etam_plugin.atomic names staged files (".NAME.etam<pid>.<random>.partial"),
+        # so the next job's sweep removes the shelf a killed process left behind.
+        self._shelf = Path(
+            tempfile.mkdtemp(prefix=f".{UNDO_SHELF}.etam{os.getpid()}.", suffix=".partial")
+        )
         self._shelf_cleanup = weakref.finalize(self, shutil.rmtree, self._shelf, True)
         self._states: dict[tuple, int] = {}
         self._tags = 0
