@@ -238,12 +238,13 @@ class ETAM_OT_track_strip(bpy.types.Operator):
         for name in _FIELDS:  # given here: kept on the strip; not given: the strip's own
             if self.properties.is_property_set(name):
                 setattr(settings, name, getattr(self, name))
-        span = strips.source_range(strip_facts(scene, source))
+        facts = strip_facts(scene, source)
+        span = strips.source_range(facts)
         python, checkpoint = preferences(context)
         spec = jobs.JobSpec(
             python=python,
             checkpoint=_weights(checkpoint),
-            media=strip_facts(scene, source).media,
+            media=facts.media,
             first=span.first,
             last=span.last,
             out=matte_folder(settings) / jobs.output_name(source.name),
