@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
+from copy import deepcopy
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -285,7 +286,7 @@ class Engine:
         if self.device.type == "cpu" and dtype != torch.float32:
             if dtype != torch.bfloat16 or not isinstance(model, EfficientTAM):
                 raise ValueError("on the CPU the torch network runs float32 or bfloat16 only")
-            use_cpu_bfloat16(model)
+            self.model = model = cpu_bfloat16_copy(model)
             self._stage_dtype = torch.bfloat16
 
     @property
@@ -454,13 +455,16 @@ class Engine:
         )
 
 
-def use_cpu_bfloat16(model: EfficientTAM) -> None:
-    """Casts the stages that gain from bfloat16 on a CPU with native bfloat16 dot products
-    (the image encoder, memory attention and the memory age embedding it reads) in place;
-    the decoder, prompt encoder and memory encoder keep float32 weights."""
-    model.image_encoder.to(torch.bfloat16)
-    model.memory_attention.to(torch.bfloat16)
-    model.maskmem_tpos_enc.data = model.maskmem_tpos_enc.data.to(torch.bfloat16)
+def cpu_bfloat16_copy(model: EfficientTAM) -> EfficientTAM:
+    """A copy of ``model`` whose stages that gain from bfloat16 on a CPU with native
+    bfloat16 dot products (the image encoder, memory attention and the memory age embedding
+    it reads) hold bfloat16 weights; the decoder, prompt encoder and memory encoder keep
+    float32. A copy: the caller's float32 network may serve float32 engines too."""
+    copy = deepcopy(model)
+    copy.image_encoder.to(torch.bfloat16)
+    copy.memory_attention.to(torch.bfloat16)
+    copy.maskmem_tpos_enc.data = copy.maskmem_tpos_enc.data.to(torch.bfloat16)
+    return copy
 
 
 def record_from_prediction(

@@ -60,8 +60,11 @@ def test_bfloat16_attention_matches_the_fused_kernel() -> None:
 
 @torch.inference_mode()
 def test_the_cpu_plan_puts_each_stage_in_its_precision(monkeypatch) -> None:
-    model = _model(tiny_test_config())
-    engine = Engine(model, "cpu", torch.bfloat16)
+    original = _model(tiny_test_config())
+    engine = Engine(original, "cpu", torch.bfloat16)
+    model = engine.model
+    # the caller's network stays float32 (a float32 engine may share it)
+    assert {p.dtype for p in original.parameters()} == {torch.float32}
     assert next(model.image_encoder.parameters()).dtype == torch.bfloat16
     assert next(model.memory_attention.parameters()).dtype == torch.bfloat16
     for float_stage in (model.sam_mask_decoder, model.sam_prompt_encoder, model.memory_encoder):
@@ -69,6 +72,7 @@ def test_the_cpu_plan_puts_each_stage_in_its_precision(monkeypatch) -> None:
     frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)
     feats, pos = engine.encode_frame(frame)
     assert feats.dtype == pos.dtype == torch.float32  # what sessions store is unchanged
+    assert torch.allclose(Engine(original).encode_frame(frame)[0], feats, atol=0.1)
     memory = engine.encode_memory(feats, torch.randn(1, 1, 4 * 8, 4 * 8), False)
     prepared = engine.prepare(memory)
     assert prepared.keys[0].dtype == torch.bfloat16  # kept in bfloat16, not re-widened
