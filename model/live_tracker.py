@@ -126,14 +126,29 @@ class LiveTracker:
 
     def step(self, frame_rgb: np.ndarray) -> FrameResult:
         """Tracks every selected object on a new frame; masks at the frame's size."""
+        self.advance(frame_rgb)
+        return self.track()
+
+    def advance(self, frame_rgb: np.ndarray) -> None:
+        """Makes ``frame_rgb`` the current frame (image features only, nothing tracked):
+        :meth:`step` in two halves, so that a click on a new frame can be answered by
+        :meth:`select` before the other objects are tracked on it (:meth:`track`)."""
         self._frame_index += 1
-        index = self._frame_index
         feats, pos = self.engine.encode_frame(frame_rgb)
         self._last = ((int(frame_rgb.shape[0]), int(frame_rgb.shape[1])), feats, pos)
         self.last_events = []
+
+    def track(self) -> FrameResult:
+        """Tracks the selected objects on the current frame (those selected on it already
+        have their mask); returns every object's latest result."""
+        if self._last is None:
+            raise ModelError("no frame yet: call advance() or step() with a frame first")
+        index = self._frame_index
+        _, feats, pos = self._last
         groups: dict[MemoryPlan, list[int]] = {}
         for obj_id, obj in self._objects.items():
-            groups.setdefault(self._plan(obj, index), []).append(obj_id)
+            if obj.cond_frame != index:
+                groups.setdefault(self._plan(obj, index), []).append(obj_id)
         for plan, members in groups.items():
             objs = [self._objects[i] for i in members]
             memory = MemoryInput(

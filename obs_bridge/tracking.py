@@ -10,9 +10,12 @@ the thread.
 A click's coordinates belong to the frame the user was looking at, and with a slow model
 that is not the frame the tracker stepped last (the picture keeps moving at camera rate
 while the tracker is one or more frames behind or ahead). So a ``select`` may carry that
-frame: the tracker then steps on it first (and on nothing newer before it, so the click's
-mask is out one model step later) and the prompt lands on the very pixels that were
-clicked. Without a frame (``--point``/``--box``, library calls) the prompt applies to a
+frame: the tracker then steps on it first (and on nothing newer before it) and the prompt
+lands on the very pixels that were clicked. A tracker that can split its step (``advance``
+the frame, ``track`` the objects: the model's ``LiveTracker``) answers the click between
+the halves: the clicked object's mask is out after the frame's image features and its own
+decoder pass, and the objects already selected are tracked on the frame after that (they
+show their latest masks meanwhile). Without a frame (``--point``/``--box``, library calls) the prompt applies to a
 newly stepped frame. While nothing is selected the model does no work at all.
 
 The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
@@ -131,6 +134,7 @@ class TrackThread(threading.Thread):
         self.event_counts = {"lost": 0, "found": 0}
         self.state_bytes: int | None = None  # the tracker's state after its last step
         self.selected_on: deque[int] = deque(maxlen=64)  # frame seq of each applied select
+        self._advance_ms = 0.0  # the image-encoder half of a click's step (see _advance)
 
     # -- requests from other threads ------------------------------------------------------
     def submit(
@@ -223,16 +227,18 @@ class TrackThread(threading.Thread):
             self.last_error = f"tracker failed: {exc}"
             log.exception("track: tracker.step failed on frame %d", frame.seq)
             return False
-        ms = (time.perf_counter() - t0) * 1000.0
+        self._record_step((time.perf_counter() - t0) * 1000.0)
+        self._last = (frame, result)
+        self._after_step(frame)
+        self._publish(frame, result.objects)
+        return True
+
+    def _record_step(self, ms: float) -> None:
         self.stats.record(ms)
         if self.tuner is not None:
             from etam_plugin.devices import set_cpu_threads
 
             set_cpu_threads(self.tuner.after_step(ms, time.monotonic()))
-        self._last = (frame, result)
-        self._after_step(frame)
-        self._publish(frame, result.objects)
-        return True
 
     def _after_step(self, frame: Frame) -> None:
         """Collect the tracker's lost/found events and its state size (when it has them)."""
@@ -257,10 +263,20 @@ class TrackThread(threading.Thread):
             commands = list(self._commands)
             self._commands.clear()
         waiting: list[_Command] = []  # no frame stepped yet: keep them for the first one
+        halves = callable(getattr(self.tracker, "advance", None))
+        half_done: Frame | None = None  # a frame advanced to, its other objects not tracked
         for cmd in commands:
             seen = cmd.frame
             new_frame = seen is not None and (self._last is None or self._last[0].seq != seen.seq)
-            if new_frame and not self._step(seen):
+            if new_frame and half_done is not None:
+                self._finish_step(half_done)
+                half_done = None
+            if new_frame and halves and cmd.kind == "select":
+                ok = self._advance(seen)
+                half_done = seen if ok else None
+            else:
+                ok = not new_frame or self._step(seen)
+            if not ok:
                 cmd.future.set_exception(
                     RuntimeError(f"the tracker failed on the selected frame: {self.last_error}")
                 )
@@ -269,9 +285,45 @@ class TrackThread(threading.Thread):
                 waiting.append(cmd)
                 continue
             self._apply(cmd)
+        if half_done is not None:
+            self._finish_step(half_done)
         if waiting:
             with self._lock:
                 self._commands.extendleft(reversed(waiting))
+
+    def _advance(self, frame: Frame) -> bool:
+        """A click's own frame, first half of a step: its image features only, so that
+        the clicked object's mask is out after the image encoder and the decoder, before
+        the other objects are tracked on the frame (:meth:`_finish_step`). Until then they
+        show their latest masks."""
+        t0 = time.perf_counter()
+        try:
+            self.tracker.advance(frame.rgb)  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.stats.error()
+            self.last_error = f"tracker failed: {exc}"
+            log.exception("track: tracker.advance failed on frame %d", frame.seq)
+            return False
+        self._advance_ms = (time.perf_counter() - t0) * 1000.0
+        before = self._last[1].objects if self._last is not None else {}
+        index = getattr(self.tracker, "frame_index", 0)
+        self._last = (frame, FrameResult(index, dict(before)))
+        return True
+
+    def _finish_step(self, frame: Frame) -> None:
+        """Second half of a click's step: the other objects tracked on the clicked frame."""
+        t0 = time.perf_counter()
+        try:
+            result = self.tracker.track()  # type: ignore[attr-defined]
+        except Exception as exc:
+            self.stats.error()
+            self.last_error = f"tracker failed: {exc}"
+            log.exception("track: tracker.track failed on frame %d", frame.seq)
+            return
+        self._record_step(self._advance_ms + (time.perf_counter() - t0) * 1000.0)
+        self._last = (frame, result)
+        self._after_step(frame)
+        self._publish(frame, result.objects)
 
     def _apply(self, cmd: _Command) -> None:
         """One command on the last stepped frame; publishes the changed selection."""

@@ -165,3 +165,21 @@ def test_live_runs_bfloat16_by_default_where_the_cpu_has_it(monkeypatch, tmp_pat
     assert next(auto.engine.model.image_encoder.parameters()).dtype == torch.bfloat16
     forced = build_live_tracker(path, device="cpu", dtype="float32")
     assert next(forced.engine.model.image_encoder.parameters()).dtype == torch.float32
+
+
+@native
+@pytest.mark.slow
+def test_bench_live_runs_bfloat16_on_the_cpu(tmp_path) -> None:
+    """``bench live --dtype bfloat16`` on the CPU (it was refused as GPU-only) reports the
+    step, the click on cached features and a second object's click."""
+    import json
+
+    from etam_plugin.cli import main
+
+    out = tmp_path / "live.json"
+    args = ["bench", "live", "--frames", "2", "--warmup", "1", "--dtype", "bfloat16"]
+    args += ["--state-frames", "3", "--state-network", "tiny", "--json", str(out)]
+    assert main(args) == 0
+    report = json.loads(out.read_text())
+    assert report["dtype"] == "bfloat16" and report["device"] == "cpu"
+    assert 0 < report["second_click_ms"] and 0 < report["ours"]["median_ms"]

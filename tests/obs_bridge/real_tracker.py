@@ -38,13 +38,14 @@ class SpyTracker(LiveTracker):
         self.selects: list[tuple[np.ndarray, Any]] = []
         self.lock = threading.Lock()
 
-    def step(self, frame_rgb: np.ndarray) -> FrameResult:
+    def advance(self, frame_rgb: np.ndarray) -> None:
+        """The image-encoder half of every step (``step`` is ``advance`` + ``track``); a
+        click on a new frame calls it alone first."""
         if self.delay_s:
             time.sleep(self.delay_s)
-        result = super().step(frame_rgb)
+        super().advance(frame_rgb)
         with self.lock:
             self.stepped.append(frame_rgb)
-        return result
 
     def select(self, obj_id: int, prompt: Prompt) -> FrameResult:
         result = super().select(obj_id, prompt)

@@ -173,13 +173,13 @@ def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
     """Nothing selected: the model never runs (the output is the camera, for capture and
     composite cost only). A click steps the clicked frame alone (not the newest frame
     first) and its mask is on the output one model step later; clearing stops the model."""
-    spent: list[float] = []  # the model's time for the click: its step, then its select
+    spent: list[float] = []  # the model's time for the click: its frame, then its select
 
     class Timed(SpyTracker):
-        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+        def advance(self, frame_rgb):  # type: ignore[no-untyped-def]
             t0 = time.monotonic()
             try:
-                return super().step(frame_rgb)
+                return super().advance(frame_rgb)
             finally:
                 spent.append(time.monotonic() - t0)
 
@@ -206,7 +206,7 @@ def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
             "the clicked frame's mask on the output",
         )
         shown_after = time.monotonic() - clicked
-        model_s = spent[0] + spent[1]  # the clicked frame's step and the select on it
+        model_s = spent[0] + spent[1]  # the clicked frame's features and the select on it
         assert shown_after <= model_s + 0.15, (shown_after, spent[:2])  # + a few frames
         assert first.objects[0].present
         bridge.clear().result(timeout=10)
@@ -214,6 +214,64 @@ def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
         steps = tracker.steps()
         time.sleep(0.8)
         assert tracker.steps() <= steps + 1  # at most the step under way when cleared
+
+
+def test_a_second_objects_click_shows_before_the_first_is_tracked_on_its_frame(
+    pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """One object tracked, a click for a second one on a frame the tracker has not seen:
+    the clicked object's mask is on the output once that frame's image features and its
+    own decoder pass are done, not after the first object's tracking on the frame (made to
+    take 1.5 s here); the first object is then tracked on it, as in any step."""
+    tracker = SpyTracker(tiny_model())
+    engine = tracker.engine
+    encode, track = engine.encode_frame, engine.track
+    state: dict[str, Any] = {"current": None, "slow_on": None, "slow_calls": 0}
+
+    def encode_frame(rgb):  # type: ignore[no-untyped-def]
+        state["current"] = rgb
+        return encode(rgb)
+
+    def slow_track(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if state["slow_on"] is not None and state["current"] is state["slow_on"]:
+            state["slow_calls"] += 1
+            time.sleep(1.5)
+        return track(*args, **kwargs)
+
+    engine.encode_frame, engine.track = encode_frame, slow_track  # type: ignore[method-assign]
+    bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
+    with bridge:
+        wait_for(lambda: tracker.steps() >= 2, 20, "two tracker steps")
+        seen = bridge.latest().frame
+        wait_for(lambda: bridge.track.last_seq > seen.seq, 10, "the tracker to move past it")
+        published: list[tuple[float, int, set[int]]] = []  # (time, frame seq, object ids)
+        put = bridge.track.masks.put
+
+        def spy_put(snap):  # type: ignore[no-untyped-def]
+            published.append((time.monotonic(), snap.frame_seq, set(snap.objects)))
+            put(snap)
+
+        bridge.track.masks.put = spy_put  # type: ignore[method-assign]
+        state["slow_on"] = seen.rgb
+        clicked = time.monotonic()
+        bridge.select(Prompt(points_xy=((40.0, 200.0),), labels=(1,)), frame=seen)
+        first = wait_for(
+            lambda: next((p for p in list(published) if 2 in p[2]), None), 10, "object 2's mask"
+        )
+        assert first[1] == seen.seq, "the mask is not the clicked frame's"
+        assert first[0] - clicked < 1.2, f"published {first[0] - clicked:.2f} s after the click"
+        assert first[2] == {1, 2}, "the first object left the output meanwhile"
+        wait_for(
+            lambda: (
+                c
+                if (c := bridge.latest()) and c.mask_seq == seen.seq and len(c.objects) == 2
+                else None
+            ),
+            5,
+            "the clicked object's mask on the output",
+        )
+        wait_for(lambda: state["slow_calls"] == 1, 10, "the first object tracked on that frame")
+        assert tracker.selects[-1][0] is seen.rgb
 
 
 def test_the_thread_tuner_sets_the_models_threads_on_its_own_thread(
