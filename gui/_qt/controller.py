@@ -577,6 +577,32 @@ class EditorController(QObject):
     def clear_prompt(self) -> bool:
         return self._edit_prompt(lambda _p: None, "Clear prompt")
 
+    def paint_mask(self, stroke: np.ndarray, add: bool = True) -> bool:
+        """A brush stroke (bool pixels of the shown frame) added to, or cut from, the active
+        object's mask there: the result becomes the frame's mask prompt, an undoable
+        correction like a click (later frames go stale)."""
+        frame = self.displayed_frame
+        if frame is None or stroke.shape != self.masks.size:
+            return False
+        obj_id = self.objects.active_id
+        if (
+            obj_id is not None
+            and not self.masks.has(frame, obj_id)
+            and self.coverage.status(obj_id, frame) is not FrameStatus.EMPTY
+        ):
+            self._report_info("This frame's mask is still loading: paint again in a moment.")
+            return False
+        base = None
+        if obj_id is not None and self.coverage.status(obj_id, frame) is not FrameStatus.EMPTY:
+            base = self.masks.get(frame, obj_id)
+        if base is None:
+            base = np.zeros(stroke.shape, bool)
+        painted = base | stroke if add else base & ~stroke
+        if np.array_equal(painted, base):
+            return False
+        text = "Brush add" if add else "Brush subtract"
+        return self._edit_prompt(lambda _p: Prompt(mask=painted), text)
+
     def _edit_prompt(self, change: Callable[[Prompt | None], Prompt | None], text: str) -> bool:
         if self.displayed_frame is None:
             return False
@@ -964,6 +990,8 @@ class EditorController(QObject):
             # session keeps what re-tracking replaced): their shown masks are fetched again.
             for frame in msg.restored:
                 self.masks.discard(frame, msg.request.obj_id)
+            if msg.request.obj_id not in msg.result.objects:  # cleared: nothing to show
+                self.masks.discard(msg.result.frame_index, msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)
