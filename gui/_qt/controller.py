@@ -29,7 +29,7 @@ from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
 from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
-from etam_plugin.gui.components.finishing import is_identity, preview_alpha
+from etam_plugin.gui.components.finishing import ObjectFinishing, is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
 from etam_plugin.gui.components.model_options import ModelOptions
@@ -158,7 +158,7 @@ class EditorController(QObject):
         self.prompts = PromptStore()
         self.masks = MaskStore()
         self.view = ViewOptions()
-        self.finishing = MatteOps()
+        self.object_finishing = ObjectFinishing()  # each object's; the dock edits the active's
         self.undo_stack = QUndoStack(self)
         self.info: m.SourceInfo | None = None
         self.session_state = SessionState.NONE
@@ -319,6 +319,7 @@ class EditorController(QObject):
             opacity=self.view.opacity,
             markers=self.view.markers,
             finishing=self.finishing,
+            object_finishing={o: self.object_finishing.of(o) for o in self.objects.ids},
             model=getattr(self.session_factory, "options", None),
             clip=self.clip,
             export=self.export_settings.to_json(),
@@ -548,9 +549,13 @@ class EditorController(QObject):
             self.view.mode = state.view_mode
             self.view.opacity = state.opacity
             self.view.markers = state.markers
-            self.finishing = state.finishing
+            self.object_finishing.reset(
+                {o.obj_id: state.object_finishing.get(o.obj_id, state.finishing)
+                 for o in state.objects}
+            )  # fmt: skip
             self.export_settings = ExportSettings.from_json(state.export)
-        else:
+        else:  # a new clip (after Discard too): no finishing carried over from the last
+            self.object_finishing.reset()
             self.export_settings = ExportSettings()
             if info.window is not None:
                 self.transport.set_out(info.window[1])
@@ -681,7 +686,11 @@ class EditorController(QObject):
     def set_active_object(self, obj_id: int | None) -> None:
         self.objects.set_active(obj_id)
 
-    def _insert_object(self, obj: TrackedObject, prompts: dict[int, Prompt]) -> None:
+    def _insert_object(
+        self, obj: TrackedObject, prompts: dict[int, Prompt], finishing: MatteOps | None = None
+    ) -> None:
+        if finishing is not None:
+            self.object_finishing.set(obj.obj_id, finishing)
         self.objects.add(obj.name, obj_id=obj.obj_id, color=obj.color, visible=obj.visible)
         self._inference.worker.submit(m.AddObject(obj.obj_id, obj.name))
         for frame, prompt in sorted(prompts.items()):
@@ -693,6 +702,7 @@ class EditorController(QObject):
         if obj_id not in self.objects:
             return
         self.objects.remove(obj_id)
+        self.object_finishing.pop(obj_id)
         self.prompts.remove_object(obj_id)
         self.masks.remove_object(obj_id)
         self.coverage.remove(obj_id)
@@ -828,20 +838,29 @@ class EditorController(QObject):
         self._report_info(f"No untracked or stale frames start {where} frame {here}.")
         return False
 
-    def set_finishing(self, finishing: MatteOps) -> None:
-        if finishing != self.finishing:
-            self.finishing = finishing
+    @property
+    def finishing(self) -> MatteOps:
+        """The active object's finishing (what the dock shows and edits)."""
+        return self.object_finishing.of(self.objects.active_id)
+
+    def set_finishing(self, finishing: MatteOps) -> bool:
+        """Set the active object's finishing; False when there is no object to set it for."""
+        obj_id = self.objects.active_id
+        if obj_id is None:
+            return False
+        if self.object_finishing.set(obj_id, finishing):
             self._mark_changed()
             self.displayChanged.emit()
+        return True
 
     def layers(self, frame: int) -> list[Layer]:
         """The visible objects' mattes on ``frame`` (finishing previewed), bottom to top."""
         out = []
-        ops = self.finishing
         guide = self.image if frame == self.displayed_frame else None
         for obj in self.objects:
             if not obj.visible:
                 continue
+            ops = self.object_finishing.of(obj.obj_id)
             if is_identity(ops):
                 mask = self.masks.get(frame, obj.obj_id)
                 if mask is not None:

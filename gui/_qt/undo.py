@@ -57,17 +57,18 @@ class AddObjectCommand(QUndoCommand):
 
 
 class RemoveObjectCommand(QUndoCommand):
-    """Deleting keeps the object and its prompts so undo brings them back (its prompted frames
-    are recomputed; tracked frames need tracking again)."""
+    """Deleting keeps the object, its prompts and finishing so undo brings them back (its
+    prompted frames are recomputed; tracked frames need tracking again)."""
 
     def __init__(self, controller: EditorController, obj_id: int) -> None:
         self._c = controller
         self.obj = controller.objects.get(obj_id)
         self.prompts = controller.prompts.of_object(obj_id)
+        self.finishing = controller.object_finishing.of(obj_id)
         super().__init__(f"Delete {self.obj.name}")
 
     def redo(self) -> None:
         self._c._drop_object(self.obj.obj_id)
 
     def undo(self) -> None:
-        self._c._insert_object(self.obj, self.prompts)
+        self._c._insert_object(self.obj, self.prompts, self.finishing)
