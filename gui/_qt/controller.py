@@ -80,6 +80,7 @@ def _action(request: object) -> str:
         m.Propagate: lambda r: "Tracking",
         m.AddObject: lambda r: "Adding an object",
         m.RemoveObject: lambda r: "Deleting an object",
+        m.RestoreObject: lambda r: f"Bringing back {r.name}",
         m.RenameObject: lambda r: "Renaming an object",
         m.FetchResults: lambda r: f"Loading the masks of frame {r.frame}",
         m.SaveSession: lambda r: f"Saving the session to {r.folder}",
@@ -686,19 +687,27 @@ class EditorController(QObject):
     def set_active_object(self, obj_id: int | None) -> None:
         self.objects.set_active(obj_id)
 
-    def _insert_object(
-        self, obj: TrackedObject, prompts: dict[int, Prompt], finishing: MatteOps | None = None
-    ) -> None:
-        if finishing is not None:
-            self.object_finishing.set(obj.obj_id, finishing)
+    def _insert_object(self, obj: TrackedObject) -> None:
+        """A new object (an add, or its redo)."""
         self.objects.add(obj.name, obj_id=obj.obj_id, color=obj.color, visible=obj.visible)
         self._inference.worker.submit(m.AddObject(obj.obj_id, obj.name))
-        for frame, prompt in sorted(prompts.items()):
-            self.prompts.set(frame, obj.obj_id, prompt)
-            self._ask_model(m.SetPrompt(frame, obj.obj_id, prompt))
         self.displayChanged.emit()
 
-    def _drop_object(self, obj_id: int) -> None:
+    def _restore_object(
+        self, obj: TrackedObject, prompts: dict[int, Prompt], finishing: MatteOps
+    ) -> None:
+        """Undo of a delete: the object comes back as it was, its tracked frames too (the
+        session kept them), so nothing needs tracking again."""
+        self.object_finishing.set(obj.obj_id, finishing)
+        self.objects.add(obj.name, obj_id=obj.obj_id, color=obj.color, visible=obj.visible)
+        for frame, prompt in sorted(prompts.items()):
+            self.prompts.set(frame, obj.obj_id, prompt)
+        self._ask_model(m.RestoreObject(obj.obj_id, obj.name, tuple(sorted(prompts.items()))))
+        self.displayChanged.emit()
+
+    def _drop_object(self, obj_id: int, keep: bool = False) -> None:
+        """Take an object out of the panel and the session (``keep``: set aside in the
+        session for an undo to restore)."""
         if obj_id not in self.objects:
             return
         self.objects.remove(obj_id)
@@ -709,7 +718,7 @@ class EditorController(QObject):
         if obj_id in self._failed_adds:
             self._failed_adds.discard(obj_id)  # the session never had it
         else:
-            self._inference.worker.submit(m.RemoveObject(obj_id))
+            self._inference.worker.submit(m.RemoveObject(obj_id, keep))
         self.displayChanged.emit()
 
     def _undo_failed_add(self, obj_id: int) -> None:
@@ -1044,6 +1053,10 @@ class EditorController(QObject):
             self._on_session_started(msg)
         elif isinstance(msg, m.ObjectsChanged):
             self._set_all_statuses(msg.statuses)
+            if isinstance(msg.request, m.RestoreObject):
+                self._done_waiting(_waiting_key(msg.request))
+                if self.displayed_frame is not None:
+                    self._fetch_missing_masks(self.displayed_frame)
         elif isinstance(msg, m.SessionSaved):
             self.undo_stack.setClean()
             self.sessionSaved.emit(msg.folder)
