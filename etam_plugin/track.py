@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -384,15 +384,16 @@ def export_session_mattes(
     fmt: str,
     out: Path,
     *,
-    ops: MatteOps,
+    ops: MatteOps | Mapping[int, MatteOps],
     combine: str = "union",
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     options: dict[str, str] | None = None,
 ) -> list[Path]:
     """Export a session's finished mattes of ``objects`` over frames ``first..last``
-    (inclusive): one file of their union, or one per object (``combine="separate"``).
-    The CLI and the panel both call this."""
+    (inclusive): one file of their union, or one per object (``combine="separate"``),
+    finished with ``ops`` (one for all, or each object's). The CLI and the panel both call
+    this."""
     from etam_plugin.export import export_mattes
 
     first, last = frame_range
@@ -417,12 +418,16 @@ def export_session_mattes(
     return paths
 
 
-def finished_mattes(session, frames, objects, first, last, ops: MatteOps) -> Iterator:
-    """(frame, matte) of the objects' union, finished with ``ops``, frame by frame."""
-    soft = ops.soft > 0
+def finished_mattes(
+    session, frames, objects, first, last, ops: MatteOps | Mapping[int, MatteOps]
+) -> Iterator:
+    """(frame, matte) of the objects' union, each finished with its ``ops``, frame by frame."""
     h, w = session.frame_size
 
-    def raw(obj: int) -> Iterator[np.ndarray]:
+    def ops_of(obj: int) -> MatteOps:
+        return ops.get(obj, MatteOps()) if isinstance(ops, Mapping) else ops
+
+    def raw(obj: int, soft: bool) -> Iterator[np.ndarray]:
         for f in range(first, last + 1):
             r = session.result(f, obj, with_logits=soft)
             if r is None:
@@ -430,10 +435,14 @@ def finished_mattes(session, frames, objects, first, last, ops: MatteOps) -> Ite
             else:
                 yield r.logits if soft else r.mask
 
-    def guides() -> Iterator[np.ndarray] | None:
-        return (frames[f] for f in range(first, last + 1)) if ops.refine else None
+    def guides(refine: float) -> Iterator[np.ndarray] | None:
+        return (frames[f] for f in range(first, last + 1)) if refine else None
 
-    per_object = [ops.apply_sequence(raw(obj), guides=guides(), logits=soft) for obj in objects]
+    per_object = []
+    for obj in objects:
+        o = ops_of(obj)
+        soft = o.soft > 0
+        per_object.append(o.apply_sequence(raw(obj, soft), guides=guides(o.refine), logits=soft))
     for f, mattes in zip(range(first, last + 1), zip(*per_object, strict=True), strict=True):
         yield f, mattes[0] if len(mattes) == 1 else union(dict(zip(objects, mattes, strict=True)))
 

@@ -156,6 +156,8 @@ class VideoSession:
         self._shelf_cleanup = weakref.finalize(self, shutil.rmtree, self._shelf, True)
         self._states: dict[tuple, int] = {}
         self._tags = 0
+        # Objects removed with ``keep``: their records wait in the shelf for restore_object.
+        self._removed: dict[int, _Object] = {}
         # Frames whose record the last prompt change brought back (their masks changed).
         self.last_restored: tuple[int, ...] = ()
 
@@ -174,17 +176,53 @@ class VideoSession:
                 raise ModelError(f"object {obj_id} already exists")
             if obj_id <= 0:
                 raise ModelError(f"object ids must be positive, got {obj_id}")
+            self._drop_removed(obj_id)  # a new object of that id: the kept one cannot return
             store = RecordStore(self.folder / "objects" / str(obj_id), self._ram_frames)
             self._objects[obj_id] = _Object(obj_id, name or f"Object {obj_id}", store)
             return obj_id
 
-    def remove_object(self, obj_id: int) -> None:
+    def remove_object(self, obj_id: int, *, keep: bool = False) -> None:
+        """Removes an object. ``keep``: its prompts and records are set aside (in the undo
+        shelf, never saved) so that :meth:`restore_object` brings it back exactly as it
+        was, tracked frames and all: the panel's undo of a delete costs no re-track."""
         with self._lock:
             obj = self._object(obj_id)
-            obj.store.clear()
-            shutil.rmtree(self._shelf / str(obj_id), ignore_errors=True)
             del self._objects[obj_id]
             self._forget(obj_id)
+            if keep:
+                self._drop_removed(obj_id)
+                obj.store.flush()
+                self._tags += 1
+                aside = self._shelf / f"removed-{obj_id}-{self._tags}"
+                if obj.store.folder.is_dir():
+                    shutil.move(obj.store.folder, aside)
+                aside.mkdir(parents=True, exist_ok=True)
+                obj.store.folder = aside
+                self._removed[obj_id] = obj
+                return
+            obj.store.clear()
+            shutil.rmtree(self._shelf / str(obj_id), ignore_errors=True)
+
+    def restore_object(self, obj_id: int) -> bool:
+        """Brings back an object removed with ``keep``; False when none was kept (then the
+        caller adds it and prompts it again)."""
+        with self._lock:
+            if obj_id in self._objects or obj_id not in self._removed:
+                return False
+            obj = self._removed.pop(obj_id)
+            target = self.folder / "objects" / str(obj_id)
+            shutil.rmtree(target, ignore_errors=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(obj.store.folder, target)
+            obj.store.folder = target
+            self._objects[obj_id] = obj
+            return True
+
+    def _drop_removed(self, obj_id: int) -> None:
+        obj = self._removed.pop(obj_id, None)
+        if obj is not None:
+            shutil.rmtree(obj.store.folder, ignore_errors=True)
+            shutil.rmtree(self._shelf / str(obj_id), ignore_errors=True)
 
     def rename_object(self, obj_id: int, name: str) -> None:
         self._object(obj_id).name = name

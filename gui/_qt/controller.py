@@ -29,7 +29,7 @@ from etam_plugin.gui.components.coverage import Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
 from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
-from etam_plugin.gui.components.finishing import is_identity, preview_alpha
+from etam_plugin.gui.components.finishing import ObjectFinishing, is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
 from etam_plugin.gui.components.masks import MaskStore
 from etam_plugin.gui.components.model_options import ModelOptions
@@ -80,6 +80,7 @@ def _action(request: object) -> str:
         m.Propagate: lambda r: "Tracking",
         m.AddObject: lambda r: "Adding an object",
         m.RemoveObject: lambda r: "Deleting an object",
+        m.RestoreObject: lambda r: f"Bringing back {r.name}",
         m.RenameObject: lambda r: "Renaming an object",
         m.FetchResults: lambda r: f"Loading the masks of frame {r.frame}",
         m.SaveSession: lambda r: f"Saving the session to {r.folder}",
@@ -158,7 +159,7 @@ class EditorController(QObject):
         self.prompts = PromptStore()
         self.masks = MaskStore()
         self.view = ViewOptions()
-        self.finishing = MatteOps()
+        self.object_finishing = ObjectFinishing()  # each object's; the dock edits the active's
         self.undo_stack = QUndoStack(self)
         self.info: m.SourceInfo | None = None
         self.session_state = SessionState.NONE
@@ -319,6 +320,7 @@ class EditorController(QObject):
             opacity=self.view.opacity,
             markers=self.view.markers,
             finishing=self.finishing,
+            object_finishing={o: self.object_finishing.of(o) for o in self.objects.ids},
             model=getattr(self.session_factory, "options", None),
             clip=self.clip,
             export=self.export_settings.to_json(),
@@ -548,9 +550,13 @@ class EditorController(QObject):
             self.view.mode = state.view_mode
             self.view.opacity = state.opacity
             self.view.markers = state.markers
-            self.finishing = state.finishing
+            self.object_finishing.reset(
+                {o.obj_id: state.object_finishing.get(o.obj_id, state.finishing)
+                 for o in state.objects}
+            )  # fmt: skip
             self.export_settings = ExportSettings.from_json(state.export)
-        else:
+        else:  # a new clip (after Discard too): no finishing carried over from the last
+            self.object_finishing.reset()
             self.export_settings = ExportSettings()
             if info.window is not None:
                 self.transport.set_out(info.window[1])
@@ -576,6 +582,32 @@ class EditorController(QObject):
 
     def clear_prompt(self) -> bool:
         return self._edit_prompt(lambda _p: None, "Clear prompt")
+
+    def paint_mask(self, stroke: np.ndarray, add: bool = True) -> bool:
+        """A brush stroke (bool pixels of the shown frame) added to, or cut from, the active
+        object's mask there: the result becomes the frame's mask prompt, an undoable
+        correction like a click (later frames go stale)."""
+        frame = self.displayed_frame
+        if frame is None or stroke.shape != self.masks.size:
+            return False
+        obj_id = self.objects.active_id
+        if (
+            obj_id is not None
+            and not self.masks.has(frame, obj_id)
+            and self.coverage.status(obj_id, frame) is not FrameStatus.EMPTY
+        ):
+            self._report_info("This frame's mask is still loading: paint again in a moment.")
+            return False
+        base = None
+        if obj_id is not None and self.coverage.status(obj_id, frame) is not FrameStatus.EMPTY:
+            base = self.masks.get(frame, obj_id)
+        if base is None:
+            base = np.zeros(stroke.shape, bool)
+        painted = base | stroke if add else base & ~stroke
+        if np.array_equal(painted, base):
+            return False
+        text = "Brush add" if add else "Brush subtract"
+        return self._edit_prompt(lambda _p: Prompt(mask=painted), text)
 
     def _edit_prompt(self, change: Callable[[Prompt | None], Prompt | None], text: str) -> bool:
         if self.displayed_frame is None:
@@ -655,25 +687,38 @@ class EditorController(QObject):
     def set_active_object(self, obj_id: int | None) -> None:
         self.objects.set_active(obj_id)
 
-    def _insert_object(self, obj: TrackedObject, prompts: dict[int, Prompt]) -> None:
+    def _insert_object(self, obj: TrackedObject) -> None:
+        """A new object (an add, or its redo)."""
         self.objects.add(obj.name, obj_id=obj.obj_id, color=obj.color, visible=obj.visible)
         self._inference.worker.submit(m.AddObject(obj.obj_id, obj.name))
-        for frame, prompt in sorted(prompts.items()):
-            self.prompts.set(frame, obj.obj_id, prompt)
-            self._ask_model(m.SetPrompt(frame, obj.obj_id, prompt))
         self.displayChanged.emit()
 
-    def _drop_object(self, obj_id: int) -> None:
+    def _restore_object(
+        self, obj: TrackedObject, prompts: dict[int, Prompt], finishing: MatteOps
+    ) -> None:
+        """Undo of a delete: the object comes back as it was, its tracked frames too (the
+        session kept them), so nothing needs tracking again."""
+        self.object_finishing.set(obj.obj_id, finishing)
+        self.objects.add(obj.name, obj_id=obj.obj_id, color=obj.color, visible=obj.visible)
+        for frame, prompt in sorted(prompts.items()):
+            self.prompts.set(frame, obj.obj_id, prompt)
+        self._ask_model(m.RestoreObject(obj.obj_id, obj.name, tuple(sorted(prompts.items()))))
+        self.displayChanged.emit()
+
+    def _drop_object(self, obj_id: int, keep: bool = False) -> None:
+        """Take an object out of the panel and the session (``keep``: set aside in the
+        session for an undo to restore)."""
         if obj_id not in self.objects:
             return
         self.objects.remove(obj_id)
+        self.object_finishing.pop(obj_id)
         self.prompts.remove_object(obj_id)
         self.masks.remove_object(obj_id)
         self.coverage.remove(obj_id)
         if obj_id in self._failed_adds:
             self._failed_adds.discard(obj_id)  # the session never had it
         else:
-            self._inference.worker.submit(m.RemoveObject(obj_id))
+            self._inference.worker.submit(m.RemoveObject(obj_id, keep))
         self.displayChanged.emit()
 
     def _undo_failed_add(self, obj_id: int) -> None:
@@ -802,20 +847,29 @@ class EditorController(QObject):
         self._report_info(f"No untracked or stale frames start {where} frame {here}.")
         return False
 
-    def set_finishing(self, finishing: MatteOps) -> None:
-        if finishing != self.finishing:
-            self.finishing = finishing
+    @property
+    def finishing(self) -> MatteOps:
+        """The active object's finishing (what the dock shows and edits)."""
+        return self.object_finishing.of(self.objects.active_id)
+
+    def set_finishing(self, finishing: MatteOps) -> bool:
+        """Set the active object's finishing; False when there is no object to set it for."""
+        obj_id = self.objects.active_id
+        if obj_id is None:
+            return False
+        if self.object_finishing.set(obj_id, finishing):
             self._mark_changed()
             self.displayChanged.emit()
+        return True
 
     def layers(self, frame: int) -> list[Layer]:
         """The visible objects' mattes on ``frame`` (finishing previewed), bottom to top."""
         out = []
-        ops = self.finishing
         guide = self.image if frame == self.displayed_frame else None
         for obj in self.objects:
             if not obj.visible:
                 continue
+            ops = self.object_finishing.of(obj.obj_id)
             if is_identity(ops):
                 mask = self.masks.get(frame, obj.obj_id)
                 if mask is not None:
@@ -964,6 +1018,8 @@ class EditorController(QObject):
             # session keeps what re-tracking replaced): their shown masks are fetched again.
             for frame in msg.restored:
                 self.masks.discard(frame, msg.request.obj_id)
+            if msg.request.obj_id not in msg.result.objects:  # cleared: nothing to show
+                self.masks.discard(msg.result.frame_index, msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)
@@ -997,6 +1053,10 @@ class EditorController(QObject):
             self._on_session_started(msg)
         elif isinstance(msg, m.ObjectsChanged):
             self._set_all_statuses(msg.statuses)
+            if isinstance(msg.request, m.RestoreObject):
+                self._done_waiting(_waiting_key(msg.request))
+                if self.displayed_frame is not None:
+                    self._fetch_missing_masks(self.displayed_frame)
         elif isinstance(msg, m.SessionSaved):
             self.undo_stack.setClean()
             self.sessionSaved.emit(msg.folder)

@@ -261,10 +261,14 @@ class ExportDialog(QDialog):
                 self.out.setText(str(path.with_suffix(suffix)))
         self.object_list.setEnabled(self.chosen_objects.isChecked())
         self._refresh_timeline(fmt, lo, hi)
-        ops = str(c.finishing)
+        finished = [
+            f"{c.objects.get(o).name}: {ops}"
+            for o in self._chosen_ids()
+            if (ops := str(c.object_finishing.of(o)))
+        ]
         self.finishing_note.setText(
-            f"{ops} (from the Matte finishing panel)"
-            if ops
+            "; ".join(finished) + " (each object's, from the Matte finishing panel)"
+            if finished
             else "None: the raw mask (feather, grow, smoothing… are in the Matte finishing panel)"
         )
         self._coverage_note(lo, hi)
@@ -336,7 +340,7 @@ class ExportDialog(QDialog):
                 objects=c.objects.ids,
                 in_out=(c.transport.in_point, c.transport.out_point),
                 num_frames=c.info.num_frames,
-                ops=c.finishing,
+                ops=c.object_finishing.as_dict(),
                 clip=c.clip,
             )
         except EtamError as exc:

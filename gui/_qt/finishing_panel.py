@@ -1,9 +1,10 @@
 """Matte finishing controls (feather, grow/shrink, temporal smoothing, holes, islands, edge
-refinement, invert), previewed live in the viewer. Edits an ``etam_plugin.matte.MatteOps``,
-the same value the export uses."""
+refinement, invert), previewed live in the viewer. Edits the active object's
+``etam_plugin.matte.MatteOps``, the same value its export uses: each object has its own."""
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -44,6 +45,8 @@ class FinishingPanel(QWidget):
         self.refine = _slider(0, 32)
         self.invert = QCheckBox("Invert")
         self.reset = QPushButton("Reset")
+        self.target = QLabel()  # whose settings these are
+        self.target.setWordWrap(True)
         self.spec = QLabel()
         self.spec.setObjectName("dim")
         self.spec.setWordWrap(True)
@@ -70,6 +73,7 @@ class FinishingPanel(QWidget):
         form.addRow("", self.invert)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
+        layout.addWidget(self.target)
         layout.addLayout(form)
         layout.addWidget(self.spec)
         layout.addWidget(self.reset, 0, Qt.AlignmentFlag.AlignRight)
@@ -87,7 +91,8 @@ class FinishingPanel(QWidget):
         self.feather_mode.currentIndexChanged.connect(self._on_value_changed)
         self.invert.toggled.connect(self._on_value_changed)
         self.reset.clicked.connect(self._on_reset_clicked)
-        self.show_ops(controller.finishing)
+        controller.objects.changed.connect(self._on_objects_changed)
+        self._on_objects_changed("reset", None)
 
     def ops(self) -> MatteOps:
         """The settings shown, as the export's MatteOps."""
@@ -128,6 +133,22 @@ class FinishingPanel(QWidget):
         ops = self.ops()
         self._show_spec(ops)
         self._c.set_finishing(ops)
+
+    def _on_objects_changed(self, kind: str, _obj_id: int | None) -> None:
+        """Another object made active (or renamed, added, removed): show its settings."""
+        if kind not in ("active", "added", "removed", "renamed", "reset"):
+            return
+        objects = self._c.objects
+        active = objects.active_id
+        if active not in objects:  # a removal emits before the next one is made active
+            active = None
+        self.setEnabled(active is not None)
+        self.target.setText(
+            f"For <b>{html.escape(objects.get(active).name)}</b> (each object has its own)"
+            if active is not None
+            else "Add an object to finish its matte."
+        )
+        self.show_ops(self._c.finishing)
 
     def _on_reset_clicked(self) -> None:
         self.show_ops(MatteOps())

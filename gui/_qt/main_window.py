@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QSlider,
+    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -43,6 +44,7 @@ from shiboken6 import isValid
 
 from etam_plugin.devices import cpu_cores
 from etam_plugin.errors import MediaError, TimelineRateError
+from etam_plugin.gui._qt.brush import MAX_SIZE, MIN_SIZE
 from etam_plugin.gui._qt.compact import TextIfRoomButton, WholeOrNothingLabel
 from etam_plugin.gui._qt.controller import EditorController, SessionState, StatusInfo
 from etam_plugin.gui._qt.dialogs import ShortcutsDialog, error_box
@@ -182,6 +184,7 @@ class MainWindow(QMainWindow):
         a("next_object", "&Next Object", lambda: self._cycle_object(1))
         a("previous_object", "&Previous Object", lambda: self._cycle_object(-1))
         a("clear_prompt", "&Clear Prompt on This Frame", c.clear_prompt)
+        a("brush", "&Brush", self._on_brush_toggled, "brush", checkable=True)
         a("play_backward", "Play &Backward", t.shuttle_backward, "play-backward")
         a("stop", "&Stop", t.stop, "stop")
         a("play_forward", "&Play Forward", t.shuttle_forward, "play")
@@ -325,7 +328,7 @@ class MainWindow(QMainWindow):
         self.dark_theme_action.setChecked(self.settings.theme() == "dark")
         self.dark_theme_action.toggled.connect(self._on_dark_theme_toggled)
         objects = bar.addMenu("&Objects")
-        for name in ("add_object", "delete_object", "next_object", "previous_object"):
+        for name in ("add_object", "delete_object", "next_object", "previous_object", "brush"):
             objects.addAction(acts[name])
         track = bar.addMenu("&Track")
         for name in (
@@ -438,6 +441,15 @@ class MainWindow(QMainWindow):
             "mode_outline",
         ):
             tb.addSeparator() if name is None else tb.addAction(self.actions[name])
+        tb.addSeparator()
+        tb.addAction(self.actions["brush"])
+        self.brush_size = QSpinBox()
+        self.brush_size.setRange(MIN_SIZE, MAX_SIZE)
+        self.brush_size.setSuffix(" px")
+        self.brush_size.setValue(self.viewer.brush.size)
+        self.brush_size.setToolTip("Brush size in source pixels ([ smaller, ] bigger)")
+        self.brush_size.setKeyboardTracking(False)  # typed: taken on Enter or leaving
+        tb.addWidget(self.brush_size)
         tb.addWidget(QLabel("  Opacity "))
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, 100)
@@ -500,6 +512,8 @@ class MainWindow(QMainWindow):
         self.opacity_slider.valueChanged.connect(self._on_opacity_slider_value_changed)
         self.objects_panel.colorRequested.connect(self._on_color_requested)
         self.viewer.pixelHovered.connect(self._on_pixel_hovered)
+        self.brush_size.valueChanged.connect(self.viewer.brush.set_size)
+        self.viewer.brush.sizeChanged.connect(self.brush_size.setValue)
 
     def _restore(self) -> None:
         s = self.settings
@@ -1037,7 +1051,20 @@ class MainWindow(QMainWindow):
             )
         )
 
+    def _on_brush_toggled(self) -> None:
+        on = self.actions["brush"].isChecked()
+        self.viewer.brush.set_enabled(on)
+        if on:
+            self.statusBar().showMessage(
+                "Brush: drag to paint onto the active object's mask, right or Alt+drag to "
+                "paint it away; [ and ] change the size; B again to click and box",
+                8000,
+            )
+
     def _cycle_object(self, step: int) -> None:
+        if self.viewer.brush.enabled:  # [ and ] size the brush while it is on, as in AE
+            self.viewer.brush.resize(step)
+            return
         ids = self.controller.objects.ids
         if not ids:
             return
@@ -1072,7 +1099,7 @@ class MainWindow(QMainWindow):
         for name in ("track_forward", "track_backward", "track_both", "retrack"):
             self.actions[name].setEnabled(has_clip and not tracking and not waiting)
         self.actions["cancel_tracking"].setEnabled(tracking)
-        for name in ("add_object", "delete_object", "clear_prompt", "set_in", "set_out"):
+        for name in ("add_object", "delete_object", "clear_prompt", "brush", "set_in", "set_out"):
             self.actions[name].setEnabled(has_clip and not tracking)
         self.objects_panel.add_button.setEnabled(self.actions["add_object"].isEnabled())
         for name in ("save", "save_as"):

@@ -50,24 +50,25 @@ class AddObjectCommand(QUndoCommand):
         self.obj = obj
 
     def redo(self) -> None:
-        self._c._insert_object(self.obj, {})
+        self._c._insert_object(self.obj)
 
     def undo(self) -> None:
         self._c._drop_object(self.obj.obj_id)
 
 
 class RemoveObjectCommand(QUndoCommand):
-    """Deleting keeps the object and its prompts so undo brings them back (its prompted frames
-    are recomputed; tracked frames need tracking again)."""
+    """Deleting keeps the object, its prompts and finishing, and the session keeps its
+    records, so undo brings it back as it was, tracked frames too (no re-track)."""
 
     def __init__(self, controller: EditorController, obj_id: int) -> None:
         self._c = controller
         self.obj = controller.objects.get(obj_id)
         self.prompts = controller.prompts.of_object(obj_id)
+        self.finishing = controller.object_finishing.of(obj_id)
         super().__init__(f"Delete {self.obj.name}")
 
     def redo(self) -> None:
-        self._c._drop_object(self.obj.obj_id)
+        self._c._drop_object(self.obj.obj_id, keep=True)
 
     def undo(self) -> None:
-        self._c._insert_object(self.obj, self.prompts)
+        self._c._restore_object(self.obj, self.prompts, self.finishing)

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etam_plugin.gui._qt.brush import Brush
 from etam_plugin.gui._qt.images import to_qpixmap
 from etam_plugin.gui.components.render import ViewMode, compose
 
@@ -86,6 +87,7 @@ class Viewer(QGraphicsView):
     boxDrawn = Signal(float, float, float, float)  # x0, y0, x1, y1
     zoomChanged = Signal(float)
     pixelHovered = Signal(int, int)  # -1, -1 when off the frame
+    maskPainted = Signal(object, bool)  # a brush stroke: bool (H, W) pixels, adding?
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +115,8 @@ class Viewer(QGraphicsView):
         self._controller: EditorController | None = None
         self._render_pending = False
         self.rendered: np.ndarray | None = None  # the last composite shown (tests read it)
+        self.brush = Brush(self._scene, self)
+        self.brush.enabledChanged.connect(self._on_brush_enabled_changed)
 
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
@@ -131,6 +135,7 @@ class Viewer(QGraphicsView):
         controller.displayChanged.connect(self._on_display_changed)
         self.pointClicked.connect(controller.add_point)
         self.boxDrawn.connect(controller.set_box)
+        self.maskPainted.connect(controller.paint_mask)
 
     def _on_display_changed(self) -> None:
         if not self._render_pending:
@@ -317,6 +322,10 @@ class Viewer(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if self.brush.enabled and button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._begin_stroke(event.position(), button == Qt.MouseButton.LeftButton and not alt)
+            event.accept()
+            return
         pixel = self.source_pixel(event.position())
         if button == Qt.MouseButton.RightButton or (button == Qt.MouseButton.LeftButton and alt):
             if pixel is not None:
@@ -342,6 +351,13 @@ class Viewer(QGraphicsView):
             return
         hovered = self.source_pixel(event.position())
         self.pixelHovered.emit(*(hovered if hovered is not None else (-1, -1)))
+        if self.brush.enabled:
+            scene = self._to_scene(event.position())
+            self.brush.hover(scene)
+            if self.brush.painting:
+                self.brush.extend(scene)
+            event.accept()
+            return
         if self._press is not None and self._press_view is not None:
             moved = (event.position() - self._press_view).manhattanLength()
             if moved >= QApplication.startDragDistance() or self._rubber.isVisible():
@@ -358,7 +374,16 @@ class Viewer(QGraphicsView):
             Qt.MouseButton.LeftButton,
         ):
             self._panning = None
-            self.viewport().unsetCursor()
+            self._rest_cursor()
+            event.accept()
+            return
+        if self.brush.painting and event.button() in (
+            Qt.MouseButton.LeftButton,
+            Qt.MouseButton.RightButton,
+        ):
+            painted = self.brush.finish()
+            if painted is not None:
+                self.maskPainted.emit(painted, self.brush.adding)
             event.accept()
             return
         if event.button() == Qt.MouseButton.LeftButton and self._press is not None:
@@ -376,6 +401,29 @@ class Viewer(QGraphicsView):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+
+    def _begin_stroke(self, pos: QPointF, add: bool) -> None:
+        c = self._controller
+        if self._image_size is None or c is None:
+            return
+        active = c.objects.active_id
+        color = c.objects.get(active).color if active in c.objects else (255, 255, 255)
+        self.brush.begin(self._to_scene(pos), self._image_size, add, color)
+
+    def _on_brush_enabled_changed(self, _enabled: bool) -> None:
+        self._rest_cursor()
+
+    def _rest_cursor(self) -> None:
+        """The pointer when nothing is pressed: a cross for the brush (its circle shows the
+        size), the arrow otherwise."""
+        if self.brush.enabled:
+            self.viewport().setCursor(Qt.CursorShape.CrossCursor)
+        else:
+            self.viewport().unsetCursor()
+
+    def leaveEvent(self, event) -> None:
+        self.brush.hover(None)
+        super().leaveEvent(event)
 
     def _box_to(self, pos: QPointF) -> tuple[int, int, int, int]:
         assert self._press is not None
@@ -395,7 +443,7 @@ class Viewer(QGraphicsView):
     def keyReleaseEvent(self, event) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = False
-            self.viewport().unsetCursor()
+            self._rest_cursor()
             event.accept()
             return
         super().keyReleaseEvent(event)

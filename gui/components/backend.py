@@ -198,7 +198,13 @@ class InferenceBackend:
             session.add_object(request.obj_id, request.name)
             emit(m.ObjectsChanged(request, self._statuses()))
         elif isinstance(request, m.RemoveObject):
-            session.remove_object(request.obj_id)
+            session.remove_object(request.obj_id, keep=request.keep)
+            emit(m.ObjectsChanged(request, self._statuses()))
+        elif isinstance(request, m.RestoreObject):
+            if not session.restore_object(request.obj_id):  # e.g. after a model switch
+                session.add_object(request.obj_id, request.name)
+                for frame, prompt in request.prompts:
+                    session.set_prompts(frame, request.obj_id, clicks(prompt))
             emit(m.ObjectsChanged(request, self._statuses()))
         elif isinstance(request, m.RenameObject):
             session.rename_object(request.obj_id, request.name)

@@ -90,7 +90,7 @@ class ExportJob:
     combine: str  # "union" | "separate"
     first: int
     last: int
-    ops: MatteOps
+    ops: MatteOps | Mapping[int, MatteOps]  # one for all, or each object's finishing
     source: Path
     timeline_out: Path | None = None
     clip: TimelineClip | None = None  # the timeline clip to place; None: the source file
@@ -149,7 +149,7 @@ def plan_export(
     objects: Sequence[int],
     in_out: tuple[int, int],
     num_frames: int,
-    ops: MatteOps,
+    ops: MatteOps | Mapping[int, MatteOps],
     clip: TimelineClip | None = None,
 ) -> ExportJob:
     """Check ``settings`` and make the job; a readable :class:`ExportError` otherwise."""
@@ -217,7 +217,7 @@ def plan_export(
         combine=combine,
         first=first,
         last=last,
-        ops=ops,
+        ops={o: ops.get(o, MatteOps()) if isinstance(ops, Mapping) else ops for o in ids},
         source=Path(source),
         timeline_out=timeline_out,
         clip=clip if timeline_out is not None else None,

@@ -55,3 +55,36 @@ def preview_alpha(
         after.append(plain.apply(m))
     window = [*before, centre, *after]
     return list(smooth_sequence(window, ops.smooth))[len(before)]
+
+
+class ObjectFinishing:
+    """Each object's finishing ops: a shot's objects need their own edges (hair feathered,
+    a car's edge hard), as in After Effects' per-layer Refine Edge. An object never set has
+    none (the raw mask)."""
+
+    def __init__(self) -> None:
+        self._ops: dict[int, MatteOps] = {}
+
+    def of(self, obj_id: int | None) -> MatteOps:
+        return self._ops.get(obj_id, IDENTITY) if obj_id is not None else IDENTITY
+
+    def set(self, obj_id: int, ops: MatteOps) -> bool:
+        """Set ``obj_id``'s ops; True when that changed anything."""
+        if self.of(obj_id) == ops:
+            return False
+        if is_identity(ops):
+            self._ops.pop(obj_id, None)
+        else:
+            self._ops[obj_id] = ops
+        return True
+
+    def pop(self, obj_id: int) -> MatteOps:
+        """Forget an object's ops and return them (a delete's undo brings them back)."""
+        return self._ops.pop(obj_id, IDENTITY)
+
+    def reset(self, ops: dict[int, MatteOps] | None = None) -> None:
+        self._ops = {o: v for o, v in (ops or {}).items() if not is_identity(v)}
+
+    def as_dict(self) -> dict[int, MatteOps]:
+        """The objects that have finishing, by id."""
+        return dict(self._ops)

@@ -81,6 +81,17 @@ class AddObject(Request):
 @dataclass(frozen=True)
 class RemoveObject(Request):
     obj_id: int
+    keep: bool = False  # set aside for RestoreObject (a delete that can be undone)
+
+
+@dataclass(frozen=True)
+class RestoreObject(Request):
+    """Undo of a delete: the object as it was (or, if the session kept nothing, added
+    and prompted again)."""
+
+    obj_id: int
+    name: str
+    prompts: tuple[tuple[int, Prompt], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The panel's project file (``.etam``) and its session folder, saved atomically as a whole.
 
 A project is a small versioned JSON naming the clip and the panel's own state (objects'
-names, colours and visibility, the in/out range, the view, the finishing ops, the model
+names, colours, visibility and finishing ops, the in/out range, the view, the model
 options, the timeline clip it came from) plus a folder holding the tracking session (the
 prompts, records and masks, as ``VideoSession.save`` writes them).
 
@@ -62,7 +62,10 @@ class ProjectState:
     view_mode: ViewMode = ViewMode.OVERLAY
     opacity: float = 0.5
     markers: bool = True
-    finishing: MatteOps = field(default_factory=MatteOps)
+    finishing: MatteOps = field(default_factory=MatteOps)  # the active object's (see below)
+    # Each object's finishing; an object not here has ``finishing`` (a project saved before
+    # finishing was per object has only that one, for every object).
+    object_finishing: Mapping[int, MatteOps] = field(default_factory=dict)
     model: ModelOptions | None = None
     clip: TimelineClip | None = None  # the timeline clip the source was opened from
     export: Mapping[str, Any] | None = None  # the export dialog's last settings
@@ -116,7 +119,13 @@ def state_to_json(state: ProjectState, project: Path) -> dict[str, Any]:
         "saved_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source": {"path": str(source), "relative": relative},
         "objects": [
-            {"id": o.obj_id, "name": o.name, "color": list(o.color), "visible": o.visible}
+            {
+                "id": o.obj_id,
+                "name": o.name,
+                "color": list(o.color),
+                "visible": o.visible,
+                "finishing": str(state.object_finishing.get(o.obj_id, state.finishing)),
+            }
             for o in state.objects
         ],
         "active": state.active,
@@ -175,6 +184,12 @@ def state_from_json(data: Any, project: Path) -> ProjectState:
             )
             for o in data["objects"]
         )
+        finishing = MatteOps.parse(data.get("finishing") or "")
+        object_finishing = {  # those that differ from ``finishing`` (the others have it)
+            int(o["id"]): ops
+            for o in data["objects"]
+            if "finishing" in o and (ops := MatteOps.parse(o["finishing"] or "")) != finishing
+        }
         first, last = data["range"]
         view = data["view"]
         model = data.get("model")
@@ -189,7 +204,8 @@ def state_from_json(data: Any, project: Path) -> ProjectState:
             view_mode=ViewMode(view["mode"]),
             opacity=float(view["opacity"]),
             markers=bool(view["markers"]),
-            finishing=MatteOps.parse(data.get("finishing") or ""),
+            finishing=finishing,
+            object_finishing=object_finishing,
             model=ModelOptions(
                 variant=model["variant"],
                 attention=model.get("attention"),

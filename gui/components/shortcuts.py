@@ -26,8 +26,19 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo", "Edit"),
     Shortcut("add_object", ("Ctrl+N",), "Add an object", "Objects"),
     Shortcut("delete_object", ("Ctrl+Backspace",), "Delete the active object", "Objects"),
-    Shortcut("next_object", ("]",), "Make the next object active", "Objects"),
-    Shortcut("previous_object", ("[",), "Make the previous object active", "Objects"),
+    Shortcut(
+        "next_object",
+        ("]",),
+        "Make the next object active (with the Brush: a bigger brush)",
+        "Objects",
+    ),
+    Shortcut(
+        "previous_object",
+        ("[",),
+        "Make the previous object active (with the Brush: a smaller brush)",
+        "Objects",
+    ),
+    Shortcut("brush", ("B",), "Brush: paint onto the active object's mask here", "Objects"),
     Shortcut("clear_prompt", ("Ctrl+Delete",), "Clear the active object's prompt here", "Objects"),
     Shortcut("play_backward", ("J",), "Play backward (again: faster)", "Transport"),
     Shortcut("stop", ("K",), "Stop", "Transport"),
@@ -66,6 +77,8 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Drag", "Draw a box around the object"),
     ("Wheel", "Zoom around the pointer"),
     ("Middle drag or Space+drag", "Pan"),
+    ("Brush: drag", "Paint onto the active object's mask"),
+    ("Brush: right or Alt+drag", "Paint away from the active object's mask"),
 )
 
 

@@ -94,6 +94,7 @@ class FakeSession:
         self._names: dict[int, str] = {}
         self._prompts: dict[tuple[int, int], Prompt] = {}
         self._masks: dict[tuple[int, int], np.ndarray] = {}
+        self._removed: dict[int, tuple] = {}  # remove_object(keep=True), for restore_object
         self._status: dict[int, list[FrameStatus]] = {}
         self.calls: list[tuple[str, int, tuple]] = []
         self._lock = threading.Lock()
@@ -152,19 +153,32 @@ class FakeSession:
             obj_id = max(self._names, default=0) + 1
         if obj_id in self._names:
             raise ModelError(f"object id {obj_id} is already used")
+        self._removed.pop(obj_id, None)
         self._names[obj_id] = name or f"Object {obj_id}"
         self._status[obj_id] = [FrameStatus.EMPTY] * self.num_frames
         return obj_id
 
-    def remove_object(self, obj_id: int) -> None:
+    def remove_object(self, obj_id: int, *, keep: bool = False) -> None:
         self._log("remove_object", obj_id)
         self._check(obj_id)
-        del self._names[obj_id]
-        del self._status[obj_id]
+        kept = (self._names.pop(obj_id), self._status.pop(obj_id), {}, {})
         for key in [k for k in self._prompts if k[1] == obj_id]:
-            del self._prompts[key]
+            kept[2][key] = self._prompts.pop(key)
         for key in [k for k in self._masks if k[1] == obj_id]:
-            del self._masks[key]
+            kept[3][key] = self._masks.pop(key)
+        if keep:
+            self._removed[obj_id] = kept
+
+    def restore_object(self, obj_id: int) -> bool:
+        """As VideoSession: an object removed with ``keep`` comes back as it was."""
+        self._log("restore_object", obj_id)
+        if obj_id in self._names or obj_id not in self._removed:
+            return False
+        name, status, prompts, masks = self._removed.pop(obj_id)
+        self._names[obj_id], self._status[obj_id] = name, status
+        self._prompts.update(prompts)
+        self._masks.update(masks)
+        return True
 
     def rename_object(self, obj_id: int, name: str) -> None:
         self._log("rename_object", obj_id, name)

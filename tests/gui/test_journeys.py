@@ -494,3 +494,50 @@ def test_export_dialog_swatches_keep_the_objects_colours(qtbot, make_window, tmp
     shown = item.icon().pixmap(14, 14, QIcon.Mode.Disabled).toImage().pixelColor(7, 7)
     assert shown == QColor(*c.objects.get(1).color)
     dialog.close()
+
+
+def test_delete_an_object_then_undo_and_redo_show_exactly_what_was_seen(
+    qtbot, make_window, tmp_path
+):
+    """Issue 14: deleting a whole object, then undo, then redo, and undo again must show
+    at each step exactly what the user saw (every frame's mask, tracked, not stale) with
+    no re-track. Undo used to bring back only the prompted frame; the tracked ones were
+    empty and had to be tracked again."""
+    from test_real_session import TinyModelFactory
+
+    w = make_window(TinyModelFactory(seed=2))
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    key(qtbot, w, Qt.Key.Key_N, CTRL)  # a second object, which stays
+    click(qtbot, w, 70, 20)
+    qtbot.waitUntil(lambda: c.coverage.status(2, 0) is P, timeout=WAIT)
+    with qtbot.waitSignal(c.trackingFinished, timeout=60_000):  # two objects, real network
+        key(qtbot, w, Qt.Key.Key_Right, CTRL)
+    frames = range(24)
+    seen = seen_masks(qtbot, w, frames)
+    other = [c.masks.get(f, 2).copy() for f in frames]
+    statuses = c.coverage.statuses(1)
+    assert statuses == [P] + [T] * 23
+    started: list = []
+    c.trackingStarted.connect(started.append)
+
+    c.set_active_object(1)
+    for _ in range(2):
+        key(qtbot, w, Qt.Key.Key_Backspace, CTRL)  # delete Object 1 (redo, the second time)
+        qtbot.waitUntil(lambda: c.objects.ids == [2] and not c.busy, timeout=WAIT)
+        assert w.viewer.rendered is not None
+        key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo: Object 1 as it was
+        qtbot.waitUntil(lambda: 1 in c.objects and not c.busy, timeout=WAIT)
+        qtbot.waitUntil(lambda: c.coverage.statuses(1) == statuses, timeout=WAIT)
+        back = seen_masks(qtbot, w, frames)
+        assert [f for f in frames if not np.array_equal(back[f], seen[f])] == []
+        assert all(np.array_equal(c.masks.get(f, 2), other[f]) for f in frames)
+        key(qtbot, w, Qt.Key.Key_Z, CTRL | Qt.KeyboardModifier.ShiftModifier)  # redo: gone
+        qtbot.waitUntil(lambda: c.objects.ids == [2] and not c.busy, timeout=WAIT)
+        assert not any(c.masks.has(f, 1) for f in frames)
+        key(qtbot, w, Qt.Key.Key_Z, CTRL)  # and back again for the next round
+        qtbot.waitUntil(lambda: c.coverage.statuses(1) == statuses, timeout=WAIT)
+        c.set_active_object(1)
+    assert started == []  # never a re-track

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -84,6 +85,21 @@ def test_state_round_trips_through_the_project_file(tmp_path: Path) -> None:
     assert data["format"] == "etam-plugin-project" and data["version"] == 1
     assert data["source"]["relative"] == os.path.join("media", "dog.mp4")
     assert data["timeline_clip"]["rate"] == "30000/1001"
+
+
+def test_each_objects_finishing_round_trips(tmp_path: Path) -> None:
+    """Per-object finishing (issue 14): each object gets its own back; the top-level one
+    (what older panels read, for every object) is the active object's."""
+    source = tmp_path / "dog.mp4"
+    source.write_bytes(b"")
+    dog, ball = MatteOps(feather=2.0), MatteOps(grow=-1.0)
+    state = replace(full_state(source), finishing=ball, object_finishing={1: dog, 4: ball})
+    save_project(tmp_path / "shot.etam", state, session_folder(tmp_path))
+    loaded = read_project(tmp_path / "shot.etam").state
+    got = {o: loaded.object_finishing.get(o, loaded.finishing) for o in (1, 4)}
+    assert got == {1: dog, 4: ball}
+    data = json.loads((tmp_path / "shot.etam").read_text())
+    assert data["finishing"] == "grow=-1" and data["objects"][0]["finishing"] == "feather=2"
 
 
 def test_a_moved_project_finds_its_clip_by_relative_path(tmp_path: Path) -> None:

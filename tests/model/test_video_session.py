@@ -134,6 +134,34 @@ def test_objects_are_independent(model, frames) -> None:
         s.add_prompt(0, b, Prompt(((1.0, 1.0),), (1,)))
 
 
+def test_a_removed_object_kept_aside_comes_back_exactly(model, frames, tmp_path) -> None:
+    """The panel's undo of a delete: remove_object(keep=True) then restore_object gives
+    back every record (spilled ones too), not saved meanwhile; a new object of that id
+    ends the kept one."""
+    s = VideoSession(model, frames, ram_frames=2)
+    s.add_object(1)
+    s.add_object(2)
+    s.add_prompt(0, 1, Prompt(((30.0, 20.0),), (1,)))
+    list(s.propagate())
+    before = [s.result(f, 1, with_logits=True) for f in range(N)]
+    statuses = s.statuses(1)
+    s.remove_object(1, keep=True)
+    assert s.object_ids == [2]
+    saved = s.save(tmp_path / "saved")
+    assert not (saved / "objects" / "1").exists()
+    assert s.restore_object(1) and s.object_ids == [2, 1]
+    assert s.statuses(1) == statuses
+    for f in range(N):
+        after = s.result(f, 1, with_logits=True)
+        assert np.array_equal(after.mask, before[f].mask)
+        assert np.array_equal(after.logits, before[f].logits)
+    assert not s.restore_object(1)  # already back
+    s.remove_object(1, keep=True)
+    s.add_object(1)  # a new object 1: the kept one cannot return
+    s.remove_object(1)
+    assert not s.restore_object(1)
+
+
 def test_results_survive_eviction_from_ram(model, frames) -> None:
     roomy = VideoSession(model, frames)
     tight = VideoSession(model, frames, ram_frames=2, feature_cache=1, result_cache=1)
