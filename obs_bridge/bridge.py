@@ -338,6 +338,14 @@ class Bridge:
         if self.composite is not None:
             self.composite.mixer.policy = policy
 
+    def set_sync_audio(self, inputs: tuple[str, ...] | list[str]) -> None:
+        """Which OBS audio inputs are delayed by the bridge's latency from now on (empty:
+        A/V sync off, every input's own offset given back). OBS's inputs with audio are in
+        ``stats()["obs"]["audio_inputs"]``."""
+        if self.obs is None:
+            raise ObsError("A/V sync sets OBS inputs' audio offset: it needs OBS (not --no-obs)")
+        self.obs.set_sync_audio(inputs)
+
     # -- inference pause (OBS visibility) -----------------------------------------------------
     def _on_visibility(self, visible: bool | None) -> None:
         self._visible = visible

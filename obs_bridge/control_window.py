@@ -4,7 +4,9 @@ Click = select an object with a point, drag = with a box; with an object highlig
 list, the click re-selects that object instead of adding one (N, "New object", unhighlights),
 and a right-click takes the clicked part away from it (a negative point, added to the
 object's clicks). Each object has its own colour, in the preview and the list; the effect
-can be switched from the window. Esc clears every object, Delete removes the highlighted one.
+can be switched from the window, and A/V sync turned on or off for the OBS audio inputs
+picked from a list (the microphone delayed by the bridge's latency). Esc clears every
+object, Delete removes the highlighted one.
 The window only queues requests to the bridge (which applies them on its track thread) and
 polls its newest frame and stats on a timer: the model never runs on the GUI thread, and a
 slow model never freezes it. Each selection carries the frame that was on screen when the
@@ -240,6 +242,22 @@ class ControlWindow(QWidget):
         self.fallback.setCurrentIndex(
             0 if policy.fallback is None else 1 + FALLBACKS.index(policy.fallback)
         )
+        self.sync_audio = QCheckBox("Delay audio to match")
+        self.sync_audio.setToolTip(
+            "A/V sync: delay the checked OBS audio inputs by the bridge's measured latency, "
+            "so speech matches the picture (their own offsets come back when turned off)"
+        )
+        self.audio_inputs = QListWidget()
+        self.audio_inputs.setMaximumWidth(200)
+        self.audio_inputs.setMaximumHeight(72)
+        self.audio_reason = QLabel("")
+        self.audio_reason.setWordWrap(True)
+        self.audio_reason.setMaximumWidth(200)
+        obs_settings = getattr(getattr(bridge, "config", None), "obs", None)
+        self._sync_chosen: list[str] = list(getattr(obs_settings, "sync_audio", ()) or ())
+        self.sync_audio.setChecked(bool(self._sync_chosen))
+        self._set_audio_inputs(self._sync_chosen)
+        self._audio_enabled(False, "starting…")
         self.status = QLabel("starting…")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel(
@@ -264,6 +282,9 @@ class ControlWindow(QWidget):
         lost.addRow("Fade", self.fade)
         lost.addRow("All lost", self.fallback)
         side.addLayout(lost)
+        side.addWidget(self.sync_audio)
+        side.addWidget(self.audio_inputs)
+        side.addWidget(self.audio_reason)
         top = QHBoxLayout()
         top.addWidget(self.preview, 1)
         top.addLayout(side)
@@ -284,6 +305,8 @@ class ControlWindow(QWidget):
         self.effect.lineEdit().returnPressed.connect(
             lambda: self._on_effect(self.effect.currentText())
         )
+        self.sync_audio.toggled.connect(self._on_sync_audio)
+        self.audio_inputs.itemChanged.connect(self._on_sync_audio)
         self.new_button.clicked.connect(self.objects.clearSelection)
         self.remove_button.clicked.connect(self._on_remove)
         self.clear_button.clicked.connect(self._on_clear)
@@ -381,6 +404,66 @@ class ControlWindow(QWidget):
             return
         self.message.setText(f"effect: {spec}")
 
+    # -- A/V sync -----------------------------------------------------------------------------
+    def _set_audio_inputs(self, names: list[str]) -> None:
+        """The list: OBS's inputs with audio plus any chosen that OBS does not list (now)."""
+        wanted = list(dict.fromkeys([*names, *self._sync_chosen]))
+        have = [self.audio_inputs.item(i).text() for i in range(self.audio_inputs.count())]
+        if wanted == have:
+            return
+        self.audio_inputs.blockSignals(True)
+        self.audio_inputs.clear()
+        for name in wanted:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            chosen = name in self._sync_chosen
+            item.setCheckState(Qt.CheckState.Checked if chosen else Qt.CheckState.Unchecked)
+            self.audio_inputs.addItem(item)
+        self.audio_inputs.blockSignals(False)
+
+    def _audio_enabled(self, enabled: bool, reason: str) -> None:
+        for widget in (self.sync_audio, self.audio_inputs):
+            widget.setEnabled(enabled)
+            widget.setToolTip("" if enabled else reason)
+        self.audio_reason.setText(reason)
+
+    def _update_audio(self, obs: dict | None) -> None:
+        """Offer A/V sync while OBS is connected; say why not otherwise."""
+        if obs is None or getattr(self.bridge, "set_sync_audio", None) is None:
+            self._audio_enabled(False, "A/V sync: no OBS (--no-obs)")
+            return
+        if not obs.get("connected"):
+            self._audio_enabled(False, f"A/V sync: OBS not connected ({obs.get('state')})")
+            return
+        self._set_audio_inputs(list(obs.get("audio_inputs") or ()))
+        offset = obs.get("audio_offset_ms")
+        if not self.audio_inputs.count():
+            reason = "A/V sync: OBS has no audio input"
+        elif self.sync_audio.isChecked() and self._sync_chosen and offset is not None:
+            reason = f"audio delayed {offset} ms"
+        else:
+            reason = ""
+        self._audio_enabled(True, reason)
+
+    def _on_sync_audio(self, *_: object) -> None:
+        self._sync_chosen = [
+            self.audio_inputs.item(i).text()
+            for i in range(self.audio_inputs.count())
+            if self.audio_inputs.item(i).checkState() == Qt.CheckState.Checked
+        ]
+        chosen = self._sync_chosen if self.sync_audio.isChecked() else []
+        try:
+            self.bridge.set_sync_audio(chosen)  # type: ignore[attr-defined]
+        except (EtamError, AttributeError) as exc:
+            self.message.setText(f"A/V sync: {exc}")
+            return
+        if not self.sync_audio.isChecked():
+            self.message.setText("A/V sync off: the audio inputs' own offsets are back")
+        elif not chosen:
+            self.message.setText("A/V sync: check the audio inputs to delay")
+        else:
+            self.message.setText(f"A/V sync: {', '.join(chosen)} delayed to match the picture")
+
     def _on_box_dragged(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self._submit(Prompt(box_xyxy=(x0, y0, x1, y1)), f"box {x0:.0f},{y0:.0f}–{x1:.0f},{y1:.0f}")
 
@@ -417,7 +500,9 @@ class ControlWindow(QWidget):
             self._update_objects(latest)
         self._ticks += 1
         if self._ticks % 15 == 1:
-            self.status.setText(status_line(self.bridge.stats()))
+            stats = self.bridge.stats()
+            self.status.setText(status_line(stats))
+            self._update_audio(stats.get("obs"))
 
     def _update_objects(self, latest: Composited) -> None:
         current = self._target()

@@ -178,6 +178,59 @@ def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
         bridge.stop()
 
 
+def test_audio_sync_is_chosen_in_the_window(qtbot, pattern_clip: Path) -> None:
+    """A/V sync from the window: disabled with a reason without OBS; once OBS (a double of
+    its client) is connected its audio inputs are listed, checking one with sync on delays
+    it by the bridge's latency, and turning sync off gives it its own offset back."""
+    from etam_plugin.obs_bridge.credentials import Secret
+    from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
+    from tests.obs_bridge.test_obs_control import FakeObs
+
+    bridge = Bridge(BridgeConfig(source=str(pattern_clip), obs=None, status_log_s=0),
+                    ColourTracker())  # fmt: skip
+    bridge.start()
+    try:
+        window = ControlWindow(bridge, refresh_ms=20)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: "no OBS" in window.audio_reason.text(), timeout=5000)
+        assert not window.sync_audio.isEnabled() and not window.audio_inputs.isEnabled()
+
+        obs = FakeObs()
+        obs.audio.update({"Mic/Aux": 15, "Desktop Audio": 0})
+        obs.outcomes = ["refused"]  # OBS not up yet
+        settings = ObsSettings(source_name="etam", poll_s=0.05)
+        bridge.obs = ObsController(
+            settings, Secret("pw"), "tcp://1.2.3.4:1", client_factory=obs.factory,
+            latency_ms=lambda: 120.0,
+        )  # fmt: skip
+        bridge.obs.backoff.initial = 1.0
+        bridge.obs.start()
+        qtbot.waitUntil(lambda: "not connected" in window.audio_reason.text(), timeout=5000)
+        assert not window.sync_audio.isEnabled()
+        qtbot.waitUntil(lambda: window.audio_inputs.count() == 2, timeout=8000)
+        assert window.sync_audio.isEnabled() and not window.sync_audio.isChecked()
+        names = [window.audio_inputs.item(i).text() for i in range(2)]
+        assert names == ["Mic/Aux", "Desktop Audio"]
+
+        mic = window.audio_inputs.item(0)
+        mic.setCheckState(Qt.CheckState.Checked)  # picked, but sync still off
+        qtbot.wait(300)
+        assert obs.audio["Mic/Aux"] == 15
+        window.sync_audio.setChecked(True)
+        qtbot.waitUntil(lambda: obs.audio["Mic/Aux"] == 120, timeout=5000)
+        assert bridge.stats()["obs"]["audio_offset_ms"] == 120
+        assert obs.audio["Desktop Audio"] == 0
+        qtbot.waitUntil(lambda: "delayed 120 ms" in window.audio_reason.text(), timeout=3000)
+
+        window.sync_audio.setChecked(False)  # off: the user's own offset is back
+        qtbot.waitUntil(lambda: obs.audio["Mic/Aux"] == 15, timeout=5000)
+        assert "off" in window.message.text()
+        window.close()
+    finally:
+        bridge.stop()
+
+
 def test_the_live_command_loop_with_its_window(qapp, pattern_clip: Path, tmp_path: Path) -> None:
     """``run_live(window=True)``: the window runs until ``--frames`` are out (exit 0), or
     until Ctrl-C (the stop event; exit 130) — stats written either way."""
