@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from etam_plugin.errors import CancelledError, CaptureError, ObsError
+from etam_plugin.errors import CancelledError, CaptureError, EffectError, ObsError
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
@@ -34,7 +34,12 @@ from etam_plugin.obs_bridge.compositor import (
     FrameSink,
 )
 from etam_plugin.obs_bridge.credentials import Secret, load_password
-from etam_plugin.obs_bridge.effects import Effect, parse_effect
+from etam_plugin.obs_bridge.effects import (
+    Effect,
+    ObjectEffect,
+    parse_effect,
+    parse_object_effect,
+)
 from etam_plugin.obs_bridge.flow import FlowWarper
 from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
 from etam_plugin.obs_bridge.presence import PresenceMixer, PresencePolicy
@@ -76,6 +81,9 @@ class BridgeConfig:
     recent steps say is faster under the current load (see :class:`ThreadTuner`).
     ``camera_lost``: what the outputs get while the camera is lost: ``slate`` (says so),
     ``transparent``, or ``freeze`` (nothing: OBS keeps the last picture).
+    ``object_effects``: an object's own effect by its number in ``prompts`` (1 = the first):
+    ``pixelate``, ``blur`` or ``outline[:COLOUR]`` on top of the scene ``effect`` (see
+    :class:`~etam_plugin.obs_bridge.effects.ObjectEffect`).
     """
 
     source: SourceSpec = 0
@@ -101,6 +109,7 @@ class BridgeConfig:
     model_niceness: int = MODEL_NICENESS
     adapt_threads: bool = True
     camera_lost: str = "slate"
+    object_effects: dict[int, str] = field(default_factory=dict)
 
 
 class Bridge:
@@ -149,6 +158,7 @@ class Bridge:
         self.virtual_camera: Any = None
         self.size: tuple[int, int] | None = None
         self.initial_selections: list[Future] = []  # one per config prompt, in order
+        self.object_effects: dict[int, ObjectEffect] = {}  # objects with their own effect
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -180,6 +190,13 @@ class Bridge:
         self.size = (cfg.width, cfg.height) if cfg.width and cfg.height else (w, h)
         for prompt in cfg.prompts:
             check_in_frame(prompt, *self.size)  # PromptError, nothing started yet
+        for number in cfg.object_effects:
+            if not 1 <= number <= len(cfg.prompts):
+                raise EffectError(
+                    f"object effect for object {number}: only {len(cfg.prompts)} selected "
+                    "at start (--point/--box number them from 1)"
+                )
+        object_effects = {n: parse_object_effect(spec) for n, spec in cfg.object_effects.items()}
         fps = source.fps
         sinks: list[FrameSink] = list(self._extra_sinks)
         try:
@@ -205,9 +222,12 @@ class Bridge:
             nice=cfg.model_niceness,
             tuner=self._thread_tuner(),
         )
+        ids = [next(self._ids) for _ in cfg.prompts]
         self.initial_selections = [
-            self.track.submit("select", next(self._ids), prompt) for prompt in cfg.prompts
+            self.track.submit("select", obj, prompt)
+            for obj, prompt in zip(ids, cfg.prompts, strict=True)
         ]
+        self.object_effects = {ids[n - 1]: e for n, e in object_effects.items() if e is not None}
         self.composite = CompositeThread(
             self._to_composite,
             self._masks,
@@ -226,6 +246,7 @@ class Bridge:
             camera_lost_mode=cfg.camera_lost,
             size=self.size,
         )
+        self.composite.object_effects = dict(self.object_effects)
         self.capture = CaptureThread(
             source,
             [self._to_track, self._to_composite],
@@ -318,12 +339,29 @@ class Bridge:
     def remove(self, obj_id: int) -> Future:
         if self.track is None:
             raise RuntimeError("start the bridge before removing objects")
+        self.set_object_effect(obj_id, None)
         return self.track.submit("remove", obj_id)
 
     def clear(self) -> Future:
         if self.track is None:
             raise RuntimeError("start the bridge before clearing")
+        self.object_effects = {}
+        if self.composite is not None:
+            self.composite.object_effects = {}
         return self.track.submit("clear")
+
+    def set_object_effect(self, obj_id: int, effect: ObjectEffect | str | None) -> None:
+        """Give object ``obj_id`` its own effect (``pixelate``, ``blur``, ``outline[:COLOUR]``)
+        on top of the scene effect, or None / ``scene``: it follows the scene effect again.
+        Takes effect from the next composited frame."""
+        if isinstance(effect, str):
+            effect = parse_object_effect(effect)
+        chosen = {k: v for k, v in self.object_effects.items() if k != obj_id}
+        if effect is not None:
+            chosen[obj_id] = effect
+        self.object_effects = chosen
+        if self.composite is not None:
+            self.composite.object_effects = dict(chosen)  # replaced whole, never mutated
 
     def set_effect(self, effect: Effect | str) -> None:
         """Switch the effect while running (takes effect from the next composited frame)."""
@@ -433,6 +471,7 @@ class Bridge:
             },
             "size": list(self.size) if self.size else None,
             "effect": self.effect.name,
+            "object_effects": {str(k): e.name for k, e in sorted(self.object_effects.items())},
             "uptime_s": round(time.monotonic() - self._t_start, 2) if self._t_start else 0.0,
             "inference_paused": self.inference_paused,
             "obs_visible": self._visible,

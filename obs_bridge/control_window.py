@@ -4,7 +4,8 @@ Click = select an object with a point, drag = with a box; with an object highlig
 list, the click re-selects that object instead of adding one (N, "New object", unhighlights),
 and a right-click takes the clicked part away from it (a negative point, added to the
 object's clicks). Each object has its own colour, in the preview and the list; the effect
-can be switched from the window, and A/V sync turned on or off for the OBS audio inputs
+can be switched from the window, the highlighted object given its own (pixelate, blur,
+outline: "Object effect"), and A/V sync turned on or off for the OBS audio inputs
 picked from a list (the microphone delayed by the bridge's latency). Esc clears every
 object, Delete removes the highlighted one.
 The window only queues requests to the bridge (which applies them on its track thread) and
@@ -56,6 +57,7 @@ from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.bridge import status_line
 from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.compositor import Composited
+from etam_plugin.obs_bridge.effects import OBJECT_EFFECTS
 from etam_plugin.obs_bridge.presence import FALLBACKS, PresencePolicy
 
 TINT = np.array([40, 160, 255], np.float32)
@@ -224,6 +226,13 @@ class ControlWindow(QWidget):
         self.objects.setMaximumWidth(200)
         self.new_button = QPushButton("New object (N)")
         self.remove_button = QPushButton("Remove (Del)")
+        self.object_effect = QComboBox()
+        self.object_effect.addItems(["scene effect", *OBJECT_EFFECTS])
+        self.object_effect.setToolTip(
+            "The highlighted object's own effect, on top of the scene effect: pixelate or blur "
+            "hides it, outline rings it (it stays in the picture with 'remove')"
+        )
+        self.object_effect.setEnabled(False)
         self.clear_button = QPushButton("Clear all (Esc)")
         self.effect = QComboBox()
         self.effect.setEditable(True)  # any spec: replace:/path/to/bg.png, blur:40, …
@@ -273,6 +282,9 @@ class ControlWindow(QWidget):
         side.addWidget(self.objects, 1)
         side.addWidget(self.new_button)
         side.addWidget(self.remove_button)
+        object_row = QFormLayout()
+        object_row.addRow("Object effect", self.object_effect)
+        side.addLayout(object_row)
         side.addWidget(self.clear_button)
         side.addWidget(self.show_output)
         side.addWidget(QLabel("Effect"))
@@ -307,6 +319,8 @@ class ControlWindow(QWidget):
         )
         self.sync_audio.toggled.connect(self._on_sync_audio)
         self.audio_inputs.itemChanged.connect(self._on_sync_audio)
+        self.object_effect.activated.connect(self._on_object_effect)
+        self.objects.itemSelectionChanged.connect(self._show_object_effect)
         self.new_button.clicked.connect(self.objects.clearSelection)
         self.remove_button.clicked.connect(self._on_remove)
         self.clear_button.clicked.connect(self._on_clear)
@@ -375,6 +389,32 @@ class ControlWindow(QWidget):
             points_xy=(*old.points_xy, (x, y)), labels=(*old.labels, 0), box_xyxy=old.box_xyxy
         )
         self._submit(prompt, f"not {x:.0f},{y:.0f}", target, replace=False)
+
+    def _own_effects(self) -> dict[int, str]:
+        effects = getattr(self.bridge, "object_effects", None) or {}
+        return {int(k): e.name for k, e in effects.items()}
+
+    def _show_object_effect(self) -> None:
+        """The combo follows the highlighted object (disabled with none highlighted)."""
+        target = self._target()
+        self.object_effect.setEnabled(
+            target is not None and getattr(self.bridge, "set_object_effect", None) is not None
+        )
+        name = self._own_effects().get(target or -1)
+        self.object_effect.setCurrentIndex(max(0, self.object_effect.findText(name or "")))
+
+    def _on_object_effect(self, index: int) -> None:
+        target = self._target()
+        if target is None:
+            return
+        spec = None if index <= 0 else self.object_effect.itemText(index)
+        try:
+            self.bridge.set_object_effect(target, spec)  # type: ignore[attr-defined]
+        except EtamError as exc:
+            self.message.setText(f"object effect: {exc}")
+            return
+        self.message.setText(f"object {target}: {spec or 'the scene effect'}")
+        self._last_seq = -1  # relabel the list with the next frame
 
     def _on_presence(self, *_: object) -> None:
         set_presence = getattr(self.bridge, "set_presence", None)
@@ -506,10 +546,13 @@ class ControlWindow(QWidget):
 
     def _update_objects(self, latest: Composited) -> None:
         current = self._target()
+        own = self._own_effects()
         labels = [
             (
                 o.obj_id,
-                f"object {o.obj_id}: " + ("tracked" if o.present else f"lost ({o.weight:.0%})"),
+                f"object {o.obj_id}: "
+                + ("tracked" if o.present else f"lost ({o.weight:.0%})")
+                + (f" · {own[o.obj_id]}" if o.obj_id in own else ""),
             )
             for o in latest.objects
         ]
@@ -531,6 +574,7 @@ class ControlWindow(QWidget):
                 item.setSelected(True)
                 self.objects.setCurrentItem(item)
         self.objects.blockSignals(False)
+        self._show_object_effect()
 
 
 def run_control_window(

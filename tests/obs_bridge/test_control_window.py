@@ -134,10 +134,31 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         qtbot.waitUntil(lambda: tracker.selects == 5, timeout=5000)
         assert window.objects.count() == 2 and set(tracker.colours) == {1, 2}
 
+        # the highlighted object gets its own effect; with none highlighted there is no choice
+        window.objects.clearSelection()
+        assert not window.object_effect.isEnabled()
+        window.objects.setCurrentRow(1)
+        window.objects.item(1).setSelected(True)
+        assert window.object_effect.isEnabled()
+        assert window.object_effect.currentText() == "scene effect"
+        window.object_effect.setCurrentText("pixelate")
+        window.object_effect.activated.emit(window.object_effect.currentIndex())
+        assert bridge.object_effects[2].name == "pixelate" and 1 not in bridge.object_effects
+        qtbot.waitUntil(lambda: "pixelate" in window.objects.item(1).text(), timeout=5000)
+        assert window.objects.item(1).isSelected()  # still highlighted after the relabel
+        window.objects.clearSelection()
+        window.objects.setCurrentRow(0)
+        window.objects.item(0).setSelected(True)
+        assert window.object_effect.currentText() == "scene effect"  # object 1's own
+        window.objects.clearSelection()
+        window.objects.setCurrentRow(1)
+        window.objects.item(1).setSelected(True)
+        assert window.object_effect.currentText() == "pixelate"
+
         qtbot.waitUntil(lambda: "fps out" in window.status.text(), timeout=5000)
         qtbot.keyClick(window, Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda: window.objects.count() == 0, timeout=5000)
-        assert tracker.colours == {}
+        assert tracker.colours == {} and bridge.object_effects == {}
         assert tracker.threads == {"etam-track"}  # the GUI thread never ran the tracker
         window.show_output.setChecked(True)
         qtbot.wait(100)
