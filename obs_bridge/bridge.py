@@ -45,6 +45,7 @@ from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
 from etam_plugin.obs_bridge.presence import PresenceMixer, PresencePolicy
 from etam_plugin.obs_bridge.prompts import check_in_frame
 from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
+from etam_plugin.obs_bridge.selections import SavedObject, SavedSelection, SelectionStore
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
@@ -81,6 +82,11 @@ class BridgeConfig:
     recent steps say is faster under the current load (see :class:`ThreadTuner`).
     ``camera_lost``: what the outputs get while the camera is lost: ``slate`` (says so),
     ``transparent``, or ``freeze`` (nothing: OBS keeps the last picture).
+    ``remember_selection``: on stop, save the selected objects' prompts for this camera
+    (in ``selection_store``, default the user state folder, see :mod:`selections`); on the
+    next start with the same camera they are offered (``saved_selection``, the control
+    window's "Restore") or, with ``restore_selection``, applied to the first frames after
+    ``prompts``.
     ``object_effects``: an object's own effect by its number in ``prompts`` (1 = the first):
     ``pixelate``, ``blur`` or ``outline[:COLOUR]`` on top of the scene ``effect`` (see
     :class:`~etam_plugin.obs_bridge.effects.ObjectEffect`).
@@ -110,6 +116,9 @@ class BridgeConfig:
     adapt_threads: bool = True
     camera_lost: str = "slate"
     object_effects: dict[int, str] = field(default_factory=dict)
+    remember_selection: bool = False
+    restore_selection: bool = False
+    selection_store: str | Path | None = None
 
 
 class Bridge:
@@ -159,6 +168,9 @@ class Bridge:
         self.size: tuple[int, int] | None = None
         self.initial_selections: list[Future] = []  # one per config prompt, in order
         self.object_effects: dict[int, ObjectEffect] = {}  # objects with their own effect
+        self.saved_selection: SavedSelection | None = None  # offered, not applied yet
+        self._object_prompts: dict[int, Prompt] = {}  # each selected object's last prompt
+        self._prompts_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -224,10 +236,14 @@ class Bridge:
         )
         ids = [next(self._ids) for _ in cfg.prompts]
         self.initial_selections = [
-            self.track.submit("select", obj, prompt)
-            for obj, prompt in zip(ids, cfg.prompts, strict=True)
+            self._select(obj, prompt, None) for obj, prompt in zip(ids, cfg.prompts, strict=True)
         ]
         self.object_effects = {ids[n - 1]: e for n, e in object_effects.items() if e is not None}
+        if cfg.remember_selection:
+            saved = self._store().load(cfg.source)
+            self.saved_selection = None if saved is None else saved.scaled_to(*self.size)
+            if saved is not None and cfg.restore_selection:
+                self.initial_selections += self.restore_selection()
         self.composite = CompositeThread(
             self._to_composite,
             self._masks,
@@ -280,7 +296,10 @@ class Bridge:
         )
 
     def stop(self) -> None:
-        """Stop every thread and the stream process; safe to call twice."""
+        """Stop every thread and the stream process (and remember the selection when
+        configured to); safe to call twice."""
+        if self._started:
+            self._save_selection()
         self._status_stop.set()
         if self.obs is not None:
             self.obs.stop()
@@ -334,12 +353,77 @@ class Bridge:
         if self.track is None:
             raise RuntimeError("start the bridge before selecting")
         obj = next(self._ids) if obj_id is None else obj_id
-        return self.track.submit("select", obj, prompt, frame=frame)
+        return self._select(obj, prompt, frame)
+
+    def _select(self, obj_id: int, prompt: Prompt, frame: Frame | None) -> Future:
+        """Submit a selection and remember its prompt (what is saved for the next start):
+        at once, so a click just before stopping counts, and taken back if the tracker
+        refuses it."""
+        assert self.track is not None
+        with self._prompts_lock:
+            before = self._object_prompts.get(obj_id)
+            self._object_prompts[obj_id] = prompt
+        future = self.track.submit("select", obj_id, prompt, frame=frame)
+
+        def forget_if_refused(f: Future) -> None:
+            if f.cancelled() or f.exception() is not None:
+                with self._prompts_lock:
+                    if self._object_prompts.get(obj_id) is prompt:
+                        if before is None:
+                            del self._object_prompts[obj_id]
+                        else:
+                            self._object_prompts[obj_id] = before
+
+        future.add_done_callback(forget_if_refused)
+        return future
+
+    def restore_selection(self) -> list[Future]:
+        """Select the objects saved on this camera's last stop (``saved_selection``) again,
+        with their own effects, on the newest frame; returns one future per object."""
+        saved, self.saved_selection = self.saved_selection, None
+        if saved is None or self.track is None:
+            return []
+        futures = []
+        for o in saved.objects:
+            obj = next(self._ids)
+            futures.append(self._select(obj, o.prompt, None))
+            if o.effect:
+                try:
+                    self.set_object_effect(obj, o.effect)
+                except EffectError as exc:
+                    log.warning("live: remembered effect of object %d ignored: %s", obj, exc)
+        log.info("live: %d remembered object(s) selected again", len(futures))
+        return futures
+
+    def _store(self) -> SelectionStore:
+        return SelectionStore(self.config.selection_store)
+
+    def _save_selection(self) -> None:
+        """On stop: the selected objects' prompts, for the next start with this camera
+        (nothing selected: what was saved before stays)."""
+        if not self.config.remember_selection or self.size is None:
+            return
+        with self._prompts_lock:
+            prompts = sorted(self._object_prompts.items())
+        if not prompts:
+            return
+        objects = tuple(
+            SavedObject(p, e.spec if (e := self.object_effects.get(i)) else None)
+            for i, p in prompts
+        )
+        try:
+            self._store().save(self.config.source, SavedSelection(self.size, objects))
+        except OSError as exc:
+            log.warning("live: could not remember the selection: %s", exc)
+            return
+        log.info("live: selection of %d object(s) remembered for the next start", len(objects))
 
     def remove(self, obj_id: int) -> Future:
         if self.track is None:
             raise RuntimeError("start the bridge before removing objects")
         self.set_object_effect(obj_id, None)
+        with self._prompts_lock:
+            self._object_prompts.pop(obj_id, None)
         return self.track.submit("remove", obj_id)
 
     def clear(self) -> Future:
@@ -348,6 +432,8 @@ class Bridge:
         self.object_effects = {}
         if self.composite is not None:
             self.composite.object_effects = {}
+        with self._prompts_lock:
+            self._object_prompts.clear()
         return self.track.submit("clear")
 
     def set_object_effect(self, obj_id: int, effect: ObjectEffect | str | None) -> None:

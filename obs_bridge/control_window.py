@@ -5,9 +5,10 @@ list, the click re-selects that object instead of adding one (N, "New object", u
 and a right-click takes the clicked part away from it (a negative point, added to the
 object's clicks). Each object has its own colour, in the preview and the list; the effect
 can be switched from the window, the highlighted object given its own (pixelate, blur,
-outline: "Object effect"), and A/V sync turned on or off for the OBS audio inputs
-picked from a list (the microphone delayed by the bridge's latency). Esc clears every
-object, Delete removes the highlighted one.
+outline: "Object effect"), the objects selected when this camera was last stopped
+restored with one click ("Restore last selection"), and A/V sync turned on or off for the
+OBS audio inputs picked from a list (the microphone delayed by the bridge's latency). Esc
+clears every object, Delete removes the highlighted one.
 The window only queues requests to the bridge (which applies them on its track thread) and
 polls its newest frame and stats on a timer: the model never runs on the GUI thread, and a
 slow model never freezes it. Each selection carries the frame that was on screen when the
@@ -225,6 +226,14 @@ class ControlWindow(QWidget):
         self.objects = QListWidget()
         self.objects.setMaximumWidth(200)
         self.new_button = QPushButton("New object (N)")
+        saved = getattr(bridge, "saved_selection", None)
+        self.restore_button = QPushButton(
+            f"Restore last selection ({len(saved.objects)})" if saved else "Restore"
+        )
+        self.restore_button.setToolTip(
+            "Select again the objects selected when live last stopped on this camera"
+        )
+        self.restore_button.setVisible(saved is not None)
         self.remove_button = QPushButton("Remove (Del)")
         self.object_effect = QComboBox()
         self.object_effect.addItems(["scene effect", *OBJECT_EFFECTS])
@@ -280,6 +289,7 @@ class ControlWindow(QWidget):
         side = QVBoxLayout()
         side.addWidget(QLabel("Objects"))
         side.addWidget(self.objects, 1)
+        side.addWidget(self.restore_button)
         side.addWidget(self.new_button)
         side.addWidget(self.remove_button)
         object_row = QFormLayout()
@@ -321,6 +331,7 @@ class ControlWindow(QWidget):
         self.audio_inputs.itemChanged.connect(self._on_sync_audio)
         self.object_effect.activated.connect(self._on_object_effect)
         self.objects.itemSelectionChanged.connect(self._show_object_effect)
+        self.restore_button.clicked.connect(self._on_restore)
         self.new_button.clicked.connect(self.objects.clearSelection)
         self.remove_button.clicked.connect(self._on_remove)
         self.clear_button.clicked.connect(self._on_clear)
@@ -389,6 +400,16 @@ class ControlWindow(QWidget):
             points_xy=(*old.points_xy, (x, y)), labels=(*old.labels, 0), box_xyxy=old.box_xyxy
         )
         self._submit(prompt, f"not {x:.0f},{y:.0f}", target, replace=False)
+
+    def _on_restore(self) -> None:
+        restore = getattr(self.bridge, "restore_selection", None)
+        self.restore_button.setVisible(False)
+        if restore is None:
+            return
+        futures = restore()
+        for future in futures:
+            future.add_done_callback(self._watch)
+        self.message.setText(f"selecting… {len(futures)} remembered object(s)")
 
     def _own_effects(self) -> dict[int, str]:
         effects = getattr(self.bridge, "object_effects", None) or {}

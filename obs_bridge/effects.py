@@ -380,6 +380,13 @@ class ObjectEffect:
     def name(self) -> str:
         return self.kind
 
+    @property
+    def spec(self) -> str:
+        """The spec that gives this effect back (``outline:#rrggbb`` with its colour)."""
+        if self.kind == "outline" and self.colour != ObjectEffect.colour:
+            return "outline:#{:02x}{:02x}{:02x}".format(*self.colour)
+        return self.kind
+
     def apply_into(self, rgba: np.ndarray, frame: np.ndarray, matte: np.ndarray) -> None:
         """Draw the effect into ``rgba`` (the scene effect's output, changed in place)."""
         if self.kind == "outline":

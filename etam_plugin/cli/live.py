@@ -98,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sel.add_argument("--point", dest="prompts", action="append", type=_point, metavar="X,Y")
     sel.add_argument("--box", dest="prompts", action="append", type=_box, metavar="X0,Y0,X1,Y1")
     sel.add_argument(
+        "--restore-selection",
+        action="store_true",
+        help="select again the objects selected when live last stopped on this camera (their "
+        "clicks and boxes are remembered per camera on stop; without this flag the window "
+        "offers them)",
+    )
+    sel.add_argument(
         "--object-effect",
         dest="object_effects",
         action="append",
@@ -324,4 +331,6 @@ def _config(args: argparse.Namespace) -> Any:
         presence=PresencePolicy(hold_s=args.hold, fade_s=args.fade, fallback=args.fallback),
         model_niceness=max(0, min(19, args.model_niceness)),
         camera_lost=args.camera_lost,
+        remember_selection=True,
+        restore_selection=args.restore_selection,
     )

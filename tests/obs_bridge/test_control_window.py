@@ -252,6 +252,77 @@ def test_audio_sync_is_chosen_in_the_window(qtbot, pattern_clip: Path) -> None:
         bridge.stop()
 
 
+def test_the_selection_is_remembered_per_camera_and_restored(
+    qtbot, pattern: TestPattern, pattern_clip: Path, tmp_path: Path
+) -> None:
+    """Start, click an object (and take a part away with a right-click), give it an
+    effect, stop; start again on the same camera: the window offers the selection and one
+    click selects the same object with the same clicks and effect, with the real tracker.
+    Another camera is offered nothing."""
+    from tests.obs_bridge.real_tracker import SpyTracker, tiny_model
+
+    class PromptSpy(SpyTracker):
+        def select(self, obj_id, prompt):
+            self.prompts = [*getattr(self, "prompts", []), (obj_id, prompt)]
+            return super().select(obj_id, prompt)
+
+    store = tmp_path / "selections.json"
+
+    def start(source: Path) -> tuple[Bridge, PromptSpy, ControlWindow]:
+        tracker = PromptSpy(tiny_model())
+        config = BridgeConfig(source=str(source), obs=None, stream=False, status_log_s=0,
+                              remember_selection=True, selection_store=store)  # fmt: skip
+        bridge = Bridge(config, tracker)
+        bridge.start()
+        window = ControlWindow(bridge, refresh_ms=20)
+        qtbot.addWidget(window)
+        window.resize(800, 500)
+        window.show()
+        qtbot.waitUntil(lambda: window.preview._image is not None, timeout=5000)
+        return bridge, tracker, window
+
+    bridge, tracker, window = start(pattern_clip)
+    try:
+        assert not window.restore_button.isVisible()  # nothing remembered yet
+        x, y = pattern.discs[0].position(0, 320, 240)
+        pos = window.preview.from_frame(x, y).toPoint()
+        qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos)
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        window.objects.setCurrentRow(0)
+        window.objects.item(0).setSelected(True)
+        qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos + QPoint(30, 0))
+        qtbot.waitUntil(lambda: len(tracker.prompts) == 2, timeout=10000)
+        window.object_effect.setCurrentText("outline")
+        window.object_effect.activated.emit(window.object_effect.currentIndex())
+        clicked = tracker.prompts[-1][1]
+        assert clicked.labels == (1, 0)
+        window.close()
+    finally:
+        bridge.stop()
+    assert store.is_file()
+
+    bridge, tracker, window = start(pattern_clip)  # same camera: offered
+    try:
+        assert window.restore_button.isVisible() and "(1)" in window.restore_button.text()
+        assert getattr(tracker, "prompts", []) == []  # offered, not applied
+        qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        assert [p for _, p in tracker.prompts] == [clicked]  # the same clicks
+        assert bridge.object_effects[tracker.prompts[0][0]].name == "outline"
+        assert not window.restore_button.isVisible()
+        window.close()
+    finally:
+        bridge.stop()
+
+    other = pattern.write(tmp_path / "other-camera.mkv")
+    bridge, tracker, window = start(other)  # another camera: nothing to offer
+    try:
+        assert bridge.saved_selection is None and not window.restore_button.isVisible()
+        window.close()
+    finally:
+        bridge.stop()
+
+
 def test_the_live_command_loop_with_its_window(qapp, pattern_clip: Path, tmp_path: Path) -> None:
     """``run_live(window=True)``: the window runs until ``--frames`` are out (exit 0), or
     until Ctrl-C (the stop event; exit 130) — stats written either way."""
