@@ -407,8 +407,8 @@ class ControlWindow(QWidget):
         if restore is None:
             return
         futures = restore()
-        for future in futures:
-            future.add_done_callback(self._watch)
+        for future in futures:  # each says "object N selected" (or why not) when done
+            future.add_done_callback(self._watch_select)
         self.message.setText(f"selecting… {len(futures)} remembered object(s)")
 
     def _own_effects(self) -> dict[int, str]:
