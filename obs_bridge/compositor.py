@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from etam_plugin.obs_bridge.capture import Frame
-from etam_plugin.obs_bridge.effects import Effect, ObjectEffect
+from etam_plugin.obs_bridge.effects import Effect, ObjectEffect, Roi
 from etam_plugin.obs_bridge.flow import FlowWarper
 from etam_plugin.obs_bridge.presence import ObjectState, PresenceMixer
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
@@ -232,18 +232,21 @@ class CompositeThread(threading.Thread):
         matte = self.mixer.mix(
             clock, (h, w), effect.passthrough_level, selected=scene_selected, exclude=own
         )
-        parts = [(e, m) for i, e in own.items() if (m := self.mixer.weighted(i, clock, (h, w)))
-                 is not None]  # fmt: skip
+        parts: list[tuple[ObjectEffect, np.ndarray, Roi | None]] = [
+            (e, m, None)
+            for i, e in own.items()
+            if (m := self.mixer.weighted(i, clock, (h, w))) is not None
+        ]
         if ids and self.warper is not None and snap is not None:
             moved = self.warper.warp_many(
-                [matte] * scene_selected + [m for _, m in parts], snap.frame_seq, frame.seq
+                [matte] * scene_selected + [m for _, m, _ in parts], snap.frame_seq, frame.seq
             )
             if scene_selected:
-                matte = moved.pop(0)
-            parts = [(e, m) for (e, _), m in zip(parts, moved, strict=True)]
+                matte = moved.pop(0)[0]
+            parts = [(e, m, box) for (e, _, _), (m, box) in zip(parts, moved, strict=True)]
         rgba = effect.apply(frame.rgb, matte)
-        for object_effect, object_matte in parts:
-            object_effect.apply_into(rgba, frame.rgb, object_matte)
+        for object_effect, object_matte, box in parts:
+            object_effect.apply_into(rgba, frame.rgb, object_matte, box)
         return rgba, matte
 
     def _put(self, index: int, sink: FrameSink, rgba: np.ndarray, stamp: float) -> None:

@@ -76,6 +76,22 @@ def support(matte: np.ndarray, margin: int = 0) -> Roi | None:
     )
 
 
+def support_within(matte: np.ndarray, box: Roi | None, margin: int = 0) -> Roi | None:
+    """:func:`support`, looking only inside ``box`` when the matte is known to be zero
+    outside it (a warped object's box): no full-frame pass per object."""
+    if box is None:
+        return support(matte, margin)
+    inner = support(matte[box])
+    if inner is None:
+        return None
+    rows, cols = matte.shape
+    y0, x0 = box[0].start or 0, box[1].start or 0
+    return (
+        slice(max(0, y0 + inner[0].start - margin), min(rows, y0 + inner[0].stop + margin)),
+        slice(max(0, x0 + inner[1].start - margin), min(cols, x0 + inner[1].stop + margin)),
+    )
+
+
 def blend_into(out: np.ndarray, fg: np.ndarray, matte: np.ndarray, roi: Roi | None) -> np.ndarray:
     """``out`` (the background, modified in place) with ``fg`` blended in where the matte is."""
     if roi is not None:
@@ -330,10 +346,11 @@ class Privacy:
         )
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
-    def region(self, matte: np.ndarray) -> Roi | None:
+    def region(self, matte: np.ndarray, box: Roi | None = None) -> Roi | None:
         """Where hiding the object changes pixels: its box (grown by the blur's reach), on
-        the block grid for pixelate so the blocks stay put as the object moves."""
-        roi = support(matte, margin=int(self.sigma) if self.mode == "blur" else 0)
+        the block grid for pixelate so the blocks stay put as the object moves. ``box``:
+        where the matte can be non-zero, when known."""
+        roi = support_within(matte, box, margin=int(self.sigma) if self.mode == "blur" else 0)
         if roi is None or self.mode != "pixelate":
             return roi
         b = self.block_px
@@ -387,10 +404,13 @@ class ObjectEffect:
             return "outline:#{:02x}{:02x}{:02x}".format(*self.colour)
         return self.kind
 
-    def apply_into(self, rgba: np.ndarray, frame: np.ndarray, matte: np.ndarray) -> None:
-        """Draw the effect into ``rgba`` (the scene effect's output, changed in place)."""
+    def apply_into(
+        self, rgba: np.ndarray, frame: np.ndarray, matte: np.ndarray, box: Roi | None = None
+    ) -> None:
+        """Draw the effect into ``rgba`` (the scene effect's output, changed in place).
+        ``box``: where the matte can be non-zero, when known (saves a full-frame pass)."""
         if self.kind == "outline":
-            roi = support(matte, self.outline_px + 2)
+            roi = support_within(matte, box, self.outline_px + 2)
             ring = (
                 None
                 if roi is None
@@ -403,7 +423,7 @@ class ObjectEffect:
             weight = ring
         else:
             privacy = Privacy(mode=self.kind, block_px=self.block_px, sigma=self.sigma)
-            roi = privacy.region(matte)
+            roi = privacy.region(matte, box)
             if roi is None:
                 return
             colour, weight = privacy._hidden(frame[roi]), _as_weights(matte[roi])
