@@ -23,7 +23,7 @@ from typing import Any
 
 import psutil
 
-from etam_plugin.errors import CancelledError, CaptureError, ObsError
+from etam_plugin.errors import CancelledError, CaptureError, EffectError, ObsError
 from etam_plugin.matte import MatteOps
 from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.capture import CaptureThread, Frame, SourceSpec, VideoSource
@@ -34,12 +34,18 @@ from etam_plugin.obs_bridge.compositor import (
     FrameSink,
 )
 from etam_plugin.obs_bridge.credentials import Secret, load_password
-from etam_plugin.obs_bridge.effects import Effect, parse_effect
+from etam_plugin.obs_bridge.effects import (
+    Effect,
+    ObjectEffect,
+    parse_effect,
+    parse_object_effect,
+)
 from etam_plugin.obs_bridge.flow import FlowWarper
 from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
 from etam_plugin.obs_bridge.presence import PresenceMixer, PresencePolicy
 from etam_plugin.obs_bridge.prompts import check_in_frame
 from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
+from etam_plugin.obs_bridge.selections import SavedObject, SavedSelection, SelectionStore
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
@@ -76,6 +82,14 @@ class BridgeConfig:
     recent steps say is faster under the current load (see :class:`ThreadTuner`).
     ``camera_lost``: what the outputs get while the camera is lost: ``slate`` (says so),
     ``transparent``, or ``freeze`` (nothing: OBS keeps the last picture).
+    ``remember_selection``: on stop, save the selected objects' prompts for this camera
+    (in ``selection_store``, default the user state folder, see :mod:`selections`); on the
+    next start with the same camera they are offered (``saved_selection``, the control
+    window's "Restore") or, with ``restore_selection``, applied to the first frames after
+    ``prompts``.
+    ``object_effects``: an object's own effect by its number in ``prompts`` (1 = the first):
+    ``pixelate``, ``blur`` or ``outline[:COLOUR]`` on top of the scene ``effect`` (see
+    :class:`~etam_plugin.obs_bridge.effects.ObjectEffect`).
     """
 
     source: SourceSpec = 0
@@ -101,6 +115,10 @@ class BridgeConfig:
     model_niceness: int = MODEL_NICENESS
     adapt_threads: bool = True
     camera_lost: str = "slate"
+    object_effects: dict[int, str] = field(default_factory=dict)
+    remember_selection: bool = False
+    restore_selection: bool = False
+    selection_store: str | Path | None = None
 
 
 class Bridge:
@@ -149,6 +167,10 @@ class Bridge:
         self.virtual_camera: Any = None
         self.size: tuple[int, int] | None = None
         self.initial_selections: list[Future] = []  # one per config prompt, in order
+        self.object_effects: dict[int, ObjectEffect] = {}  # objects with their own effect
+        self.saved_selection: SavedSelection | None = None  # offered, not applied yet
+        self._object_prompts: dict[int, Prompt] = {}  # each selected object's last prompt
+        self._prompts_lock = threading.Lock()
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self) -> None:
@@ -180,6 +202,13 @@ class Bridge:
         self.size = (cfg.width, cfg.height) if cfg.width and cfg.height else (w, h)
         for prompt in cfg.prompts:
             check_in_frame(prompt, *self.size)  # PromptError, nothing started yet
+        for number in cfg.object_effects:
+            if not 1 <= number <= len(cfg.prompts):
+                raise EffectError(
+                    f"object effect for object {number}: only {len(cfg.prompts)} selected "
+                    "at start (--point/--box number them from 1)"
+                )
+        object_effects = {n: parse_object_effect(spec) for n, spec in cfg.object_effects.items()}
         fps = source.fps
         sinks: list[FrameSink] = list(self._extra_sinks)
         try:
@@ -205,9 +234,16 @@ class Bridge:
             nice=cfg.model_niceness,
             tuner=self._thread_tuner(),
         )
+        ids = [next(self._ids) for _ in cfg.prompts]
         self.initial_selections = [
-            self.track.submit("select", next(self._ids), prompt) for prompt in cfg.prompts
+            self._select(obj, prompt, None) for obj, prompt in zip(ids, cfg.prompts, strict=True)
         ]
+        self.object_effects = {ids[n - 1]: e for n, e in object_effects.items() if e is not None}
+        if cfg.remember_selection:
+            saved = self._store().load(cfg.source)
+            self.saved_selection = None if saved is None else saved.scaled_to(*self.size)
+            if saved is not None and cfg.restore_selection:
+                self.initial_selections += self.restore_selection()
         self.composite = CompositeThread(
             self._to_composite,
             self._masks,
@@ -226,6 +262,7 @@ class Bridge:
             camera_lost_mode=cfg.camera_lost,
             size=self.size,
         )
+        self.composite.object_effects = dict(self.object_effects)
         self.capture = CaptureThread(
             source,
             [self._to_track, self._to_composite],
@@ -259,7 +296,10 @@ class Bridge:
         )
 
     def stop(self) -> None:
-        """Stop every thread and the stream process; safe to call twice."""
+        """Stop every thread and the stream process (and remember the selection when
+        configured to); safe to call twice."""
+        if self._started:
+            self._save_selection()
         self._status_stop.set()
         if self.obs is not None:
             self.obs.stop()
@@ -313,17 +353,101 @@ class Bridge:
         if self.track is None:
             raise RuntimeError("start the bridge before selecting")
         obj = next(self._ids) if obj_id is None else obj_id
-        return self.track.submit("select", obj, prompt, frame=frame)
+        return self._select(obj, prompt, frame)
+
+    def _select(self, obj_id: int, prompt: Prompt, frame: Frame | None) -> Future:
+        """Submit a selection and remember its prompt (what is saved for the next start):
+        at once, so a click just before stopping counts, and taken back if the tracker
+        refuses it."""
+        assert self.track is not None
+        with self._prompts_lock:
+            before = self._object_prompts.get(obj_id)
+            self._object_prompts[obj_id] = prompt
+        future = self.track.submit("select", obj_id, prompt, frame=frame)
+
+        def forget_if_refused(f: Future) -> None:
+            if f.cancelled() or f.exception() is not None:
+                with self._prompts_lock:
+                    if self._object_prompts.get(obj_id) is prompt:
+                        if before is None:
+                            del self._object_prompts[obj_id]
+                        else:
+                            self._object_prompts[obj_id] = before
+
+        future.add_done_callback(forget_if_refused)
+        return future
+
+    def restore_selection(self) -> list[Future]:
+        """Select the objects saved on this camera's last stop (``saved_selection``) again,
+        with their own effects, on the newest frame; returns one future per object."""
+        saved, self.saved_selection = self.saved_selection, None
+        if saved is None or self.track is None:
+            return []
+        futures = []
+        for o in saved.objects:
+            obj = next(self._ids)
+            futures.append(self._select(obj, o.prompt, None))
+            if o.effect:
+                try:
+                    self.set_object_effect(obj, o.effect)
+                except EffectError as exc:
+                    log.warning("live: remembered effect of object %d ignored: %s", obj, exc)
+        log.info("live: %d remembered object(s) selected again", len(futures))
+        return futures
+
+    def _store(self) -> SelectionStore:
+        return SelectionStore(self.config.selection_store)
+
+    def _save_selection(self) -> None:
+        """On stop: the selected objects' prompts, for the next start with this camera
+        (nothing selected: what was saved before stays)."""
+        if not self.config.remember_selection or self.size is None:
+            return
+        with self._prompts_lock:
+            prompts = sorted(self._object_prompts.items())
+        if not prompts:
+            return
+        objects = tuple(
+            SavedObject(p, e.spec if (e := self.object_effects.get(i)) else None)
+            for i, p in prompts
+        )
+        try:
+            self._store().save(self.config.source, SavedSelection(self.size, objects))
+        except OSError as exc:
+            log.warning("live: could not remember the selection: %s", exc)
+            return
+        log.info("live: selection of %d object(s) remembered for the next start", len(objects))
 
     def remove(self, obj_id: int) -> Future:
         if self.track is None:
             raise RuntimeError("start the bridge before removing objects")
+        self.set_object_effect(obj_id, None)
+        with self._prompts_lock:
+            self._object_prompts.pop(obj_id, None)
         return self.track.submit("remove", obj_id)
 
     def clear(self) -> Future:
         if self.track is None:
             raise RuntimeError("start the bridge before clearing")
+        self.object_effects = {}
+        if self.composite is not None:
+            self.composite.object_effects = {}
+        with self._prompts_lock:
+            self._object_prompts.clear()
         return self.track.submit("clear")
+
+    def set_object_effect(self, obj_id: int, effect: ObjectEffect | str | None) -> None:
+        """Give object ``obj_id`` its own effect (``pixelate``, ``blur``, ``outline[:COLOUR]``)
+        on top of the scene effect, or None / ``scene``: it follows the scene effect again.
+        Takes effect from the next composited frame."""
+        if isinstance(effect, str):
+            effect = parse_object_effect(effect)
+        chosen = {k: v for k, v in self.object_effects.items() if k != obj_id}
+        if effect is not None:
+            chosen[obj_id] = effect
+        self.object_effects = chosen
+        if self.composite is not None:
+            self.composite.object_effects = dict(chosen)  # replaced whole, never mutated
 
     def set_effect(self, effect: Effect | str) -> None:
         """Switch the effect while running (takes effect from the next composited frame)."""
@@ -337,6 +461,14 @@ class Bridge:
         self.config.presence = policy
         if self.composite is not None:
             self.composite.mixer.policy = policy
+
+    def set_sync_audio(self, inputs: tuple[str, ...] | list[str]) -> None:
+        """Which OBS audio inputs are delayed by the bridge's latency from now on (empty:
+        A/V sync off, every input's own offset given back). OBS's inputs with audio are in
+        ``stats()["obs"]["audio_inputs"]``."""
+        if self.obs is None:
+            raise ObsError("A/V sync sets OBS inputs' audio offset: it needs OBS (not --no-obs)")
+        self.obs.set_sync_audio(inputs)
 
     # -- inference pause (OBS visibility) -----------------------------------------------------
     def _on_visibility(self, visible: bool | None) -> None:
@@ -425,6 +557,7 @@ class Bridge:
             },
             "size": list(self.size) if self.size else None,
             "effect": self.effect.name,
+            "object_effects": {str(k): e.name for k, e in sorted(self.object_effects.items())},
             "uptime_s": round(time.monotonic() - self._t_start, 2) if self._t_start else 0.0,
             "inference_paused": self.inference_paused,
             "obs_visible": self._visible,

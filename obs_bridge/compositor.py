@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from etam_plugin.obs_bridge.capture import Frame
-from etam_plugin.obs_bridge.effects import Effect
+from etam_plugin.obs_bridge.effects import Effect, ObjectEffect, Roi
 from etam_plugin.obs_bridge.flow import FlowWarper
 from etam_plugin.obs_bridge.presence import ObjectState, PresenceMixer
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
@@ -126,6 +126,8 @@ class CompositeThread(threading.Thread):
         self._slate: np.ndarray | None = None
         self._slate_at = 0.0
         self.slates = 0  # slate frames sent (for the stats and tests)
+        # objects with their own effect (id → effect), on top of ``effect``; replaced whole
+        self.object_effects: dict[int, ObjectEffect] = {}
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -224,11 +226,28 @@ class CompositeThread(threading.Thread):
         effect = self.effect  # read once: set_effect may swap it meanwhile
         if self.warper is not None:
             self.warper.remember(frame.seq, frame.rgb)
-        selected = bool(self.mixer.object_ids)
-        matte = self.mixer.mix(clock, (h, w), effect.passthrough_level, selected=selected)
-        if selected and self.warper is not None and snap is not None:
-            matte = self.warper.warp(matte, snap.frame_seq, frame.seq)
-        return effect.apply(frame.rgb, matte), matte
+        ids = self.mixer.object_ids
+        own = {i: e for i, e in self.object_effects.items() if i in ids}  # read once too
+        scene_selected = len(own) < len(ids)  # some object follows the scene effect
+        matte = self.mixer.mix(
+            clock, (h, w), effect.passthrough_level, selected=scene_selected, exclude=own
+        )
+        parts: list[tuple[ObjectEffect, np.ndarray, Roi | None]] = [
+            (e, m, None)
+            for i, e in own.items()
+            if (m := self.mixer.weighted(i, clock, (h, w))) is not None
+        ]
+        if ids and self.warper is not None and snap is not None:
+            moved = self.warper.warp_many(
+                [matte] * scene_selected + [m for _, m, _ in parts], snap.frame_seq, frame.seq
+            )
+            if scene_selected:
+                matte = moved.pop(0)[0]
+            parts = [(e, m, box) for (e, _, _), (m, box) in zip(parts, moved, strict=True)]
+        rgba = effect.apply(frame.rgb, matte)
+        for object_effect, object_matte, box in parts:
+            object_effect.apply_into(rgba, frame.rgb, object_matte, box)
+        return rgba, matte
 
     def _put(self, index: int, sink: FrameSink, rgba: np.ndarray, stamp: float) -> None:
         try:

@@ -4,7 +4,11 @@ Click = select an object with a point, drag = with a box; with an object highlig
 list, the click re-selects that object instead of adding one (N, "New object", unhighlights),
 and a right-click takes the clicked part away from it (a negative point, added to the
 object's clicks). Each object has its own colour, in the preview and the list; the effect
-can be switched from the window. Esc clears every object, Delete removes the highlighted one.
+can be switched from the window, the highlighted object given its own (pixelate, blur,
+outline: "Object effect"), the objects selected when this camera was last stopped
+restored with one click ("Restore last selection"), and A/V sync turned on or off for the
+OBS audio inputs picked from a list (the microphone delayed by the bridge's latency). Esc
+clears every object, Delete removes the highlighted one.
 The window only queues requests to the bridge (which applies them on its track thread) and
 polls its newest frame and stats on a timer: the model never runs on the GUI thread, and a
 slow model never freezes it. Each selection carries the frame that was on screen when the
@@ -54,6 +58,7 @@ from etam_plugin.model import Prompt
 from etam_plugin.obs_bridge.bridge import status_line
 from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.compositor import Composited
+from etam_plugin.obs_bridge.effects import OBJECT_EFFECTS
 from etam_plugin.obs_bridge.presence import FALLBACKS, PresencePolicy
 
 TINT = np.array([40, 160, 255], np.float32)
@@ -221,7 +226,22 @@ class ControlWindow(QWidget):
         self.objects = QListWidget()
         self.objects.setMaximumWidth(200)
         self.new_button = QPushButton("New object (N)")
+        saved = getattr(bridge, "saved_selection", None)
+        self.restore_button = QPushButton(
+            f"Restore last selection ({len(saved.objects)})" if saved else "Restore"
+        )
+        self.restore_button.setToolTip(
+            "Select again the objects selected when live last stopped on this camera"
+        )
+        self.restore_button.setVisible(saved is not None)
         self.remove_button = QPushButton("Remove (Del)")
+        self.object_effect = QComboBox()
+        self.object_effect.addItems(["scene effect", *OBJECT_EFFECTS])
+        self.object_effect.setToolTip(
+            "The highlighted object's own effect, on top of the scene effect: pixelate or blur "
+            "hides it, outline rings it (it stays in the picture with 'remove')"
+        )
+        self.object_effect.setEnabled(False)
         self.clear_button = QPushButton("Clear all (Esc)")
         self.effect = QComboBox()
         self.effect.setEditable(True)  # any spec: replace:/path/to/bg.png, blur:40, …
@@ -240,6 +260,22 @@ class ControlWindow(QWidget):
         self.fallback.setCurrentIndex(
             0 if policy.fallback is None else 1 + FALLBACKS.index(policy.fallback)
         )
+        self.sync_audio = QCheckBox("Delay audio to match")
+        self.sync_audio.setToolTip(
+            "A/V sync: delay the checked OBS audio inputs by the bridge's measured latency, "
+            "so speech matches the picture (their own offsets come back when turned off)"
+        )
+        self.audio_inputs = QListWidget()
+        self.audio_inputs.setMaximumWidth(200)
+        self.audio_inputs.setMaximumHeight(72)
+        self.audio_reason = QLabel("")
+        self.audio_reason.setWordWrap(True)
+        self.audio_reason.setMaximumWidth(200)
+        obs_settings = getattr(getattr(bridge, "config", None), "obs", None)
+        self._sync_chosen: list[str] = list(getattr(obs_settings, "sync_audio", ()) or ())
+        self.sync_audio.setChecked(bool(self._sync_chosen))
+        self._set_audio_inputs(self._sync_chosen)
+        self._audio_enabled(False, "starting…")
         self.status = QLabel("starting…")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel(
@@ -253,8 +289,12 @@ class ControlWindow(QWidget):
         side = QVBoxLayout()
         side.addWidget(QLabel("Objects"))
         side.addWidget(self.objects, 1)
+        side.addWidget(self.restore_button)
         side.addWidget(self.new_button)
         side.addWidget(self.remove_button)
+        object_row = QFormLayout()
+        object_row.addRow("Object effect", self.object_effect)
+        side.addLayout(object_row)
         side.addWidget(self.clear_button)
         side.addWidget(self.show_output)
         side.addWidget(QLabel("Effect"))
@@ -264,6 +304,9 @@ class ControlWindow(QWidget):
         lost.addRow("Fade", self.fade)
         lost.addRow("All lost", self.fallback)
         side.addLayout(lost)
+        side.addWidget(self.sync_audio)
+        side.addWidget(self.audio_inputs)
+        side.addWidget(self.audio_reason)
         top = QHBoxLayout()
         top.addWidget(self.preview, 1)
         top.addLayout(side)
@@ -284,6 +327,11 @@ class ControlWindow(QWidget):
         self.effect.lineEdit().returnPressed.connect(
             lambda: self._on_effect(self.effect.currentText())
         )
+        self.sync_audio.toggled.connect(self._on_sync_audio)
+        self.audio_inputs.itemChanged.connect(self._on_sync_audio)
+        self.object_effect.activated.connect(self._on_object_effect)
+        self.objects.itemSelectionChanged.connect(self._show_object_effect)
+        self.restore_button.clicked.connect(self._on_restore)
         self.new_button.clicked.connect(self.objects.clearSelection)
         self.remove_button.clicked.connect(self._on_remove)
         self.clear_button.clicked.connect(self._on_clear)
@@ -353,6 +401,42 @@ class ControlWindow(QWidget):
         )
         self._submit(prompt, f"not {x:.0f},{y:.0f}", target, replace=False)
 
+    def _on_restore(self) -> None:
+        restore = getattr(self.bridge, "restore_selection", None)
+        self.restore_button.setVisible(False)
+        if restore is None:
+            return
+        futures = restore()
+        for future in futures:  # each says "object N selected" (or why not) when done
+            future.add_done_callback(self._watch_select)
+        self.message.setText(f"selecting… {len(futures)} remembered object(s)")
+
+    def _own_effects(self) -> dict[int, str]:
+        effects = getattr(self.bridge, "object_effects", None) or {}
+        return {int(k): e.name for k, e in effects.items()}
+
+    def _show_object_effect(self) -> None:
+        """The combo follows the highlighted object (disabled with none highlighted)."""
+        target = self._target()
+        self.object_effect.setEnabled(
+            target is not None and getattr(self.bridge, "set_object_effect", None) is not None
+        )
+        name = self._own_effects().get(target or -1)
+        self.object_effect.setCurrentIndex(max(0, self.object_effect.findText(name or "")))
+
+    def _on_object_effect(self, index: int) -> None:
+        target = self._target()
+        if target is None:
+            return
+        spec = None if index <= 0 else self.object_effect.itemText(index)
+        try:
+            self.bridge.set_object_effect(target, spec)  # type: ignore[attr-defined]
+        except EtamError as exc:
+            self.message.setText(f"object effect: {exc}")
+            return
+        self.message.setText(f"object {target}: {spec or 'the scene effect'}")
+        self._last_seq = -1  # relabel the list with the next frame
+
     def _on_presence(self, *_: object) -> None:
         set_presence = getattr(self.bridge, "set_presence", None)
         if set_presence is None:
@@ -380,6 +464,66 @@ class ControlWindow(QWidget):
             self.message.setText(f"effect: {exc}")
             return
         self.message.setText(f"effect: {spec}")
+
+    # -- A/V sync -----------------------------------------------------------------------------
+    def _set_audio_inputs(self, names: list[str]) -> None:
+        """The list: OBS's inputs with audio plus any chosen that OBS does not list (now)."""
+        wanted = list(dict.fromkeys([*names, *self._sync_chosen]))
+        have = [self.audio_inputs.item(i).text() for i in range(self.audio_inputs.count())]
+        if wanted == have:
+            return
+        self.audio_inputs.blockSignals(True)
+        self.audio_inputs.clear()
+        for name in wanted:
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            chosen = name in self._sync_chosen
+            item.setCheckState(Qt.CheckState.Checked if chosen else Qt.CheckState.Unchecked)
+            self.audio_inputs.addItem(item)
+        self.audio_inputs.blockSignals(False)
+
+    def _audio_enabled(self, enabled: bool, reason: str) -> None:
+        for widget in (self.sync_audio, self.audio_inputs):
+            widget.setEnabled(enabled)
+            widget.setToolTip("" if enabled else reason)
+        self.audio_reason.setText(reason)
+
+    def _update_audio(self, obs: dict | None) -> None:
+        """Offer A/V sync while OBS is connected; say why not otherwise."""
+        if obs is None or getattr(self.bridge, "set_sync_audio", None) is None:
+            self._audio_enabled(False, "A/V sync: no OBS (--no-obs)")
+            return
+        if not obs.get("connected"):
+            self._audio_enabled(False, f"A/V sync: OBS not connected ({obs.get('state')})")
+            return
+        self._set_audio_inputs(list(obs.get("audio_inputs") or ()))
+        offset = obs.get("audio_offset_ms")
+        if not self.audio_inputs.count():
+            reason = "A/V sync: OBS has no audio input"
+        elif self.sync_audio.isChecked() and self._sync_chosen and offset is not None:
+            reason = f"audio delayed {offset} ms"
+        else:
+            reason = ""
+        self._audio_enabled(True, reason)
+
+    def _on_sync_audio(self, *_: object) -> None:
+        self._sync_chosen = [
+            self.audio_inputs.item(i).text()
+            for i in range(self.audio_inputs.count())
+            if self.audio_inputs.item(i).checkState() == Qt.CheckState.Checked
+        ]
+        chosen = self._sync_chosen if self.sync_audio.isChecked() else []
+        try:
+            self.bridge.set_sync_audio(chosen)  # type: ignore[attr-defined]
+        except (EtamError, AttributeError) as exc:
+            self.message.setText(f"A/V sync: {exc}")
+            return
+        if not self.sync_audio.isChecked():
+            self.message.setText("A/V sync off: the audio inputs' own offsets are back")
+        elif not chosen:
+            self.message.setText("A/V sync: check the audio inputs to delay")
+        else:
+            self.message.setText(f"A/V sync: {', '.join(chosen)} delayed to match the picture")
 
     def _on_box_dragged(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self._submit(Prompt(box_xyxy=(x0, y0, x1, y1)), f"box {x0:.0f},{y0:.0f}–{x1:.0f},{y1:.0f}")
@@ -417,14 +561,19 @@ class ControlWindow(QWidget):
             self._update_objects(latest)
         self._ticks += 1
         if self._ticks % 15 == 1:
-            self.status.setText(status_line(self.bridge.stats()))
+            stats = self.bridge.stats()
+            self.status.setText(status_line(stats))
+            self._update_audio(stats.get("obs"))
 
     def _update_objects(self, latest: Composited) -> None:
         current = self._target()
+        own = self._own_effects()
         labels = [
             (
                 o.obj_id,
-                f"object {o.obj_id}: " + ("tracked" if o.present else f"lost ({o.weight:.0%})"),
+                f"object {o.obj_id}: "
+                + ("tracked" if o.present else f"lost ({o.weight:.0%})")
+                + (f" · {own[o.obj_id]}" if o.obj_id in own else ""),
             )
             for o in latest.objects
         ]
@@ -446,6 +595,7 @@ class ControlWindow(QWidget):
                 item.setSelected(True)
                 self.objects.setCurrentItem(item)
         self.objects.blockSignals(False)
+        self._show_object_effect()
 
 
 def run_control_window(

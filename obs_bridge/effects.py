@@ -76,6 +76,22 @@ def support(matte: np.ndarray, margin: int = 0) -> Roi | None:
     )
 
 
+def support_within(matte: np.ndarray, box: Roi | None, margin: int = 0) -> Roi | None:
+    """:func:`support`, looking only inside ``box`` when the matte is known to be zero
+    outside it (a warped object's box): no full-frame pass per object."""
+    if box is None:
+        return support(matte, margin)
+    inner = support(matte[box])
+    if inner is None:
+        return None
+    rows, cols = matte.shape
+    y0, x0 = box[0].start or 0, box[1].start or 0
+    return (
+        slice(max(0, y0 + inner[0].start - margin), min(rows, y0 + inner[0].stop + margin)),
+        slice(max(0, x0 + inner[1].start - margin), min(cols, x0 + inner[1].stop + margin)),
+    )
+
+
 def blend_into(out: np.ndarray, fg: np.ndarray, matte: np.ndarray, roi: Roi | None) -> np.ndarray:
     """``out`` (the background, modified in place) with ``fg`` blended in where the matte is."""
     if roi is not None:
@@ -330,20 +346,105 @@ class Privacy:
         )
         return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
 
+    def region(self, matte: np.ndarray, box: Roi | None = None) -> Roi | None:
+        """Where hiding the object changes pixels: its box (grown by the blur's reach), on
+        the block grid for pixelate so the blocks stay put as the object moves. ``box``:
+        where the matte can be non-zero, when known."""
+        roi = support_within(matte, box, margin=int(self.sigma) if self.mode == "blur" else 0)
+        if roi is None or self.mode != "pixelate":
+            return roi
+        b = self.block_px
+        y0, x0 = roi[0].start // b * b, roi[1].start // b * b
+        y1 = min(matte.shape[0], -(-roi[0].stop // b) * b)
+        x1 = min(matte.shape[1], -(-roi[1].stop // b) * b)
+        return (slice(y0, y1), slice(x0, x1))
+
     def apply(self, frame: np.ndarray, matte: np.ndarray) -> np.ndarray:
         _check(frame, matte)
         out = frame.copy()
-        roi = support(matte, margin=int(self.sigma) if self.mode == "blur" else 0)
-        if roi is None:
-            return with_alpha(out, 255)
-        if self.mode == "pixelate":  # keep blocks on a fixed grid as the object moves
-            b = self.block_px
-            y0, x0 = roi[0].start // b * b, roi[1].start // b * b
-            y1 = min(frame.shape[0], -(-roi[0].stop // b) * b)
-            x1 = min(frame.shape[1], -(-roi[1].stop // b) * b)
-            roi = (slice(y0, y1), slice(x0, x1))
-        out[roi] = blend(self._hidden(frame[roi]), frame[roi], matte[roi])
+        roi = self.region(matte)
+        if roi is not None:
+            out[roi] = blend(self._hidden(frame[roi]), frame[roi], matte[roi])
         return with_alpha(out, 255)
+
+
+OBJECT_EFFECTS: tuple[str, ...] = ("pixelate", "blur", "outline")
+
+
+@dataclass
+class ObjectEffect:
+    """One object's own effect, drawn on top of the scene effect's output inside that
+    object's matte: ``pixelate`` or ``blur`` hides the object (a document, a screen),
+    ``outline`` rings it in ``colour``. The object always shows (its alpha is raised to its
+    matte): with ``remove`` a pixelated document stays in the picture. Background effects
+    (remove, blur, replace, highlight's dimming) stay scene-wide: "the background" is
+    everything no object covers. Work is confined to the object's box, so several objects
+    cost what their areas cost, not a full frame each."""
+
+    kind: str
+    colour: RGB = (255, 200, 0)
+    block_px: int = 24
+    sigma: float = 24.0
+    outline_px: int = 4
+
+    def __post_init__(self) -> None:
+        if self.kind not in OBJECT_EFFECTS:
+            raise EffectError(
+                f"unknown object effect {self.kind!r}; choose from {', '.join(OBJECT_EFFECTS)}"
+            )
+
+    @property
+    def name(self) -> str:
+        return self.kind
+
+    @property
+    def spec(self) -> str:
+        """The spec that gives this effect back (``outline:#rrggbb`` with its colour)."""
+        if self.kind == "outline" and self.colour != ObjectEffect.colour:
+            return "outline:#{:02x}{:02x}{:02x}".format(*self.colour)
+        return self.kind
+
+    def apply_into(
+        self, rgba: np.ndarray, frame: np.ndarray, matte: np.ndarray, box: Roi | None = None
+    ) -> None:
+        """Draw the effect into ``rgba`` (the scene effect's output, changed in place).
+        ``box``: where the matte can be non-zero, when known (saves a full-frame pass)."""
+        if self.kind == "outline":
+            roi = support_within(matte, box, self.outline_px + 2)
+            ring = (
+                None
+                if roi is None
+                else Highlight(outline=self.colour, outline_px=self.outline_px)._ring(matte[roi])
+            )
+            if roi is None or ring is None:
+                return
+            colour = np.empty((*ring.shape, 3), np.uint8)
+            colour[:] = self.colour
+            weight = ring
+        else:
+            privacy = Privacy(mode=self.kind, block_px=self.block_px, sigma=self.sigma)
+            roi = privacy.region(matte, box)
+            if roi is None:
+                return
+            colour, weight = privacy._hidden(frame[roi]), _as_weights(matte[roi])
+        region = rgba[roi]
+        region[..., :3] = blend(colour, np.ascontiguousarray(region[..., :3]), weight)
+        np.maximum(region[..., 3], cv2.convertScaleAbs(weight, alpha=255.0), out=region[..., 3])
+
+
+def parse_object_effect(spec: str | None) -> ObjectEffect | None:
+    """``pixelate``, ``blur``, ``outline[:COLOUR]``; ``scene`` (or empty) → None: the
+    object follows the scene effect."""
+    text = (spec or "").strip()
+    name, _, arg = text.partition(":")
+    name = name.lower()
+    if name in ("", "scene"):
+        return None
+    if name == "outline" and arg:
+        return ObjectEffect("outline", colour=parse_colour(arg))
+    if arg:
+        raise EffectError(f"object effect {name!r} takes no argument")
+    return ObjectEffect(name)
 
 
 # -- spec strings ---------------------------------------------------------------------------

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from etam_plugin.obs_bridge.effects import support
+from etam_plugin.obs_bridge.effects import Roi, support
 
 
 @dataclass
@@ -128,29 +129,46 @@ class FlowWarper:
         return result
 
     def warp(self, matte: np.ndarray, from_seq: int, to_seq: int) -> np.ndarray:
-        if from_seq == to_seq:
-            return matte
+        return self.warp_many((matte,), from_seq, to_seq)[0][0]
+
+    def warp_many(
+        self, mattes: Sequence[np.ndarray], from_seq: int, to_seq: int
+    ) -> list[tuple[np.ndarray, Roi | None]]:
+        """Several mattes of one frame (the scene's and objects with their own effect)
+        moved with one flow and one full-resolution map, each remapped in its own box;
+        each comes with that box (the moved matte is zero outside it; None: not known)."""
+        unmoved: list[tuple[np.ndarray, Roi | None]] = [(m, None) for m in mattes]
+        if from_seq == to_seq or not mattes:
+            return unmoved
         src, dst = self._grays.get(from_seq), self._grays.get(to_seq)
         if src is None or dst is None:
-            return matte
+            return unmoved
         # Backward map: for each pixel of the new frame, where it was in the old one.
         if to_seq > from_seq:
             positions = self._positions(from_seq, to_seq)
         else:  # a mask of a frame newer than this one (a fast tracker): one flow back
             positions = self._identity(dst.shape) + self._dis.calc(dst, src, None)
-        h, w = matte.shape
+        h, w = mattes[0].shape
         sx, sy = w / src.shape[1], h / src.shape[0]
         moved = float(np.abs(positions - self._identity(dst.shape)).max()) * max(sx, sy)
         if moved < self.still_px:
-            return matte  # nothing moved enough to show: no full-resolution work at all
-        # The warped matte can only be non-zero within the flow's reach of the old one:
-        # remap in that box only (an object is usually a fraction of the frame).
-        roi = support(matte, math.ceil(moved) + 2)
-        if roi is None:
-            return matte
-        out = np.zeros_like(matte)
-        full = self._full_map(positions, h, w)[roi]
-        out[roi] = cv2.remap(matte, full, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            return unmoved  # nothing moved enough to show: no full-resolution work
+        full_map: np.ndarray | None = None
+        out: list[tuple[np.ndarray, Roi | None]] = []
+        for matte in mattes:
+            # The warped matte can only be non-zero within the flow's reach of the old one:
+            # remap in that box only (an object is usually a fraction of the frame).
+            roi = support(matte, math.ceil(moved) + 2)
+            if roi is None:
+                out.append((matte, None))
+                continue
+            if full_map is None:
+                full_map = self._full_map(positions, h, w)
+            moved_matte = np.zeros_like(matte)
+            moved_matte[roi] = cv2.remap(
+                matte, full_map[roi], None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+            )
+            out.append((moved_matte, roi))
         return out
 
     def _full_map(self, positions: np.ndarray, h: int, w: int) -> np.ndarray:

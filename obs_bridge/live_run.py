@@ -77,6 +77,11 @@ def run_live(
     stop = stop or threading.Event()
     cancelled = False
     received: list[int] = []
+    if window:
+        # Qt before any bridge thread: PySide6's first import walks sys.modules, and a
+        # thread importing meanwhile (the OBS client) aborted the process ("libshiboken/
+        # signature: could not initialize part 2: dictionary changed size during iteration")
+        import etam_plugin.obs_bridge.control_window  # noqa: F401
     with _stop_on_signals(stop, received):
         bridge.start()
         try:

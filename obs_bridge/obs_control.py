@@ -13,7 +13,9 @@ name OBS still holds after ``RemoveInput`` of a source used in two scenes (OBS 2
 an input listed, but refuses every scene item and input of that name) is left for the next
 free name ("etam-plugin 2"); a source another running bridge owns is refused (each bridge
 writes ``etam_owner`` into its source's settings). With ``sync_audio`` the given inputs'
-audio sync offset follows the bridge's added latency, and goes back to what it was on stop.
+audio sync offset follows the bridge's added latency, and goes back to what it was on stop
+(or when the input is taken off the list while running, :meth:`ObsController.set_sync_audio`);
+the inputs OBS has with audio are listed in the status, for the control window to offer.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -52,6 +55,11 @@ _VISIBILITY_EVENTS = frozenset(
         "CurrentSceneCollectionChanged",
     }
 )
+# Events after which the list of inputs with audio may have changed.
+_INPUT_LIST_EVENTS = frozenset(
+    {"InputCreated", "InputRemoved", "InputNameChanged", "CurrentSceneCollectionChanged"}
+)
+AUDIO_LIST_EVERY_S = 10.0  # look again at OBS's audio inputs this often (events do sooner)
 
 
 def media_source_settings(url: str) -> dict[str, Any]:
@@ -154,6 +162,8 @@ class ObsStatus:
     retry_in_s: float | None
     source_name: str | None = None  # the source's name in OBS (another when ours was held)
     audio_offset_ms: int | None = None  # what --sync-audio inputs were set to last
+    audio_inputs: tuple[str, ...] = ()  # OBS's inputs that have audio (not our source)
+    sync_audio: tuple[str, ...] = ()  # the inputs that follow our latency now
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -241,8 +251,9 @@ class ObsController(threading.Thread):
         self._lost = threading.Event()
         self._lock = threading.Lock()
         self._status = ObsStatus(
-            "connecting", False, None, None, False, None, None, 0, 0, None, settings.source_name
-        )
+            "connecting", False, None, None, False, None, None, 0, 0, None, settings.source_name,
+            sync_audio=tuple(settings.sync_audio),
+        )  # fmt: skip
         self.source_name = settings.source_name
         self.latency_ms = latency_ms
         self.owner = owner_tag()
@@ -250,11 +261,26 @@ class ObsController(threading.Thread):
         self._audio_set: float | None = None  # the offset last set on the sync inputs
         self._audio_before: dict[str, int] = {}  # their offsets before we changed them
         self._audio_missing: set[str] = set()
+        self._sync_inputs: tuple[str, ...] = tuple(settings.sync_audio)  # changes live
+        self._sync_changed = False
+        self._list_audio = threading.Event()  # look at OBS's audio inputs again
+        self._audio_listed_at = 0.0
 
     # -- public -----------------------------------------------------------------------------
     def status(self) -> ObsStatus:
         with self._lock:
             return self._status
+
+    def set_sync_audio(self, inputs: tuple[str, ...] | list[str]) -> None:
+        """Which inputs follow the latency from now on (empty: A/V sync off). An input taken
+        off the list gets its own offset back, as on stop; applied on this thread shortly
+        (at once when connected, else on the next connection)."""
+        chosen = tuple(dict.fromkeys(inputs))
+        with self._lock:
+            self._sync_inputs = chosen
+            self._sync_changed = True
+        self._set(sync_audio=chosen)
+        self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop_event.set()
@@ -383,6 +409,8 @@ class ObsController(threading.Thread):
     def _serve(self) -> None:
         """While connected: re-check visibility after relevant events, and every ``poll_s``."""
         self._refresh_visibility()
+        self._list_audio.set()
+        self._refresh_audio_inputs()
         self._sync_audio()
         while not self._stop_event.is_set():
             woke = self._wake.wait(self.settings.poll_s)
@@ -395,6 +423,7 @@ class ObsController(threading.Thread):
                 # A transition reports its end shortly after the scene change: look again then.
                 self._stop_event.wait(0.05)
             self._refresh_visibility()
+            self._refresh_audio_inputs()
             self._sync_audio()
         self._leave()
 
@@ -403,7 +432,9 @@ class ObsController(threading.Thread):
         name = getattr(event, "name", "")
         if name == "ExitStarted":
             self._on_lost()
-        elif name in _VISIBILITY_EVENTS:
+        if name in _INPUT_LIST_EVENTS:
+            self._list_audio.set()
+        if name in _VISIBILITY_EVENTS or name in _INPUT_LIST_EVENTS:
             self._wake.set()
 
     def _on_lost(self) -> None:
@@ -594,10 +625,42 @@ class ObsController(threading.Thread):
         return True
 
     # -- audio sync -----------------------------------------------------------------------
+    def _refresh_audio_inputs(self) -> None:
+        """List OBS's inputs that carry audio (those whose audio sync offset OBS will read:
+        it refuses that request for a video-only input), when an input came or went and
+        every ``AUDIO_LIST_EVERY_S``."""
+        now = time.monotonic()
+        if not self._list_audio.is_set() and now - self._audio_listed_at < AUDIO_LIST_EVERY_S:
+            return
+        self._list_audio.clear()
+        self._audio_listed_at = now
+        names = [str(i["inputName"]) for i in self._call("GetInputList").get("inputs", [])]
+        audio = []
+        for name in names:
+            if name == self.source_name:
+                continue  # our own picture: never delay it
+            try:
+                self._call("GetInputAudioSyncOffset", inputName=name)
+            except _RequestFailed:
+                continue
+            audio.append(name)
+        if tuple(audio) != self.status().audio_inputs:
+            self._set(audio_inputs=tuple(audio))
+
     def _sync_audio(self) -> None:
-        """Delay the ``sync_audio`` inputs by the bridge's latency (re-set when it moved by
-        ``sync_step_ms`` or more), remembering each input's own offset to restore it."""
-        inputs = self.settings.sync_audio
+        """Delay the chosen inputs by the bridge's latency (re-set when it moved by
+        ``sync_step_ms`` or more), remembering each input's own offset to restore it; an
+        input taken off the list gets that offset back."""
+        with self._lock:
+            inputs, changed = self._sync_inputs, self._sync_changed
+            self._sync_changed = False
+        if any(name not in inputs for name in self._audio_before):
+            self._restore_audio(keep=inputs)  # taken off the list (or not given back yet)
+        if changed:
+            self._audio_set = None  # set the new list at once
+            self._audio_missing &= set(inputs)
+            if not inputs:
+                self._set(audio_offset_ms=None)
         latency = self.latency_ms() if (inputs and self.latency_ms is not None) else None
         if latency is None or latency <= 0:
             return
@@ -623,14 +686,27 @@ class ObsController(threading.Thread):
         self._audio_set = offset
         self._set(audio_offset_ms=offset)
 
+    def _restore_audio(self, keep: tuple[str, ...] = ()) -> None:
+        """Give the inputs not in ``keep`` their own audio sync offsets back."""
+        restored = []
+        for name, before in list(self._audio_before.items()):
+            if name in keep:
+                continue
+            try:
+                self._call("SetInputAudioSyncOffset", inputName=name, inputAudioSyncOffset=before)
+            except _RequestFailed:
+                pass  # the input is gone from OBS: nothing to give back
+            except ObsError:
+                continue  # connection lost: kept, to give back on the next connection
+            del self._audio_before[name]  # re-read if chosen again: the user's value then
+            restored.append(name)
+        if restored:
+            log.info("OBS: audio sync offsets of %s restored", restored)
+
     def _leave(self) -> None:
         """On stop, while still connected: give the sync inputs their own offsets back, and
         remove the source we created when asked to (a benchmark's), else give it up."""
-        for name, before in self._audio_before.items():
-            with contextlib.suppress(ObsError):
-                self._call("SetInputAudioSyncOffset", inputName=name, inputAudioSyncOffset=before)
-        if self._audio_before:
-            log.info("OBS: audio sync offsets restored")
+        self._restore_audio()
         with contextlib.suppress(ObsError):
             if self.settings.remove_on_stop and self._created:
                 self._call("RemoveInput", inputName=self.source_name)

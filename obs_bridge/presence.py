@@ -15,7 +15,7 @@ caller stops advancing it, so a pause never fades anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -127,19 +127,28 @@ class PresenceMixer:
         ]
 
     def mix(
-        self, now: float, shape: tuple[int, int], passthrough_level: float, *, selected: bool
+        self,
+        now: float,
+        shape: tuple[int, int],
+        passthrough_level: float,
+        *,
+        selected: bool,
+        exclude: Collection[int] = (),
     ) -> np.ndarray:
         """The matte to composite with now: float32 ``shape`` in [0, 1].
 
         ``selected`` says whether any object is selected at all: with none, the picture is
         the camera untouched (nothing to key yet). Otherwise the union of the weighted
-        mattes, moved towards the fallback as the strongest weight falls.
+        mattes, moved towards the fallback as the strongest weight falls. Objects in
+        ``exclude`` (those with their own effect) are left out.
         """
         if not selected:
             return np.full(shape, passthrough_level, np.float32)
         combined: np.ndarray | None = None
         presence = 0.0
-        for track in self._tracks.values():
+        for obj_id, track in self._tracks.items():
+            if obj_id in exclude:
+                continue
             w = self.weight(track, now)
             if w <= 0.0 or track.matte.shape != shape:
                 continue
@@ -154,6 +163,17 @@ class PresenceMixer:
             # lift towards 1 as the objects fade: 1 − p·(1 − union), and p·union = combined
             combined += np.float32(1.0 - presence)
         return combined
+
+    def weighted(self, obj_id: int, now: float, shape: tuple[int, int]) -> np.ndarray | None:
+        """One object's matte as shown now (held, or faded by its weight); None when it is
+        not shown at all."""
+        track = self._tracks.get(obj_id)
+        if track is None or track.matte.shape != shape:
+            return None
+        w = self.weight(track, now)
+        if w <= 0.0:
+            return None
+        return track.matte if w >= 1.0 else track.matte * np.float32(w)
 
     def mattes(self) -> tuple[tuple[int, np.ndarray], ...]:
         """Each object's last matte, by id (the held arrays themselves: read, never write)."""

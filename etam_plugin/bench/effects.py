@@ -96,6 +96,61 @@ def _time(fn, args: list, warmup: int = 3) -> list[float]:
     return times
 
 
+def _discs(w: int, h: int, count: int) -> list:
+    """``count`` soft-edged discs side by side, each a fifth of the frame's height across
+    (a person, a mug, a document), as masks and logits of one tracker result."""
+    import numpy as np
+
+    from etam_plugin.model import ObjectResult
+
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = h * 0.1
+    out = {}
+    for i in range(count):
+        d = np.sqrt((xx - w * (i + 1) / (count + 1)) ** 2 + (yy - h * 0.5) ** 2)
+        logits = ((r - d) / 2.0).astype(np.float32)
+        out[i + 1] = ObjectResult(i + 1, logits > 0, 0.9, 5.0, logits)
+    return out
+
+
+def _composite_rows(add, frames: list, w: int, h: int, n: int) -> None:
+    """A whole composited frame (presence mix, flow warp of a mask 3 frames old, scene
+    effect, objects' own effects) with 1 and 3 objects, all on the scene effect or two
+    with their own (pixelate, outline): what a streamer's per-object choice costs."""
+    from etam_plugin.obs_bridge.bridge import LIVE_MATTE
+    from etam_plugin.obs_bridge.capture import Frame
+    from etam_plugin.obs_bridge.compositor import CompositeThread
+    from etam_plugin.obs_bridge.effects import parse_effect, parse_object_effect
+    from etam_plugin.obs_bridge.flow import FlowWarper
+    from etam_plugin.obs_bridge.presence import PresenceMixer
+    from etam_plugin.obs_bridge.slots import LatestSlot
+    from etam_plugin.obs_bridge.tracking import MaskSnapshot
+
+    cases = [
+        ("remove", 1, {}),
+        ("remove", 3, {}),
+        ("remove", 3, {2: "pixelate", 3: "outline"}),
+        ("blur", 1, {}),
+        ("blur", 3, {2: "pixelate", 3: "outline"}),
+    ]
+    for spec, count, own in cases:
+        objects = _discs(w, h, count)
+        mixer = PresenceMixer(ops=LIVE_MATTE)
+        mixer.update(objects, 0.0)
+        stage = CompositeThread(
+            LatestSlot("f"), LatestSlot("m"), parse_effect(spec), [], mixer=mixer,
+            warper=FlowWarper(history=n + 8),
+        )  # fmt: skip
+        stage.object_effects = {i: parse_object_effect(e) for i, e in own.items()}
+        snaps = [MaskSnapshot(max(1, i - 2), 0.0, 0.0, objects, 1, None) for i in range(n)]
+        stage.warper.remember(0, frames[0])
+        args = [(Frame(i + 1, 0.0, f, i), snaps[i], 0.0) for i, f in enumerate(frames)]
+        label = f"composite {spec}, {count} object{'s' * (count > 1)}"
+        if own:
+            label += " (" + ", ".join(own.values()) + ")"
+        add(label, _time(stage._composite, args), "frame")
+
+
 def run(args: argparse.Namespace) -> int:
     import cv2
     import numpy as np
@@ -181,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
         _time(lambda i: late.warp(mattes[0], 0, 45 + i), [(i,) for i in range(1, n)]),
         "frame",
     )
+    _composite_rows(add, frames, w, h, n)
     shared = SharedFrameBuffer.create(w, h)
     try:
         rgba = [cv2.cvtColor(f, cv2.COLOR_RGB2RGBA) for f in frames]

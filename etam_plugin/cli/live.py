@@ -97,6 +97,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sel = parser.add_argument_group("selection (each --point/--box selects one more object)")
     sel.add_argument("--point", dest="prompts", action="append", type=_point, metavar="X,Y")
     sel.add_argument("--box", dest="prompts", action="append", type=_box, metavar="X0,Y0,X1,Y1")
+    sel.add_argument(
+        "--restore-selection",
+        action="store_true",
+        help="select again the objects selected when live last stopped on this camera (their "
+        "clicks and boxes are remembered per camera on stop; without this flag the window "
+        "offers them)",
+    )
+    sel.add_argument(
+        "--object-effect",
+        dest="object_effects",
+        action="append",
+        metavar="N=EFFECT",
+        help="object N (the Nth --point/--box) gets its own effect on top of --effect: "
+        "pixelate, blur (hide it) or outline[:COLOUR]; e.g. --object-effect 2=pixelate",
+    )
 
     look = parser.add_argument_group("output")
     look.add_argument(
@@ -261,6 +276,23 @@ def _check_display() -> None:
         raise EtamError("no display for the control window: use --no-window to run headless")
 
 
+def _object_effect(text: str, selected: int) -> tuple[int, str]:
+    """``N=EFFECT``: object N (in --point/--box order, from 1) gets its own effect."""
+    from etam_plugin.errors import EtamError
+    from etam_plugin.obs_bridge.effects import parse_object_effect
+
+    number, sep, spec = text.partition("=")
+    if not sep or not number.strip().isdigit() or int(number) <= 0:
+        raise EtamError(f"--object-effect: expected N=EFFECT (e.g. 2=pixelate), got {text!r}")
+    n = int(number)
+    if n > selected:
+        raise EtamError(
+            f"--object-effect {text}: only {selected} object(s) selected with --point/--box"
+        )
+    parse_object_effect(spec)  # EffectError: one line, before the model loads
+    return n, spec
+
+
 def _config(args: argparse.Namespace) -> Any:
     from etam_plugin.matte import MatteOps
     from etam_plugin.obs_bridge.bridge import LIVE_MATTE, BridgeConfig
@@ -270,6 +302,8 @@ def _config(args: argparse.Namespace) -> Any:
     from etam_plugin.obs_bridge.obs_control import ObsSettings, parse_obs_address
     from etam_plugin.obs_bridge.presence import PresencePolicy
 
+    prompts = tuple(args.prompts or ())
+    object_effects = dict(_object_effect(text, len(prompts)) for text in args.object_effects or ())
     obs = password = None
     if not args.no_obs:
         host, port = parse_obs_address(args.obs)
@@ -288,7 +322,8 @@ def _config(args: argparse.Namespace) -> Any:
         fps=args.fps,
         effect=parse_effect(args.effect),
         matte=LIVE_MATTE if args.matte_ops is None else MatteOps.parse(args.matte_ops),
-        prompts=tuple(args.prompts or ()),
+        prompts=prompts,
+        object_effects=object_effects,
         obs=obs,
         password=password,
         stream_port=args.stream_port,
@@ -296,4 +331,6 @@ def _config(args: argparse.Namespace) -> Any:
         presence=PresencePolicy(hold_s=args.hold, fade_s=args.fade, fallback=args.fallback),
         model_niceness=max(0, min(19, args.model_niceness)),
         camera_lost=args.camera_lost,
+        remember_selection=True,
+        restore_selection=args.restore_selection,
     )

@@ -12,6 +12,15 @@ from etam_plugin.obs_bridge.testpattern import TestPattern
 from tests.obs_bridge.obs_studio import ObsStudio, Xvfb, call
 
 
+@pytest.fixture(autouse=True)
+def _own_state_folder(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> Path:
+    """The live command remembers selections in the user state folder: a test's own, never
+    the real user's."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("XDG_STATE_HOME", str(folder))
+    return folder
+
+
 @pytest.fixture
 def pattern() -> TestPattern:
     """320×240, 30 fps, one red disc moving over grey texture, counter drawn in."""

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from etam_plugin.errors import CaptureError, StreamError
+from etam_plugin.errors import CaptureError, EffectError, StreamError
 from etam_plugin.model import FrameResult, Prompt
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig, status_line
 from etam_plugin.obs_bridge.presence import PresencePolicy
@@ -293,3 +293,48 @@ def test_virtual_camera_without_pyvirtualcam_is_a_clear_error(pattern_clip: Path
     with pytest.raises(StreamError, match="pyvirtualcam"):
         bridge.start()
     assert bridge.stream is not None and bridge.stream.pid is None  # the server was stopped
+
+
+def test_each_object_can_have_its_own_effect(tmp_path: Path) -> None:
+    """Scene ``remove`` keeps the person (object 1); object 2, given ``pixelate`` at start
+    (as ``--object-effect 2=pixelate``), shows pixelated; set live back to the scene
+    effect it is plain again, and an outline can be given to object 1 while running."""
+    pattern = TestPattern(
+        frames=30,
+        discs=(
+            Disc(RED, 0.12, centre=(0.3, 0.6), amplitude=(0.0, 0.0)),
+            Disc(BLUE, 0.12, centre=(0.72, 0.6), amplitude=(0.0, 0.0)),
+        ),
+    )
+    clip = pattern.write(tmp_path / "two.mkv")
+    prompts = (point(pattern, 0), point(pattern, 1))
+    with pytest.raises(EffectError, match="only 2 selected"):
+        Bridge(config(clip, prompts=prompts, object_effects={3: "blur"}), ColourTracker()).start()
+    cfg = config(clip, prompts=prompts, object_effects={2: "pixelate"})
+    with Bridge(cfg, ColourTracker()) as bridge:
+        wait_for(lambda: len(bridge.composite.objects) == 2, 5, "both objects")
+        assert bridge.stats()["object_effects"] == {"2": "pixelate"}
+
+        def out_and_discs() -> tuple[np.ndarray, np.ndarray, tuple, tuple]:
+            time.sleep(0.3)
+            latest = bridge.latest()
+            diff = np.abs(latest.rgba[..., :3].astype(int) - latest.frame.rgb.astype(int))
+            x1, y1 = (round(v) for v in pattern.discs[0].position(0, 320, 240))
+            x2, y2 = (round(v) for v in pattern.discs[1].position(0, 320, 240))
+            r = round(0.12 * 240) + 12
+            d1 = (slice(y1 - r, y1 + r), slice(x1 - r, x1 + r))
+            d2 = (slice(y2 - r, y2 + r), slice(x2 - r, x2 + r))
+            return diff.max(axis=2), latest.rgba[..., 3], d1, d2
+
+        diff, alpha, d1, d2 = out_and_discs()
+        assert diff[d1].max() == 0 and diff[d2].max() > 40  # object 2 pixelated, 1 as is
+        assert alpha[d1].max() == 255 and alpha[d2].max() == 255  # both in the picture
+        assert (alpha[:, :5] == 0).all()  # the background removed
+        bridge.set_object_effect(2, "scene")
+        diff, alpha, d1, d2 = out_and_discs()
+        assert diff[d2].max() == 0 and bridge.stats()["object_effects"] == {}
+        bridge.set_object_effect(1, "outline:#00ff00")
+        diff, alpha, d1, d2 = out_and_discs()
+        assert diff[d1].max() > 100 and diff[d2].max() == 0
+        bridge.remove(1).result(5)
+        assert bridge.object_effects == {}

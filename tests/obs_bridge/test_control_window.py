@@ -134,10 +134,31 @@ def test_click_drag_and_clear(qtbot, two_discs) -> None:
         qtbot.waitUntil(lambda: tracker.selects == 5, timeout=5000)
         assert window.objects.count() == 2 and set(tracker.colours) == {1, 2}
 
+        # the highlighted object gets its own effect; with none highlighted there is no choice
+        window.objects.clearSelection()
+        assert not window.object_effect.isEnabled()
+        window.objects.setCurrentRow(1)
+        window.objects.item(1).setSelected(True)
+        assert window.object_effect.isEnabled()
+        assert window.object_effect.currentText() == "scene effect"
+        window.object_effect.setCurrentText("pixelate")
+        window.object_effect.activated.emit(window.object_effect.currentIndex())
+        assert bridge.object_effects[2].name == "pixelate" and 1 not in bridge.object_effects
+        qtbot.waitUntil(lambda: "pixelate" in window.objects.item(1).text(), timeout=5000)
+        assert window.objects.item(1).isSelected()  # still highlighted after the relabel
+        window.objects.clearSelection()
+        window.objects.setCurrentRow(0)
+        window.objects.item(0).setSelected(True)
+        assert window.object_effect.currentText() == "scene effect"  # object 1's own
+        window.objects.clearSelection()
+        window.objects.setCurrentRow(1)
+        window.objects.item(1).setSelected(True)
+        assert window.object_effect.currentText() == "pixelate"
+
         qtbot.waitUntil(lambda: "fps out" in window.status.text(), timeout=5000)
         qtbot.keyClick(window, Qt.Key.Key_Escape)
         qtbot.waitUntil(lambda: window.objects.count() == 0, timeout=5000)
-        assert tracker.colours == {}
+        assert tracker.colours == {} and bridge.object_effects == {}
         assert tracker.threads == {"etam-track"}  # the GUI thread never ran the tracker
         window.show_output.setChecked(True)
         qtbot.wait(100)
@@ -173,6 +194,130 @@ def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
         assert bridge.track.selected_on[0] == shown.seq
         assert tracker.selects[0][0] is shown.rgb
         qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        window.close()
+    finally:
+        bridge.stop()
+
+
+def test_audio_sync_is_chosen_in_the_window(qtbot, pattern_clip: Path) -> None:
+    """A/V sync from the window: disabled with a reason without OBS; once OBS (a double of
+    its client) is connected its audio inputs are listed, checking one with sync on delays
+    it by the bridge's latency, and turning sync off gives it its own offset back."""
+    from etam_plugin.obs_bridge.credentials import Secret
+    from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
+    from tests.obs_bridge.test_obs_control import FakeObs
+
+    bridge = Bridge(BridgeConfig(source=str(pattern_clip), obs=None, status_log_s=0),
+                    ColourTracker())  # fmt: skip
+    bridge.start()
+    try:
+        window = ControlWindow(bridge, refresh_ms=20)
+        qtbot.addWidget(window)
+        window.show()
+        qtbot.waitUntil(lambda: "no OBS" in window.audio_reason.text(), timeout=5000)
+        assert not window.sync_audio.isEnabled() and not window.audio_inputs.isEnabled()
+
+        obs = FakeObs()
+        obs.audio.update({"Mic/Aux": 15, "Desktop Audio": 0})
+        obs.outcomes = ["refused"]  # OBS not up yet
+        settings = ObsSettings(source_name="etam", poll_s=0.05)
+        bridge.obs = ObsController(
+            settings, Secret("pw"), "tcp://1.2.3.4:1", client_factory=obs.factory,
+            latency_ms=lambda: 120.0,
+        )  # fmt: skip
+        bridge.obs.backoff.initial = 1.0
+        bridge.obs.start()
+        qtbot.waitUntil(lambda: "not connected" in window.audio_reason.text(), timeout=5000)
+        assert not window.sync_audio.isEnabled()
+        qtbot.waitUntil(lambda: window.audio_inputs.count() == 2, timeout=8000)
+        assert window.sync_audio.isEnabled() and not window.sync_audio.isChecked()
+        names = [window.audio_inputs.item(i).text() for i in range(2)]
+        assert names == ["Mic/Aux", "Desktop Audio"]
+
+        mic = window.audio_inputs.item(0)
+        mic.setCheckState(Qt.CheckState.Checked)  # picked, but sync still off
+        qtbot.wait(300)
+        assert obs.audio["Mic/Aux"] == 15
+        window.sync_audio.setChecked(True)
+        qtbot.waitUntil(lambda: obs.audio["Mic/Aux"] == 120, timeout=5000)
+        assert bridge.stats()["obs"]["audio_offset_ms"] == 120
+        assert obs.audio["Desktop Audio"] == 0
+        qtbot.waitUntil(lambda: "delayed 120 ms" in window.audio_reason.text(), timeout=3000)
+
+        window.sync_audio.setChecked(False)  # off: the user's own offset is back
+        qtbot.waitUntil(lambda: obs.audio["Mic/Aux"] == 15, timeout=5000)
+        assert "off" in window.message.text()
+        window.close()
+    finally:
+        bridge.stop()
+
+
+def test_the_selection_is_remembered_per_camera_and_restored(
+    qtbot, pattern: TestPattern, pattern_clip: Path, tmp_path: Path
+) -> None:
+    """Start, click an object (and take a part away with a right-click), give it an
+    effect, stop; start again on the same camera: the window offers the selection and one
+    click selects the same object with the same clicks and effect, with the real tracker.
+    Another camera is offered nothing."""
+    from tests.obs_bridge.real_tracker import SpyTracker, tiny_model
+
+    class PromptSpy(SpyTracker):
+        def select(self, obj_id, prompt):
+            self.prompts = [*getattr(self, "prompts", []), (obj_id, prompt)]
+            return super().select(obj_id, prompt)
+
+    store = tmp_path / "selections.json"
+
+    def start(source: Path) -> tuple[Bridge, PromptSpy, ControlWindow]:
+        tracker = PromptSpy(tiny_model())
+        config = BridgeConfig(source=str(source), obs=None, stream=False, status_log_s=0,
+                              remember_selection=True, selection_store=store)  # fmt: skip
+        bridge = Bridge(config, tracker)
+        bridge.start()
+        window = ControlWindow(bridge, refresh_ms=20)
+        qtbot.addWidget(window)
+        window.resize(800, 500)
+        window.show()
+        qtbot.waitUntil(lambda: window.preview._image is not None, timeout=5000)
+        return bridge, tracker, window
+
+    bridge, tracker, window = start(pattern_clip)
+    try:
+        assert not window.restore_button.isVisible()  # nothing remembered yet
+        x, y = pattern.discs[0].position(0, 320, 240)
+        pos = window.preview.from_frame(x, y).toPoint()
+        qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos)
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        window.objects.setCurrentRow(0)
+        window.objects.item(0).setSelected(True)
+        qtbot.mouseClick(window.preview, Qt.MouseButton.RightButton, pos=pos + QPoint(30, 0))
+        qtbot.waitUntil(lambda: len(tracker.prompts) == 2, timeout=10000)
+        window.object_effect.setCurrentText("outline")
+        window.object_effect.activated.emit(window.object_effect.currentIndex())
+        clicked = tracker.prompts[-1][1]
+        assert clicked.labels == (1, 0)
+        window.close()
+    finally:
+        bridge.stop()
+    assert store.is_file()
+
+    bridge, tracker, window = start(pattern_clip)  # same camera: offered
+    try:
+        assert window.restore_button.isVisible() and "(1)" in window.restore_button.text()
+        assert getattr(tracker, "prompts", []) == []  # offered, not applied
+        qtbot.mouseClick(window.restore_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        assert [p for _, p in tracker.prompts] == [clicked]  # the same clicks
+        assert bridge.object_effects[tracker.prompts[0][0]].name == "outline"
+        assert not window.restore_button.isVisible()
+        window.close()
+    finally:
+        bridge.stop()
+
+    other = pattern.write(tmp_path / "other-camera.mkv")
+    bridge, tracker, window = start(other)  # another camera: nothing to offer
+    try:
+        assert bridge.saved_selection is None and not window.restore_button.isVisible()
         window.close()
     finally:
         bridge.stop()

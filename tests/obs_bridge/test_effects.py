@@ -175,3 +175,34 @@ def test_mismatched_inputs_are_refused(scene) -> None:
         RemoveBackground().apply(frame, matte[:-1])
     with pytest.raises(EffectError, match="uint8"):
         RemoveBackground().apply(frame.astype(np.float32), matte)
+
+
+def test_object_effects_draw_on_top_of_the_scene_and_keep_the_object(scene) -> None:
+    """An object's own effect: pixelate/blur hide it, outline rings it; under ``remove``
+    the object shows (alpha raised to its matte) while the rest stays as the scene made it."""
+    from etam_plugin.obs_bridge.effects import ObjectEffect, parse_object_effect
+
+    _, matte = scene
+    frame = np.random.default_rng(2).integers(0, 256, (H, W, 3), np.uint8)  # all detail
+    inside, outside = ring(matte, 0, 0) & (matte > 0.5), ring(matte, 30, 60)
+    core = cv2.erode((matte > 0.5).astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+    for kind in ("pixelate", "blur"):
+        out = RemoveBackground().apply(frame, np.zeros_like(matte))  # scene: all removed
+        before = out.copy()
+        ObjectEffect(kind).apply_into(out, frame, matte)
+        assert (out[..., 3][inside] == 255).all()  # the object is in the picture
+        assert np.array_equal(out[outside], before[outside])  # the rest as the scene made it
+        assert out[core][:, :3].std() < 0.3 * frame[core].std()  # its detail is gone
+    out = BlurBackground(sigma=12).apply(frame, matte)
+    before = out.copy()
+    ObjectEffect("outline", colour=(0, 255, 0), outline_px=4).apply_into(out, frame, matte)
+    band = ring(matte, 1, 3)
+    assert (out[band][:, 1] > 200).mean() > 0.9 and (out[band][:, 0] < 60).mean() > 0.9
+    assert np.array_equal(out[core], before[core])  # the object itself untouched
+    assert np.array_equal(out[outside], before[outside])
+    assert parse_object_effect("scene") is None and parse_object_effect("") is None
+    assert parse_object_effect("outline:#ff0000") == ObjectEffect("outline", colour=(255, 0, 0))
+    with pytest.raises(EffectError, match="unknown object effect 'remove'"):
+        parse_object_effect("remove")
+    with pytest.raises(EffectError, match="takes no argument"):
+        parse_object_effect("pixelate:3")

@@ -217,6 +217,9 @@ def test_an_unsafe_password_file_is_refused_before_loading_anything(
         (["--obs", "localhost:http"], "port must be a number"),
         (["--matte-ops", "feather=lots"], "feather"),
         (["--sync-audio", "Mic/Aux"], "--sync-audio sets OBS inputs"),  # with --no-obs
+        (["--point", "10,10", "--object-effect", "2=blur"], "only 1 object(s) selected"),
+        (["--point", "10,10", "--object-effect", "1=sparkle"], "unknown object effect 'sparkle'"),
+        (["--object-effect", "pixelate"], "expected N=EFFECT"),
     ],
 )
 def test_bad_options_are_refused_before_the_model_loads(
@@ -281,3 +284,16 @@ def test_hold_fade_and_fallback_reach_the_bridge(pattern_clip: Path, capsys) -> 
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(live_args(pattern_clip, Path("unused.pt"), "--hold", "-1"))
     assert exit_info.value.code == 2 and "seconds >= 0" in capsys.readouterr().err
+
+
+def test_object_effects_reach_the_bridge(pattern_clip: Path) -> None:
+    """--object-effect N=EFFECT gives the Nth --point/--box object its own effect."""
+    from etam_plugin.cli import build_parser
+    from etam_plugin.cli.live import _config
+
+    args = build_parser().parse_args(
+        live_args(pattern_clip, Path("unused.pt"), "--no-obs", "--point", "10,10",
+                  "--box", "20,20,60,60", "--object-effect", "2=pixelate",
+                  "--object-effect", "1=outline:#00ff00"),
+    )  # fmt: skip
+    assert _config(args).object_effects == {2: "pixelate", 1: "outline:#00ff00"}

@@ -84,6 +84,9 @@ class FakeObs:
             fitted = {"positionX": 0.0, "positionY": 0.0, "boundsType": "OBS_BOUNDS_SCALE_INNER",
                       "boundsWidth": 1920.0, "boundsHeight": 1080.0}  # fmt: skip
             return True, {"sceneItemTransform": self.transforms.get(data["sceneItemId"], fitted)}
+        if name == "GetInputList":  # video inputs, then audio-only ones (a mic)
+            names = [*self.inputs, *(a for a in self.audio if a not in self.inputs)]
+            return True, {"inputs": [{"inputName": n} for n in names]}
         if name in ("GetInputAudioSyncOffset", "SetInputAudioSyncOffset"):
             if data["inputName"] not in self.audio:
                 return False, {}
@@ -360,3 +363,42 @@ def test_audio_offset_is_set_again_after_obs_restarts_and_restored_on_stop() -> 
     finally:
         c.stop()
     assert obs.audio["Mic"] == 15
+
+
+def test_audio_sync_is_switched_live_and_offers_the_inputs_with_audio() -> None:
+    """The control window's choice: OBS's inputs with audio are listed (not our own source,
+    not a video-only one); sync turned on for one input sets it, moving to another gives the
+    first its own offset back, turning sync off restores every one, and an input created in
+    OBS meanwhile shows up in the list."""
+    obs = FakeObs()
+    obs.audio.update({"Mic": 15, "Desktop": -40})
+    obs.inputs["Camera"] = {"inputKind": "v4l2_input", "inputSettings": {}}  # no audio
+    c = ObsController(
+        ObsSettings(source_name="etam", poll_s=0.05),
+        Secret("pw"),
+        URL,
+        client_factory=obs.factory,
+        latency_ms=lambda: 200.0,
+    )
+    c.start()
+    try:
+        wait_for(lambda: c.status().audio_inputs == ("Mic", "Desktop"))
+        assert c.status().sync_audio == () and obs.audio == {"Mic": 15, "Desktop": -40}
+        c.set_sync_audio(["Mic"])
+        wait_for(lambda: obs.audio["Mic"] == 200 and c.status().audio_offset_ms == 200)
+        assert c.status().sync_audio == ("Mic",) and obs.audio["Desktop"] == -40
+        c.set_sync_audio(["Desktop"])
+        wait_for(lambda: obs.audio == {"Mic": 15, "Desktop": 200})
+        c.set_sync_audio(["Desktop", "Mic"])
+        wait_for(lambda: obs.audio == {"Mic": 200, "Desktop": 200})
+        c.set_sync_audio([])  # off: the user's own offsets are back
+        wait_for(lambda: obs.audio == {"Mic": 15, "Desktop": -40})
+        assert c.status().audio_offset_ms is None
+        obs.audio["Headset"] = 0  # plugged in while running
+        obs.clients[-1].fire("InputCreated")
+        wait_for(lambda: "Headset" in c.status().audio_inputs)
+        c.set_sync_audio(["Headset"])
+        wait_for(lambda: obs.audio["Headset"] == 200)
+    finally:
+        c.stop()
+    assert obs.audio == {"Mic": 15, "Desktop": -40, "Headset": 0}

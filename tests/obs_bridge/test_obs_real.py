@@ -439,3 +439,44 @@ def test_audio_sync_follows_the_bridges_latency_and_is_restored(
             assert offset() == 15  # the user's own offset is back
         finally:
             client.disconnect()
+
+
+def test_audio_sync_is_switched_live_and_lists_the_inputs_with_audio(
+    obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
+) -> None:
+    """The control window's A/V sync choice against the real OBS: the inputs with audio are
+    listed (a media source, not a colour source, not our own), sync turned on for one sets
+    its offset to the latency, and turned off gives the user's value back while running."""
+    client = obs.client()  # not "Mic": OBS 29 lists a removed media source for ~4 s
+    call(client, "CreateInput", sceneName="Scene", inputName="Headset", inputKind="ffmpeg_source",
+         inputSettings={}, sceneItemEnabled=True)  # fmt: skip
+    call(client, "CreateInput", sceneName="Scene", inputName="Card", inputKind="color_source_v3",
+         inputSettings={}, sceneItemEnabled=True)  # fmt: skip
+    call(client, "SetInputAudioSyncOffset", inputName="Headset", inputAudioSyncOffset=15)
+
+    def offset() -> int:
+        answer = call(client, "GetInputAudioSyncOffset", inputName="Headset")
+        return int(answer["inputAudioSyncOffset"])
+
+    bridge = bridge_for(obs, pattern_clip, pattern, ColourTracker())
+    try:
+        bridge.start()
+        wait_for(lambda: "Headset" in bridge.stats()["obs"]["audio_inputs"], 20, "inputs listed")
+        listed = bridge.stats()["obs"]["audio_inputs"]
+        assert "Card" not in listed and SOURCE not in listed, listed
+        time.sleep(1.0)
+        assert offset() == 15  # nothing chosen: nothing touched
+        bridge.obs.latency_ms = lambda: 250.0
+        bridge.set_sync_audio(["Headset"])
+        wait_for(lambda: offset() == 250, 10, "the offset to be set")
+        assert tuple(bridge.stats()["obs"]["sync_audio"]) == ("Headset",)
+        bridge.set_sync_audio([])
+        wait_for(lambda: offset() == 15, 10, "the user's offset back")
+        bridge.set_sync_audio(["Headset"])  # on again: set again, restored on stop
+        wait_for(lambda: offset() == 250, 10, "the offset set again")
+    finally:
+        bridge.stop()
+        try:
+            assert offset() == 15
+        finally:
+            client.disconnect()
