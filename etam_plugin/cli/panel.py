@@ -10,7 +10,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from etam_plugin.cli._args import RATE_HELP, add_checkpoint_arguments, frame_rate
+from etam_plugin.cli._args import RATE_HELP, frame_rate
+from etam_plugin.engines import add_checkpoint_arguments
 
 NAME = "panel"
 HELP = "Open the editor panel: click objects, track, correct, export mattes."

@@ -75,40 +75,33 @@ class ModelSessionFactory:
         self.cpu_threads = set_cpu_threads(options.cpu_threads)
         if loaded is not None:
             return loaded
-        loaded = (
-            self._onnx_engine(options) if options.backend == "onnx" else self._torch_engine(options)
-        )
+        loaded = self._load(options)
         with self._lock:
             if self._options == options:
                 self._loaded = loaded
         return loaded
 
     @staticmethod
-    def _torch_engine(options: ModelOptions) -> tuple[object, str]:
-        from etam_plugin.devices import pick_device, pick_dtype
-        from etam_plugin.model import Engine, load_model
-        from etam_plugin.weights import resolve_checkpoint
+    def _load(options: ModelOptions) -> tuple[object, str]:
+        from etam_plugin.engines import EngineOptions, build_engine
+        from etam_plugin.onnx_runtime import describe_engine
 
-        device = pick_device(options.device)
-        dtype = pick_dtype(options.precision, device)
-        checkpoint = resolve_checkpoint(options.checkpoint or options.variant, download=False)
-        model = load_model(checkpoint, options.variant, attention=options.attention, device=device)
-        # CUDA graphs on CUDA (ignored elsewhere): same masks, 2-5x the speed (README)
-        return Engine(model, device, dtype, cuda_graphs=True), str(device)
-
-    @staticmethod
-    def _onnx_engine(options: ModelOptions) -> tuple[object, str]:
-        from etam_plugin.onnx_runtime import describe_engine, make_engine
-
-        assert options.onnx_dir is not None  # ModelOptions refuses onnx without a folder
-        engine = make_engine(
-            "onnx",
-            options.onnx_dir,
-            device=None if options.device == "auto" else options.device,
-            precision=options.onnx_precision,
-            threads=options.cpu_threads or None,
+        onnx = options.backend == "onnx"
+        engine = build_engine(
+            EngineOptions(
+                backend=options.backend,
+                # the other backend's choices wait unused for a switch back (ModelOptions);
+                # an ONNX export fixes its own variant and attention
+                checkpoint=options.onnx_dir if onnx else options.checkpoint,
+                variant=None if onnx else options.variant,
+                attention=None if onnx else options.attention,
+                device=options.device,
+                dtype="float32" if onnx else options.precision,
+                onnx_precision=options.onnx_precision if onnx else "fp32",
+                threads=options.cpu_threads,
+            )
         )
-        return engine, describe_engine(engine)
+        return engine, describe_engine(engine) if onnx else str(engine.device)
 
     def create(self, frames: FrameSource) -> SessionLike:
         from etam_plugin.model import VideoSession
