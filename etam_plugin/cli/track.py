@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         reads=tuple(p for p in (args.prompts, _checkpoint_file(args.checkpoint)) if p),
     )
     engine = build_engine(options)
-    print(f"backend: {describe_engine(engine)}", file=sys.stderr)
+    if options.backend != "torch":
+        print(f"backend: {describe_engine(engine)}", file=sys.stderr)
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
