@@ -8,7 +8,8 @@ the :class:`~etam_plugin.model.Engine` that ``VideoSession``, ``LiveTracker`` an
 :func:`engine_options` reads them back.
 
 Importing this module imports neither torch nor onnxruntime (a command's ``--help`` stays
-light): the network and the ONNX backend are imported inside :func:`build_engine`.
+light): the network and the ONNX backend are imported inside :func:`build_engine`, and
+onnxruntime only for the ONNX backend.
 """
 
 from __future__ import annotations
@@ -157,9 +158,11 @@ def build_engine(options: EngineOptions) -> Any:
     :class:`WeightsUnavailableError`/:class:`CheckpointError` for weights that are not there,
     :class:`OnnxError` for an export that cannot be run."""
     from etam_plugin.devices import pick_device, pick_dtype, set_cpu_threads
-    from etam_plugin.onnx_runtime.backend import make_engine
 
     if options.backend == "onnx":
+        # only here: importing onnxruntime costs time and leaves a file in the temp folder
+        from etam_plugin.onnx_runtime.backend import make_engine
+
         assert options.checkpoint is not None  # refused in EngineOptions
         # the execution providers choose where the graphs run; "auto" lets them
         device = None if options.device == "auto" else options.device
@@ -170,7 +173,7 @@ def build_engine(options: EngineOptions) -> Any:
             precision=options.onnx_precision,
             threads=options.threads or None,
         )
-    from etam_plugin.model import VARIANTS, load_model
+    from etam_plugin.model import VARIANTS, Engine, load_model
     from etam_plugin.weights import resolve_checkpoint
 
     set_cpu_threads(options.threads)
@@ -190,7 +193,7 @@ def build_engine(options: EngineOptions) -> Any:
         device=device,
     )
     cuda_graphs = device == "cuda" if options.cuda_graphs is None else options.cuda_graphs
-    return make_engine("torch", model, device=device, dtype=dtype, cuda_graphs=cuda_graphs)
+    return Engine(model, device, dtype, cuda_graphs=cuda_graphs)
 
 
 def add_checkpoint_arguments(

@@ -94,7 +94,6 @@ def run(args: argparse.Namespace) -> int:
 
     from etam_plugin.engines import build_engine, engine_options
     from etam_plugin.matte import MatteOps
-    from etam_plugin.onnx_runtime import describe_engine
     from etam_plugin.prompts import build_prompts
     from etam_plugin.track import TrackRequest, run_track
 
@@ -121,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         reads=tuple(p for p in (args.prompts, _checkpoint_file(args.checkpoint)) if p),
     )
     engine = build_engine(options)
-    if options.backend != "torch":
+    if options.backend == "onnx":
+        from etam_plugin.onnx_runtime import describe_engine
+
         print(f"backend: {describe_engine(engine)}", file=sys.stderr)
     bars: dict[str, tqdm] = {}
 

@@ -84,7 +84,6 @@ class ModelSessionFactory:
     @staticmethod
     def _load(options: ModelOptions) -> tuple[object, str]:
         from etam_plugin.engines import EngineOptions, build_engine
-        from etam_plugin.onnx_runtime import describe_engine
 
         onnx = options.backend == "onnx"
         engine = build_engine(
@@ -101,7 +100,11 @@ class ModelSessionFactory:
                 threads=options.cpu_threads,
             )
         )
-        return engine, describe_engine(engine) if onnx else str(engine.device)
+        if not onnx:
+            return engine, str(engine.device)
+        from etam_plugin.onnx_runtime import describe_engine
+
+        return engine, describe_engine(engine)
 
     def create(self, frames: FrameSource) -> SessionLike:
         from etam_plugin.model import VideoSession
@@ -301,8 +304,8 @@ class InferenceBackend:
         emit(m.ProjectSaved(request, target, time.perf_counter() - t0))
 
     def _export(self, session: SessionLike, job, emit: Emit) -> None:
-        from etam_plugin.timeline import clip_for_media
         from etam_plugin.track import export_session_mattes, write_session_timeline
+        from etam_plugin.timeline import clip_for_media
 
         t0 = time.perf_counter()
         frames = self._frames

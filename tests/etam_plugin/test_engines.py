@@ -4,6 +4,7 @@ a one-line reason, and every command offers the same options."""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,12 +65,24 @@ def test_what_can_run_is_accepted(options) -> None:
     assert EngineOptions(**options).refusal() is None
 
 
-def test_build_engine_runs_the_torch_network_on_the_cpu(checkpoint: Path) -> None:
-    from etam_plugin.onnx_runtime import describe_engine
-
-    engine = build_engine(EngineOptions(checkpoint=checkpoint, device="cpu"))
-    assert describe_engine(engine) == "torch float32 (cpu)"  # no CUDA graphs off CUDA
-    assert engine.config.image_size == 512
+def test_build_engine_runs_the_torch_network_on_the_cpu(checkpoint: Path, tmp_path) -> None:
+    """The torch backend leaves onnxruntime unloaded: importing it writes a file into the
+    temp folder (which `track`'s clean-up tests saw) and costs start time."""
+    code = (
+        "import sys\n"
+        "from etam_plugin.engines import EngineOptions, build_engine\n"
+        f"engine = build_engine(EngineOptions(checkpoint={str(checkpoint)!r}, device='cpu'))\n"
+        "from etam_plugin.model.cuda_graphs import GraphedStages\n"
+        "print(engine.device, engine.dtype, isinstance(engine.model, GraphedStages), "
+        "engine.config.image_size, 'onnxruntime' in sys.modules)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["cpu", "torch.float32", "False", "512", "False"]
+    assert not list(tmp_path.iterdir())
 
 
 def test_asking_for_cuda_graphs_without_cuda_is_refused(checkpoint: Path, monkeypatch) -> None:
