@@ -71,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _span(args: argparse.Namespace) -> tuple[int, int] | None:
     """--start/--end as (in, out); only for a clip (projects and timelines bring their own)."""
     from etam_plugin.errors import EtamError
-    from etam_plugin.track import TIMELINE_EXTENSIONS
+    from etam_plugin.timeline import READ_EXTENSIONS as TIMELINE_EXTENSIONS
 
     if args.start is None and args.end is None:
         return None

@@ -304,7 +304,7 @@ class InferenceBackend:
         emit(m.ProjectSaved(request, target, time.perf_counter() - t0))
 
     def _export(self, session: SessionLike, job, emit: Emit) -> None:
-        from etam_plugin.track import export_session_mattes, write_session_timeline
+        from etam_plugin.export.session import export_session_mattes, write_session_timeline
         from etam_plugin.timeline import clip_for_media
 
         t0 = time.perf_counter()
