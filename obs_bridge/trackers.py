@@ -100,13 +100,6 @@ class ThreadTuner:
         return min(self.counts, key=median)
 
 
-def best_device() -> str:
-    """``cuda`` when present, else ``mps`` (Apple), else ``cpu``."""
-    from etam_plugin.devices import pick_device
-
-    return pick_device("auto")
-
-
 def build_live_tracker(
     checkpoint: str | Path | EngineOptions = "mobile",
     *,
