@@ -74,7 +74,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def _tracker(args: argparse.Namespace) -> Any:
     from etam_plugin.engines import engine_options
-    from etam_plugin.obs_bridge.trackers import build_live_tracker, load_tracker_factory
+    from etam_plugin.obs_bridge.tracker_factory import build_live_tracker, load_tracker_factory
 
     if args.tracker == "live":
         return build_live_tracker(engine_options(args))
@@ -375,7 +375,7 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+    from etam_plugin.obs_bridge.tracker_factory import prepare_live_threads
 
     prepare_live_threads()  # as the live command does, before torch loads
     from etam_plugin.obs_bridge.bridge import Bridge

@@ -80,7 +80,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from etam_plugin.obs_bridge.trackers import MODEL_NICENESS
+    from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -186,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
     from etam_plugin.engines import engine_options
 
     options = engine_options(args)  # what cannot run is refused before anything starts
-    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+    from etam_plugin.obs_bridge.tracker_factory import prepare_live_threads
 
     prepare_live_threads()  # before torch loads: its threads must not spin on a busy core
     if args.sync_audio and args.no_obs:
@@ -204,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
             check_writable(path)
     config = _config(args)
     from etam_plugin.obs_bridge.bridge import Bridge
-    from etam_plugin.obs_bridge.trackers import build_live_tracker
+    from etam_plugin.obs_bridge.tracker_factory import build_live_tracker
 
     tracker = build_live_tracker(options)
     bridge = Bridge(config, tracker)

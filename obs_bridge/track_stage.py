@@ -39,7 +39,7 @@ from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.protocol import MaskTracker
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
 from etam_plugin.obs_bridge.stats import StageStats
-from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
+from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
 
