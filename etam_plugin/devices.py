@@ -8,7 +8,7 @@ from etam_plugin.errors import DeviceError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("float32", "bfloat16", "float16")
-LIVE_DTYPES = ("auto", *DTYPES)  # live's default "auto": see pick_dtype
+DTYPE_CHOICES = ("auto", *DTYPES)  # what --dtype accepts; "auto" (live's default): pick_dtype
 # The inference backends (the torch network, an ONNX export) and the ONNX export's graph
 # precisions, declared once: commands, panel and bridge offer exactly these. Here, with
 # the devices, so a command's --help imports neither torch nor onnxruntime.

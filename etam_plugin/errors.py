@@ -164,8 +164,9 @@ class SequenceGapError(MediaError):
         return sum(last - first + 1 for first, last in self.gaps)
 
 
-class PromptError(EtamError):
-    """A prompt given on the command line or in a prompts file cannot be understood."""
+class PromptError(EtamError, ValueError):
+    """A prompt given on the command line or in a prompts file cannot be understood (a
+    ValueError too: argument parsers take it as a bad value)."""
 
     def __init__(self, message: str, *, text: str | None = None) -> None:
         super().__init__(message)

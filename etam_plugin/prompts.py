@@ -64,7 +64,10 @@ def _call(where: str, **fields) -> Prompt:
 def _numbers(text: str, count: int, what: str, spec: str) -> list[float]:
     parts = text.split(",")
     if len(parts) != count:
-        raise PromptError(f"{what} {spec!r}: expected {count} comma-separated numbers", text=spec)
+        form = "X,Y" if count == 2 else "X0,Y0,X1,Y1"
+        raise PromptError(
+            f"{what} {spec!r}: expected {form} ({count} comma-separated numbers)", text=spec
+        )
     try:
         values = [float(p) for p in parts]
     except ValueError:
@@ -81,9 +84,16 @@ def _frame_obj(frame: str, obj: str, what: str, spec: str) -> tuple[int, int]:
         raise PromptError(f"{what} {spec!r}: FRAME and OBJ must be integers", text=spec) from None
 
 
-def parse_point(spec: str) -> tuple[int, int, tuple[float, float], int]:
-    """``FRAME:OBJ:X,Y[:neg]`` → (frame, obj, (x, y), label)."""
+def parse_point(spec: str, *, placed: bool = True) -> tuple[int, int, tuple[float, float], int]:
+    """``FRAME:OBJ:X,Y[:neg]`` → (frame, obj, (x, y), label). ``placed=False`` (``live``,
+    where each point selects one more object on the first frame): ``X,Y`` alone, a
+    positive click, → (-1, -1, (x, y), 1)."""
     parts = spec.split(":")
+    if not placed:
+        if len(parts) != 1:
+            raise PromptError(f"--point {spec!r}: expected X,Y (pixels)", text=spec)
+        x, y = _numbers(parts[0], 2, "--point", spec)
+        return -1, -1, (x, y), 1
     if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3].lower() not in ("neg", "pos")):
         raise PromptError(
             f"--point {spec!r}: expected FRAME:OBJ:X,Y or FRAME:OBJ:X,Y:neg", text=spec
@@ -94,13 +104,17 @@ def parse_point(spec: str) -> tuple[int, int, tuple[float, float], int]:
     return frame, obj, (x, y), label
 
 
-def parse_box(spec: str) -> tuple[int, int, tuple[float, float, float, float]]:
-    """``FRAME:OBJ:X0,Y0,X1,Y1`` → (frame, obj, box)."""
+def parse_box(
+    spec: str, *, placed: bool = True
+) -> tuple[int, int, tuple[float, float, float, float]]:
+    """``FRAME:OBJ:X0,Y0,X1,Y1`` → (frame, obj, box); ``placed=False``: ``X0,Y0,X1,Y1``
+    alone → (-1, -1, box) (see :func:`parse_point`)."""
     parts = spec.split(":")
-    if len(parts) != 3:
-        raise PromptError(f"--box {spec!r}: expected FRAME:OBJ:X0,Y0,X1,Y1", text=spec)
-    frame, obj = _frame_obj(parts[0], parts[1], "--box", spec)
-    x0, y0, x1, y1 = _numbers(parts[2], 4, "--box", spec)
+    if len(parts) != (3 if placed else 1):
+        form = "FRAME:OBJ:X0,Y0,X1,Y1" if placed else "X0,Y0,X1,Y1"
+        raise PromptError(f"--box {spec!r}: expected {form}", text=spec)
+    frame, obj = _frame_obj(parts[0], parts[1], "--box", spec) if placed else (-1, -1)
+    x0, y0, x1, y1 = _numbers(parts[-1], 4, "--box", spec)
     return frame, obj, (x0, y0, x1, y1)
 
 

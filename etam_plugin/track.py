@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +20,14 @@ import numpy as np
 from etam_plugin.atomic import replaced_atomically, scratch_folder
 from etam_plugin.errors import EtamError, ExportError, PromptError
 from etam_plugin.export import writer_class
+from etam_plugin.export.session import (
+    COMBINE_MODES,
+    ProgressCallback,
+    check_timeline_export,
+    export_session_mattes,
+    separate_path,
+    write_session_timeline,
+)
 from etam_plugin.export.targets import (
     distinct,
     file_target,
@@ -27,19 +35,12 @@ from etam_plugin.export.targets import (
     refuse_inputs,
     refuse_inputs_inside,
 )
-from etam_plugin.matte import MatteOps, union
+from etam_plugin.matte import MatteOps
 from etam_plugin.media import open_source
 from etam_plugin.model import EfficientTAM, Prompt, VideoSession
 from etam_plugin.prompts import PromptSet
-
-TIMELINE_EXTENSIONS = (".otio", ".xml", ".fcpxml", ".fcpxmld", ".edl", ".kdenlive")
-COMBINE_MODES = ("union", "separate")
-SEQUENCE_FORMATS = ("png", "png16")  # numbered by frame: no clock of their own
-# Matte kind a timeline gets for each export format that an NLE can place on a track.
-TIMELINE_KINDS = {"prores4444": "cutout", "webm": "cutout", "luma": "luma", "luma-ffv1": "luma"}
-
-ProgressCallback = Callable[[str, int, int], None]
-"""(stage, done, total) with stage "track" or "export"."""
+from etam_plugin.timeline import clip_window
+from etam_plugin.timeline.formats import READ_EXTENSIONS
 
 
 @dataclass
@@ -84,7 +85,7 @@ class TrackSummary:
 
 
 def is_timeline(path: Path) -> bool:
-    return path.suffix.lower() in TIMELINE_EXTENSIONS
+    return path.suffix.lower() in READ_EXTENSIONS
 
 
 def open_track_source(request: TrackRequest):
@@ -115,18 +116,6 @@ def open_track_source(request: TrackRequest):
             last = default[1] if request.end is None else request.end
             clip = clip_for_media(source, frame_range=(first, last + 1))
     return frames, clip, default
-
-
-def clip_window(clip, info, handles: int = 0) -> range:
-    """0-based frames of a timeline clip's media file (``info``: its ``VideoInfo``) plus up
-    to ``handles`` frames each side; an EDL (no media extent) counts from the file's own
-    start timecode."""
-    media_start = None
-    if clip.available_start is None and info.start_timecode:
-        from etam_plugin.media import timecode_to_frame
-
-        media_start = timecode_to_frame(info.start_timecode, info.frame_rate)
-    return clip.file_frames(handles, media_start=media_start)
 
 
 def _source_options(request: TrackRequest) -> dict:
@@ -289,20 +278,22 @@ def _validate(request: TrackRequest) -> None:
         raise EtamError("--out needs --export FORMAT")
     if request.export_options and not request.export:
         raise EtamError("--export-option needs --export FORMAT")
-    if request.vfr == "keep" and request.export and request.export not in SEQUENCE_FORMATS:
+    if request.timeline_out is not None and not request.export:
+        raise EtamError("--timeline-out needs a movie matte on the timeline: add --export")
+    if request.export is None:
+        return
+    writer = writer_class(request.export)
+    if request.vfr == "keep" and not writer.numbered_frames:
         raise EtamError(
             f"--vfr keep indexes frames by their own times, but a {request.export} matte "
             "plays at a constant rate, so its frames would drift from the clip's: use "
             "--vfr conform, or --export png (files numbered by frame)"
         )
     if request.timeline_out is not None:
-        if request.export not in TIMELINE_KINDS:
-            raise EtamError(
-                "--timeline-out needs a movie matte on the timeline: "
-                f"--export {' or '.join(TIMELINE_KINDS)}"
-            )
-        if request.combine == "separate":
-            raise EtamError("--timeline-out places one matte: use --combine union")
+        objects = request.objects or request.prompts.objects
+        check_timeline_export(
+            request.export, separate=request.combine == "separate" and len(objects) > 1
+        )
 
 
 def _propagation(direction: str, origin: int, first: int, last: int) -> dict:
@@ -371,90 +362,7 @@ def _export(request, session, frames, objects, frame_range, progress, cancel) ->
     )
 
 
-def separate_path(out: Path, obj_id: int) -> Path:
-    """Where ``combine="separate"`` writes one object's matte."""
-    return out.with_name(f"{out.stem}_obj{obj_id}{out.suffix}")
-
-
-def export_session_mattes(
-    session,
-    frames,
-    objects: list[int],
-    frame_range: tuple[int, int],
-    fmt: str,
-    out: Path,
-    *,
-    ops: MatteOps | Mapping[int, MatteOps],
-    combine: str = "union",
-    progress: ProgressCallback | None = None,
-    cancel: threading.Event | None = None,
-    options: dict[str, str] | None = None,
-) -> list[Path]:
-    """Export a session's finished mattes of ``objects`` over frames ``first..last``
-    (inclusive): one file of their union, or one per object (``combine="separate"``),
-    finished with ``ops`` (one for all, or each object's). The CLI and the panel both call
-    this."""
-    from etam_plugin.export import export_mattes
-
-    first, last = frame_range
-    groups = [objects] if combine == "union" else [[o] for o in objects]
-    paths = []
-    for group in groups:
-        target = separate_path(out, group[0]) if len(groups) > 1 else out
-        mattes = finished_mattes(session, frames, group, first, last, ops)
-        paths.append(
-            export_mattes(
-                frames,
-                frames.info,
-                mattes,
-                fmt,
-                target,
-                frame_range=(first, last + 1),
-                progress=(lambda d, t: progress("export", d, t)) if progress else None,
-                cancel=cancel,
-                options=options,
-            )
-        )
-    return paths
-
-
-def finished_mattes(
-    session, frames, objects, first, last, ops: MatteOps | Mapping[int, MatteOps]
-) -> Iterator:
-    """(frame, matte) of the objects' union, each finished with its ``ops``, frame by frame."""
-    h, w = session.frame_size
-
-    def ops_of(obj: int) -> MatteOps:
-        return ops.get(obj, MatteOps()) if isinstance(ops, Mapping) else ops
-
-    def raw(obj: int, soft: bool) -> Iterator[np.ndarray]:
-        for f in range(first, last + 1):
-            r = session.result(f, obj, with_logits=soft)
-            if r is None:
-                yield np.full((h, w), -1e4, np.float32) if soft else np.zeros((h, w), bool)
-            else:
-                yield r.logits if soft else r.mask
-
-    def guides(refine: float) -> Iterator[np.ndarray] | None:
-        return (frames[f] for f in range(first, last + 1)) if refine else None
-
-    per_object = []
-    for obj in objects:
-        o = ops_of(obj)
-        soft = o.soft > 0
-        per_object.append(o.apply_sequence(raw(obj, soft), guides=guides(o.refine), logits=soft))
-    for f, mattes in zip(range(first, last + 1), zip(*per_object, strict=True), strict=True):
-        yield f, mattes[0] if len(mattes) == 1 else union(dict(zip(objects, mattes, strict=True)))
-
-
 def _write_timeline(request: TrackRequest, clip, outputs: list[Path], first: int) -> Path:
     if not outputs:
         raise EtamError("--timeline-out needs an exported matte")
     return write_session_timeline(request.timeline_out, clip, outputs[0], request.export)
-
-
-def write_session_timeline(out: Path, clip, matte: Path, fmt: str) -> Path:
-    """A timeline with ``clip`` on V1 and the exported ``matte`` (format ``fmt``) above."""
-    from etam_plugin.timeline import write_matte_timeline
-
-    return write_matte_timeline(out, clip, matte, kind=TIMELINE_KINDS[fmt])

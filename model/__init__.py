@@ -37,7 +37,7 @@ from etam_plugin.model.types import (
 
 _LAZY = {
     "EfficientTAM": "efficienttam",
-    "Engine": "tracking",
+    "Engine": "engine",
     "ImagePrediction": "image_predictor",
     "ImagePredictor": "image_predictor",
     "LiveTracker": "live_tracker",

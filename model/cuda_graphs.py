@@ -6,7 +6,7 @@ and a frame runs several hundred kernels). A CUDA graph records a stage's kernel
 replays them with one call.
 
 :class:`GraphedStages` wraps an :class:`EfficientTAM` and implements the same stage methods
-(the :class:`~etam_plugin.model.tracking.StageNetwork` protocol), so :class:`Engine` runs
+(the :class:`~etam_plugin.model.engine.StageNetwork` protocol), so :class:`Engine` runs
 the same tracking logic on it. Each stage call is keyed by its input *layout*: tensor
 shapes, dtypes and devices, and every non-tensor argument (memory ages, flags, the
 attention mode) and the autocast state. A layout seen for the first time runs eagerly; when

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 
 from etam_plugin.model.efficienttam import EfficientTAM
+from etam_plugin.model.engine import PREV_MASK_CLAMP, Engine
 from etam_plugin.model.errors import ModelError
 from etam_plugin.model.preprocess import scale_points, to_source_resolution
-from etam_plugin.model.tracking import PREV_MASK_CLAMP, Engine
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,7 @@ import numpy as np
 import torch
 
 from etam_plugin.model.efficienttam import EfficientTAM
-from etam_plugin.model.errors import ModelError
-from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
-from etam_plugin.model.tracking import (
+from etam_plugin.model.engine import (
     Engine,
     FrameRecord,
     MemoryPlan,
@@ -27,6 +25,8 @@ from etam_plugin.model.tracking import (
     prompt_steps,
     record_from_prediction,
 )
+from etam_plugin.model.errors import ModelError
+from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
 from etam_plugin.model.types import FrameResult, ObjectResult, Prompt
 
 

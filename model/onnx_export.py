@@ -65,11 +65,9 @@ from etam_plugin.model.config import (
 )
 from etam_plugin.model.efficienttam import NO_OBJECT_LOGIT, EfficientTAM
 from etam_plugin.model.errors import CancelledError, ModelError
+from etam_plugin.model.onnx_format import FORMAT, FORMAT_VERSION, MANIFEST_FILE
 from etam_plugin.model.position import apply_rope, rotate_pairs
 
-MANIFEST_FILE = "manifest.json"
-FORMAT = "etam-plugin-onnx"
-FORMAT_VERSION = 1
 DEFAULT_OPSET = 18
 MIN_OPSET = 17
 EXPORTERS = ("dynamo", "torchscript")

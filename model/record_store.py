@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from etam_plugin.model.tracking import FrameRecord
+from etam_plugin.model.engine import FrameRecord
 
 
 @dataclass

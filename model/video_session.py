@@ -27,10 +27,7 @@ import torch
 from PIL import Image
 
 from etam_plugin.model.efficienttam import EfficientTAM
-from etam_plugin.model.errors import ModelError
-from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
-from etam_plugin.model.record_store import RecordMeta, RecordStore
-from etam_plugin.model.tracking import (
+from etam_plugin.model.engine import (
     Engine,
     FrameRecord,
     MemoryPlan,
@@ -39,6 +36,9 @@ from etam_plugin.model.tracking import (
     prompt_steps,
     record_from_prediction,
 )
+from etam_plugin.model.errors import ModelError
+from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
+from etam_plugin.model.record_store import RecordMeta, RecordStore
 from etam_plugin.model.types import (
     FrameResult,
     FrameSource,

@@ -7,10 +7,10 @@ Public API (imported lazily, so the stream server's process stays small)::
         bridge.select(Prompt(points_xy=((320, 240),), labels=(1,)))
         stats = bridge.run(frames=300)
 
-Modules: ``capture`` (OpenCV sources, capture thread), ``tracking`` (the tracker's thread),
+Modules: ``capture`` (OpenCV sources, capture thread), ``track_stage`` (the tracker's thread),
 ``compositor`` (presence, flow warp, effects, outputs), ``effects``, ``presence``, ``flow``,
 ``stream_server``/``stream_child`` (NUT over TCP to OBS), ``obs_control`` (obs-websocket),
-``credentials``, ``control_window`` (PySide6), ``testpattern``, ``trackers`` (the real
+``credentials``, ``control_window`` (PySide6), ``testpattern``, ``tracker_factory`` (the real
 LiveTracker, factories), ``protocol``, ``prompts`` (``--point``/``--box`` text),
 ``live_run`` (what ``etam-plugin live`` runs: start, run, stop, stats, exit code).
 """
@@ -35,8 +35,8 @@ _EXPORTS = {
     "parse_box": "prompts",
     "Secret": "credentials",
     "load_password": "credentials",
-    "build_live_tracker": "trackers",
-    "load_tracker_factory": "trackers",
+    "build_live_tracker": "tracker_factory",
+    "load_tracker_factory": "tracker_factory",
     "run_live": "live_run",
 }
 

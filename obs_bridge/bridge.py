@@ -49,8 +49,8 @@ from etam_plugin.obs_bridge.selections import SavedObject, SavedSelection, Selec
 from etam_plugin.obs_bridge.slots import LatestSlot
 from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
-from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
-from etam_plugin.obs_bridge.tracking import MaskSnapshot, TrackThread
+from etam_plugin.obs_bridge.track_stage import MaskSnapshot, TrackThread
+from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from etam_plugin.obs_bridge.flow import FlowWarper
 from etam_plugin.obs_bridge.presence import ObjectState, PresenceMixer
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
 from etam_plugin.obs_bridge.stats import StageStats
-from etam_plugin.obs_bridge.tracking import MaskSnapshot
+from etam_plugin.obs_bridge.track_stage import MaskSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -6,35 +6,34 @@ prompts given at start are applied on the first frame the tracker steps.
 
 from __future__ import annotations
 
+from etam_plugin import prompts
 from etam_plugin.errors import PromptError
 from etam_plugin.model import Prompt
 
 
-def _numbers(text: str, count: int, what: str) -> list[float]:
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) != count or any(v < 0 for v in values):
-        example = "X,Y" if count == 2 else "X0,Y0,X1,Y1"
-        raise ValueError(f"{what} {text!r}: expected {example} in pixels (non-negative numbers)")
-    return values
+def _non_negative(values: tuple[float, ...], spec: str, what: str) -> None:
+    if any(v < 0 for v in values):
+        raise PromptError(f"{what} {spec!r}: pixels are non-negative numbers", text=spec)
 
 
 def parse_point(text: str) -> Prompt:
-    """``"320,240"`` → a one-click positive prompt."""
-    x, y = _numbers(text, 2, "point")
-    return Prompt(points_xy=((x, y),), labels=(1,))
+    """``"320,240"`` → a one-click positive prompt: ``track``'s ``--point`` syntax without
+    its ``FRAME:OBJ:`` (read by :func:`etam_plugin.prompts.parse_point`)."""
+    _, _, xy, label = prompts.parse_point(text, placed=False)
+    _non_negative(xy, text, "--point")
+    return Prompt(points_xy=(xy,), labels=(label,))
 
 
 def parse_box(text: str) -> Prompt:
-    """``"100,80,300,260"`` → a box prompt (corners in any order)."""
-    x0, y0, x1, y1 = _numbers(text, 4, "box")
+    """``"100,80,300,260"`` → a box prompt (corners in any order); ``track``'s ``--box``
+    syntax without its ``FRAME:OBJ:``."""
+    _, _, box = prompts.parse_box(text, placed=False)
+    _non_negative(box, text, "--box")
+    x0, y0, x1, y1 = box
     x0, x1 = sorted((x0, x1))
     y0, y1 = sorted((y0, y1))
     if x1 - x0 < 1 or y1 - y0 < 1:
-        raise ValueError(f"box {text!r} is empty: the corners must differ in x and in y")
+        raise PromptError(f"box {text!r} is empty: the corners must differ in x and in y")
     return Prompt(box_xyxy=(x0, y0, x1, y1))
 
 

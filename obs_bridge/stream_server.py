@@ -1,12 +1,14 @@
 """Output to OBS: RGBA frames with straight alpha over loopback TCP (NUT, rawvideo rgba).
 
 OBS's Media Source (ffmpeg_source) connects to ``tcp://127.0.0.1:PORT`` and keeps its alpha
-intact (``notes/obs-headless.md``). Writing megabytes a frame to a socket would hold this
-process's GIL, so the server runs in its own process, listening from start to stop (a
-connection is never refused: see ``stream_child.listen``); frames reach it through a
-shared "latest frame" slot, so a slow or absent reader never stalls the pipeline. When OBS
-goes away (closed, crashed, restarted) the server notices on the next write and accepts the
-next connection; OBS's media source reconnects by itself.
+intact: a screenshot of the scene shows alpha 0 where the frames have it and their colour
+where alpha is 255 (``tests/obs_bridge/test_obs_real.py`` checks this in a real OBS).
+Writing megabytes a frame to a socket would hold this process's GIL, so the server runs in
+its own process, listening from start to stop (a connection is never refused: see
+``stream_child.listen``); frames reach it through a shared "latest frame" slot, so a slow
+or absent reader never stalls the pipeline. When OBS goes away (closed, crashed,
+restarted) the server notices on the next write and accepts the next connection; OBS's
+media source reconnects by itself.
 """
 
 from __future__ import annotations

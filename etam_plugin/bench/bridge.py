@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from etam_plugin.devices import LIVE_DTYPES
+from etam_plugin.engines import add_engine_arguments
 
 NAME = "bridge"
 HELP = "OBS bridge soak (RSS and latency over 10,000 frames) and end-to-end latency in OBS."
@@ -48,11 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracker", default="live", help="'live' (EfficientTAM) or module:callable"
     )
-    parser.add_argument("--checkpoint", default="mobile", help="checkpoint path or variant")
-    parser.add_argument("--variant", help="network variant of --checkpoint (e.g. mobile)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    parser.add_argument(
-        "--dtype", default="auto", choices=LIVE_DTYPES, help="precision, as live's --dtype"
+    add_engine_arguments(
+        parser.add_argument_group("the live tracker's engine (with --tracker live)"),
+        dtype="auto",
+        checkpoint_help="checkpoint path or variant (default mobile)",
+        default="mobile",
     )
     parser.add_argument("--obs", metavar="HOST:PORT", help="drive this OBS (needed for latency)")
     parser.add_argument(
@@ -74,12 +74,11 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _tracker(args: argparse.Namespace) -> Any:
-    from etam_plugin.obs_bridge.trackers import build_live_tracker, load_tracker_factory
+    from etam_plugin.engines import engine_options
+    from etam_plugin.obs_bridge.tracker_factory import build_live_tracker, load_tracker_factory
 
     if args.tracker == "live":
-        return build_live_tracker(
-            args.checkpoint, variant=args.variant, device=args.device, dtype=args.dtype
-        )
+        return build_live_tracker(engine_options(args))
     return load_tracker_factory(args.tracker)()
 
 
@@ -377,7 +376,7 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+    from etam_plugin.obs_bridge.tracker_factory import prepare_live_threads
 
     prepare_live_threads()  # as the live command does, before torch loads
     from etam_plugin.obs_bridge.bridge import Bridge

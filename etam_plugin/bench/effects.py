@@ -124,7 +124,7 @@ def _composite_rows(add, frames: list, w: int, h: int, n: int) -> None:
     from etam_plugin.obs_bridge.flow import FlowWarper
     from etam_plugin.obs_bridge.presence import PresenceMixer
     from etam_plugin.obs_bridge.slots import LatestSlot
-    from etam_plugin.obs_bridge.tracking import MaskSnapshot
+    from etam_plugin.obs_bridge.track_stage import MaskSnapshot
 
     cases = [
         ("remove", 1, {}),

@@ -20,19 +20,3 @@ def frame_rate(text: str) -> Fraction:
 
 
 RATE_HELP = "frame rate of an EDL whose media cannot be found (e.g. 25 or 24000/1001)"
-
-
-def add_checkpoint_arguments(
-    parser: argparse.ArgumentParser | argparse._ArgumentGroup,
-    *,
-    checkpoint_help: str = "checkpoint file or variant name",
-    variant_help: str = "network of --checkpoint's file (default: told by the file)",
-    **checkpoint: object,
-) -> None:
-    """``--checkpoint`` (a file, or a variant's official weights by name) and ``--variant``,
-    the same in every command that runs the network; ``checkpoint``: add_argument's extra
-    keywords for ``--checkpoint`` (``required``, ``default``)."""
-    from etam_plugin.model import VARIANTS
-
-    parser.add_argument("--checkpoint", help=checkpoint_help, **checkpoint)  # type: ignore[arg-type]
-    parser.add_argument("--variant", choices=VARIANTS, help=variant_help)

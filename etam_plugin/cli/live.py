@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from etam_plugin.cli._args import add_checkpoint_arguments
+from etam_plugin.engines import add_engine_arguments
 
 NAME = "live"
 HELP = "Mask any clicked object on a webcam live (EfficientTAM-Mobile) and feed OBS Studio."
@@ -80,9 +80,7 @@ def _non_negative_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from etam_plugin.devices import BACKENDS, DEVICES, LIVE_DTYPES, ONNX_PRECISIONS
-    from etam_plugin.model import ATTENTION_MODES
-    from etam_plugin.obs_bridge.trackers import MODEL_NICENESS
+    from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS
 
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -172,24 +170,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
     model = parser.add_argument_group("model")
-    add_checkpoint_arguments(
-        model, checkpoint_help="checkpoint file or variant name (default mobile)", default="mobile"
-    )
-    model.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
-    model.add_argument("--device", choices=DEVICES, default="auto")
-    model.add_argument(
-        "--dtype",
-        choices=LIVE_DTYPES,
-        default="auto",
-        help="precision; auto (default): bfloat16 on a CPU with native bfloat16 arithmetic "
-        "(avx512_bf16/AMX, about 0.6x the step time), float32 elsewhere",
-    )
-    model.add_argument("--backend", choices=BACKENDS, default="torch", help="inference backend")
-    model.add_argument(
-        "--onnx-precision",
-        choices=ONNX_PRECISIONS,
-        default="fp32",
-        help="with --backend onnx: int8 runs the export's quantised graphs",
+    add_engine_arguments(
+        model,
+        dtype="auto",
+        checkpoint_help="checkpoint file or variant name (default mobile)",
+        default="mobile",
     )
     model.add_argument(
         "--model-niceness",
@@ -198,12 +183,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run the model N nice steps below the output, so the output keeps the camera's "
         f"rate on a small CPU (Linux; 0: same priority; default {MODEL_NICENESS})",
-    )
-    model.add_argument(
-        "--cuda-graphs",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="on CUDA, replay CUDA graphs of the network's stages (same masks, 2-5x faster)",
     )
 
     run_group = parser.add_argument_group("run")
@@ -222,7 +201,10 @@ def run(args: argparse.Namespace) -> int:
 
     if (args.width is None) != (args.height is None):
         raise EtamError("--width and --height go together")
-    from etam_plugin.obs_bridge.trackers import prepare_live_threads
+    from etam_plugin.engines import engine_options
+
+    options = engine_options(args)  # what cannot run is refused before anything starts
+    from etam_plugin.obs_bridge.tracker_factory import prepare_live_threads
 
     prepare_live_threads()  # before torch loads: its threads must not spin on a busy core
     if args.sync_audio and args.no_obs:
@@ -240,18 +222,9 @@ def run(args: argparse.Namespace) -> int:
             check_writable(path)
     config = _config(args)
     from etam_plugin.obs_bridge.bridge import Bridge
-    from etam_plugin.obs_bridge.trackers import build_live_tracker
+    from etam_plugin.obs_bridge.tracker_factory import build_live_tracker
 
-    tracker = build_live_tracker(
-        args.checkpoint,
-        variant=args.variant,
-        attention=args.attention,
-        device=args.device,
-        dtype=args.dtype,
-        backend=args.backend,
-        onnx_precision=args.onnx_precision,
-        cuda_graphs=args.cuda_graphs,
-    )
+    tracker = build_live_tracker(options)
     bridge = Bridge(config, tracker)
     return run_live(
         bridge,

@@ -10,7 +10,8 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from etam_plugin.cli._args import RATE_HELP, add_checkpoint_arguments, frame_rate
+from etam_plugin.cli._args import RATE_HELP, frame_rate
+from etam_plugin.engines import add_checkpoint_arguments
 
 NAME = "panel"
 HELP = "Open the editor panel: click objects, track, correct, export mattes."
@@ -70,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _span(args: argparse.Namespace) -> tuple[int, int] | None:
     """--start/--end as (in, out); only for a clip (projects and timelines bring their own)."""
     from etam_plugin.errors import EtamError
-    from etam_plugin.track import TIMELINE_EXTENSIONS
+    from etam_plugin.timeline import READ_EXTENSIONS as TIMELINE_EXTENSIONS
 
     if args.start is None and args.end is None:
         return None

@@ -10,29 +10,22 @@ import json
 import sys
 from pathlib import Path
 
-from etam_plugin.cli._args import RATE_HELP, add_checkpoint_arguments, frame_rate
+from etam_plugin.cli._args import RATE_HELP, frame_rate
+from etam_plugin.engines import add_engine_arguments
 
 NAME = "track"
 HELP = "Track objects through a clip (or a timeline clip) and write masks, mattes, timelines."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from etam_plugin.devices import BACKENDS, ONNX_PRECISIONS
-    from etam_plugin.model import ATTENTION_MODES, POOL_WINDOWS
-
     parser.add_argument("source", type=Path, help="video file, image-sequence folder, or timeline")
-    add_checkpoint_arguments(
+    add_engine_arguments(
         parser,
+        pool_window=True,
         checkpoint_help="checkpoint file or variant name; with --backend onnx, an ONNX folder",
         variant_help="network variant (default: inferred)",
         required=True,
     )
-    parser.add_argument("--backend", choices=BACKENDS, default="torch")
-    parser.add_argument(
-        "--onnx-precision", choices=ONNX_PRECISIONS, default="fp32", help="with --backend onnx"
-    )
-    parser.add_argument("--attention", choices=ATTENTION_MODES, help="memory attention mode")
-    parser.add_argument("--pool-window", type=int, choices=POOL_WINDOWS, default=None)
     parser.add_argument("--prompts", type=Path, help="prompts.json")
     parser.add_argument("--point", action="append", default=[], metavar="FRAME:OBJ:X,Y[:neg]")
     parser.add_argument("--box", action="append", default=[], metavar="FRAME:OBJ:X0,Y0,X1,Y1")
@@ -41,14 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--end", type=int, help="last frame of the range (inclusive)")
     parser.add_argument("--masks-out", type=Path, help="DIR/obj_<id>/<frame>.png, 255 inside")
     parser.add_argument("--logits-out", type=Path, help="DIR/obj_<id>/<frame>.npy, float32")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
-    parser.add_argument(
-        "--cuda-graphs",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="on CUDA, replay CUDA graphs of the network's stages (same results, 2-5x faster)",
-    )
     parser.add_argument("--vfr", choices=("conform", "keep"), help="policy for variable-rate video")
     parser.add_argument("--clip", type=int, help="clip number, when SOURCE is a timeline")
     parser.add_argument("--handles", type=int, default=0, help="extra frames each side of a clip")
@@ -107,13 +92,12 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from etam_plugin.devices import pick_device, pick_dtype
+    from etam_plugin.engines import build_engine, engine_options
     from etam_plugin.matte import MatteOps
-    from etam_plugin.model import load_model
     from etam_plugin.prompts import build_prompts
     from etam_plugin.track import TrackRequest, run_track
-    from etam_plugin.weights import resolve_checkpoint
 
+    options = engine_options(args)  # what cannot run is refused before anything is read
     request = TrackRequest(
         source=args.source,
         prompts=build_prompts(args.prompts, args.point, args.box),
@@ -135,26 +119,11 @@ def run(args: argparse.Namespace) -> int:
         combine=args.combine,
         reads=tuple(p for p in (args.prompts, _checkpoint_file(args.checkpoint)) if p),
     )
-    device = pick_device(args.device)
-    dtype = pick_dtype(args.dtype, device)
-    model = engine = None
-    if args.backend == "onnx":
-        from etam_plugin.onnx_runtime import describe_engine, make_engine
+    engine = build_engine(options)
+    if options.backend == "onnx":
+        from etam_plugin.onnx_runtime import describe_engine
 
-        engine = make_engine("onnx", args.checkpoint, device=device, precision=args.onnx_precision)
         print(f"backend: {describe_engine(engine)}", file=sys.stderr)
-    else:
-        checkpoint = resolve_checkpoint(args.checkpoint, download=False)
-        variant = args.variant
-        if variant is None and args.checkpoint in _variant_names():
-            variant = args.checkpoint
-        model = load_model(
-            checkpoint,
-            variant,
-            attention=args.attention,
-            pool_window=args.pool_window,
-            device=device,
-        )
     bars: dict[str, tqdm] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
@@ -171,14 +140,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         summary = run_track(
             request,
-            model,
-            device=device,
-            dtype=dtype,
+            None,
             progress=progress,
             cancel=cancel,
             session_folder=args.session,
             engine=engine,
-            cuda_graphs=args.cuda_graphs,
         )
     finally:
         for bar in bars.values():
@@ -192,9 +158,3 @@ def run(args: argparse.Namespace) -> int:
     for path in summary.outputs:
         print(path)
     return 0
-
-
-def _variant_names() -> tuple[str, ...]:
-    from etam_plugin.model import VARIANTS
-
-    return VARIANTS

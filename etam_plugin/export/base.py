@@ -154,6 +154,12 @@ class MatteWriter(ABC):
 
     format_name: ClassVar[str]
     description: ClassVar[str]
+    #: What an editing timeline places of this output (``cutout``: a movie with alpha,
+    #: ``luma``: a luma matte), or None where an NLE cannot put it on a track.
+    timeline_kind: ClassVar[str | None] = None
+    #: Files numbered by frame, with no clock of their own (so variable-rate frames keep
+    #: their indices without drifting).
+    numbered_frames: ClassVar[bool] = False
     #: Errors from the writing library that mean "could not write" (disk full, ...).
     io_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError,)
 

@@ -19,6 +19,8 @@ from etam_plugin.export.video import JPEG, AvVideoWriter, plane_view
 
 
 class _LumaWriter(AvVideoWriter):
+    timeline_kind = "luma"
+
     @property
     def needs_rgb(self) -> bool:
         return False

@@ -26,6 +26,7 @@ CONTENTS = ("cutout", "matte", "both")
 
 class _PngSequenceWriter(MatteWriter):
     bits: ClassVar[int]
+    numbered_frames = True
 
     @classmethod
     def option_names(cls) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ class ProRes4444Writer(AvVideoWriter):
     """``.mov``, ``prores_ks`` profile 4444, 10-bit yuva444p, 16-bit lossless alpha."""
 
     format_name = "prores4444"
+    timeline_kind = "cutout"
     description = "ProRes 4444 with straight alpha (.mov): clip colour + matte"
     codec = "prores_ks"
     pix_fmt = "yuva444p10le"

@@ -23,6 +23,7 @@ class WebmVp9Writer(AvVideoWriter):
     """``.webm``, ``libvpx-vp9`` yuva420p, constant quality (``crf``, default 24)."""
 
     format_name = "webm"
+    timeline_kind = "cutout"
     description = "WebM VP9 with straight alpha (.webm): for OBS and web overlays"
     codec = "libvpx-vp9"
     pix_fmt = "yuva420p"

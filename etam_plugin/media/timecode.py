@@ -21,7 +21,8 @@ from fractions import Fraction
 
 from etam_plugin.errors import MediaError
 
-_TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
+# One frame digit too: FFmpeg tags a 7.5 fps file "00:00:10:7" (fewer than 10 labels a second)
+_TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{1,3})$")
 _DAY_SECONDS = 24 * 3600
 
 

@@ -14,10 +14,8 @@ from pathlib import Path
 
 from etam_plugin.devices import ONNX_PRECISIONS
 from etam_plugin.errors import OnnxError
+from etam_plugin.model.onnx_format import FORMAT, FORMAT_VERSION, MANIFEST_FILE
 
-MANIFEST_FILE = "manifest.json"
-FORMAT = "etam-plugin-onnx"
-FORMAT_VERSION = 1
 PRECISIONS = ONNX_PRECISIONS
 
 

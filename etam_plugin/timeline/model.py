@@ -116,3 +116,15 @@ class TimelineClip:
                 media_path=self.media_path,
             )
         return range(first, stop)
+
+
+def clip_window(clip: TimelineClip, info, handles: int = 0) -> range:
+    """0-based frames of a timeline clip's media file (``info``: its ``VideoInfo``) plus up
+    to ``handles`` frames each side; an EDL (no media extent) counts from the file's own
+    start timecode."""
+    media_start = None
+    if clip.available_start is None and info.start_timecode:
+        from etam_plugin.media import timecode_to_frame
+
+        media_start = timecode_to_frame(info.start_timecode, info.frame_rate)
+    return clip.file_frames(handles, media_start=media_start)

@@ -67,7 +67,7 @@ from etam_plugin.gui.components.render import ViewMode
 from etam_plugin.gui.components.shortcuts import by_action
 from etam_plugin.media.timecode import as_rate, frame_to_timecode, timecode_to_frame
 from etam_plugin.model import ATTENTION_MODES, VARIANTS, Progress
-from etam_plugin.track import TIMELINE_EXTENSIONS
+from etam_plugin.timeline import READ_EXTENSIONS as TIMELINE_EXTENSIONS
 
 VIDEO_FILTER = (
     "Video, project or timeline (*.mp4 *.mov *.mkv *.avi *.webm *.mxf *.m4v *.mts *.etam "

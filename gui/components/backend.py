@@ -75,39 +75,35 @@ class ModelSessionFactory:
         self.cpu_threads = set_cpu_threads(options.cpu_threads)
         if loaded is not None:
             return loaded
-        loaded = (
-            self._onnx_engine(options) if options.backend == "onnx" else self._torch_engine(options)
-        )
+        loaded = self._load(options)
         with self._lock:
             if self._options == options:
                 self._loaded = loaded
         return loaded
 
     @staticmethod
-    def _torch_engine(options: ModelOptions) -> tuple[object, str]:
-        from etam_plugin.devices import pick_device, pick_dtype
-        from etam_plugin.model import Engine, load_model
-        from etam_plugin.weights import resolve_checkpoint
+    def _load(options: ModelOptions) -> tuple[object, str]:
+        from etam_plugin.engines import EngineOptions, build_engine
 
-        device = pick_device(options.device)
-        dtype = pick_dtype(options.precision, device)
-        checkpoint = resolve_checkpoint(options.checkpoint or options.variant, download=False)
-        model = load_model(checkpoint, options.variant, attention=options.attention, device=device)
-        # CUDA graphs on CUDA (ignored elsewhere): same masks, 2-5x the speed (README)
-        return Engine(model, device, dtype, cuda_graphs=True), str(device)
-
-    @staticmethod
-    def _onnx_engine(options: ModelOptions) -> tuple[object, str]:
-        from etam_plugin.onnx_runtime import describe_engine, make_engine
-
-        assert options.onnx_dir is not None  # ModelOptions refuses onnx without a folder
-        engine = make_engine(
-            "onnx",
-            options.onnx_dir,
-            device=None if options.device == "auto" else options.device,
-            precision=options.onnx_precision,
-            threads=options.cpu_threads or None,
+        onnx = options.backend == "onnx"
+        engine = build_engine(
+            EngineOptions(
+                backend=options.backend,
+                # the other backend's choices wait unused for a switch back (ModelOptions);
+                # an ONNX export fixes its own variant and attention
+                checkpoint=options.onnx_dir if onnx else options.checkpoint,
+                variant=None if onnx else options.variant,
+                attention=None if onnx else options.attention,
+                device=options.device,
+                dtype="float32" if onnx else options.precision,
+                onnx_precision=options.onnx_precision if onnx else "fp32",
+                threads=options.cpu_threads,
+            )
         )
+        if not onnx:
+            return engine, str(engine.device)
+        from etam_plugin.onnx_runtime import describe_engine
+
         return engine, describe_engine(engine)
 
     def create(self, frames: FrameSource) -> SessionLike:
@@ -314,8 +310,8 @@ class InferenceBackend:
         emit(m.ProjectSaved(request, target, time.perf_counter() - t0))
 
     def _export(self, session: SessionLike, job, emit: Emit) -> None:
+        from etam_plugin.export.session import export_session_mattes, write_session_timeline
         from etam_plugin.timeline import clip_for_media
-        from etam_plugin.track import export_session_mattes, write_session_timeline
 
         t0 = time.perf_counter()
         frames = self._frames

@@ -2,7 +2,7 @@
 
 The dialog edits an :class:`ExportSettings` (remembered in the project); :func:`plan_export`
 checks it against the clip (objects, range, paths) and makes the :class:`ExportJob` the
-worker runs with ``etam_plugin.track.export_session_mattes`` — the CLI's own export.
+worker runs with ``etam_plugin.export.session.export_session_mattes`` — the CLI's own export.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import Any
 
 from etam_plugin.errors import ExportError
 from etam_plugin.export import writer_class
+from etam_plugin.export.session import check_timeline_export, separate_path, timeline_kinds
 from etam_plugin.export.targets import file_target, refuse_inputs, refuse_inputs_inside
 from etam_plugin.matte import MatteOps
 from etam_plugin.timeline import TimelineClip, timeline_target
-from etam_plugin.track import TIMELINE_KINDS, separate_path
 
 OBJECT_MODES = ("all", "chosen", "separate")
 TIMELINE_TYPES: dict[str, str] = {
@@ -41,7 +41,7 @@ def format_suffix(fmt: str) -> str:
 
 def timeline_capable(fmt: str) -> bool:
     """Can an NLE place this format's output on a track (a movie matte)?"""
-    return fmt in TIMELINE_KINDS
+    return fmt in timeline_kinds()
 
 
 @dataclass(frozen=True)
@@ -193,13 +193,7 @@ def plan_export(
     if settings.timeline:
         if settings.timeline not in TIMELINE_TYPES:
             raise ExportError(f"cannot write {settings.timeline} timelines")
-        if not timeline_capable(settings.fmt):
-            raise ExportError(
-                f"a timeline needs a movie matte an editor can place on a track: export "
-                f"{' or '.join(TIMELINE_KINDS)} (not {settings.fmt})"
-            )
-        if combine == "separate" and len(ids) > 1:
-            raise ExportError("a timeline places one matte: export the objects together")
+        check_timeline_export(settings.fmt, separate=separate)
         timeline_out = Path(
             settings.timeline_out or default_timeline_output(out, settings.timeline, clip)
         )

@@ -53,7 +53,7 @@ def source_info(spec: m.SourceSpec, frames: FrameSource) -> m.SourceInfo:
     fps = Fraction(rate) if rate else DEFAULT_FPS
     window = clip_first = None
     if spec.clip is not None:
-        from etam_plugin.track import clip_window
+        from etam_plugin.timeline import clip_window
 
         frames_of_clip = clip_window(spec.clip, info, spec.handles)
         last = min(frames_of_clip.stop, count) - 1

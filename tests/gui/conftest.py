@@ -17,6 +17,7 @@ from gui_frames import ArrayFrames, synthetic_clip
 
 from etam_plugin.gui._qt.settings import PanelSettings
 from etam_plugin.gui.components.messages import SourceSpec
+from etam_plugin.gui.components.recovery import RecoveryArea
 
 
 class ClipLibrary:
@@ -97,8 +98,12 @@ def make_window(qtbot, clips, settings):
 
     made = []
 
-    def make(factory: FakeSessionFactory | None = None, s: PanelSettings | None = None):
-        w = create_window(s or settings, factory or FakeSessionFactory(), clips)
+    def make(
+        factory: FakeSessionFactory | None = None,
+        s: PanelSettings | None = None,
+        recovery: RecoveryArea | None = None,
+    ):
+        w = create_window(s or settings, factory or FakeSessionFactory(), clips, recovery)
         w.ask_unsaved = lambda what: pytest.fail(f"unexpected 'save before you {what}?'")
         w.ask_download = lambda error: pytest.fail(f"unexpected download offer: {error}")
         w.resize(1100, 720)

@@ -17,8 +17,6 @@ from PySide6.QtWidgets import QFileDialog
 from etam_plugin.gui._qt.controller import EditorController, SessionState
 from etam_plugin.gui._qt.main_window import MainWindow
 from etam_plugin.gui._qt.recovery_dialog import RecoveryChoice
-from etam_plugin.gui._qt.settings import PanelSettings
-from etam_plugin.gui.app import create_window
 from etam_plugin.gui.components.model_options import ModelOptions
 from etam_plugin.gui.components.project import data_folder, read_project
 from etam_plugin.gui.components.recovery import OWNER_NAME, RecoveryArea
@@ -32,26 +30,15 @@ T, P, S = FrameStatus.TRACKED, FrameStatus.PROMPTED, FrameStatus.STALE
 
 
 @pytest.fixture
-def make_window(qtbot, clips, tmp_path):
-    made: list[MainWindow] = []
+def make_window(make_window):
+    """The panel's window (``tests/gui/conftest.py``), saving its work 50 ms after a change."""
 
     def make(factory=None, recovery: RecoveryArea | None = None) -> MainWindow:
-        w = create_window(
-            PanelSettings.at(tmp_path / "panel.ini"), factory or FakeSessionFactory(), clips,
-            recovery,
-        )  # fmt: skip
-        w.ask_unsaved = lambda what: pytest.fail(f"unexpected 'save before you {what}?'")
+        w = make_window(factory, recovery=recovery)
         w.controller.autosave_delay_ms = 50
-        w.resize(1000, 700)
-        w.show()
-        made.append(w)
         return w
 
-    yield make
-    for w in made:
-        w.controller.changes.reset()
-        w.close()
-        w.deleteLater()
+    return make
 
 
 def open_and_wait(qtbot, w: MainWindow, path: Path) -> EditorController:

@@ -17,9 +17,9 @@ from etam_plugin.errors import DeviceError
 from etam_plugin.model import memory_attention
 from etam_plugin.model.config import get_config, tiny_test_config
 from etam_plugin.model.efficienttam import build_model
+from etam_plugin.model.engine import Engine
 from etam_plugin.model.layers import attention
 from etam_plugin.model.live_tracker import LiveTracker
-from etam_plugin.model.tracking import Engine
 from etam_plugin.model.types import Prompt
 from etam_plugin.model.video_session import VideoSession
 from tests.reference import shaped_random_state_dict
@@ -156,7 +156,7 @@ def test_who_picks_bfloat16(monkeypatch) -> None:
 def test_live_runs_bfloat16_by_default_where_the_cpu_has_it(monkeypatch, tmp_path) -> None:
     """``live`` without --dtype takes the fast plan; ``--dtype float32`` forces float32."""
     from etam_plugin.model import save_checkpoint
-    from etam_plugin.obs_bridge.trackers import build_live_tracker
+    from etam_plugin.obs_bridge.tracker_factory import build_live_tracker
 
     path = tmp_path / "efficienttam_ti_512x512.pt"
     save_checkpoint(shaped_random_state_dict(get_config("ti_512x512"), seed=1), path)
@@ -165,6 +165,10 @@ def test_live_runs_bfloat16_by_default_where_the_cpu_has_it(monkeypatch, tmp_pat
     assert next(auto.engine.model.image_encoder.parameters()).dtype == torch.bfloat16
     forced = build_live_tracker(path, device="cpu", dtype="float32")
     assert next(forced.engine.model.image_encoder.parameters()).dtype == torch.float32
+    monkeypatch.setattr(devices, "cpu_has_native_bfloat16", lambda: False)
+    assert build_live_tracker(path, device="cpu").engine.dtype == torch.float32
+    with pytest.raises(DeviceError, match="avx512_bf16"):
+        build_live_tracker(path, device="cpu", dtype="bfloat16")
 
 
 @native
@@ -182,4 +186,4 @@ def test_bench_live_runs_bfloat16_on_the_cpu(tmp_path) -> None:
     assert main(args) == 0
     report = json.loads(out.read_text())
     assert report["dtype"] == "bfloat16" and report["device"] == "cpu"
-    assert 0 < report["second_click_ms"] and 0 < report["ours"]["median_ms"]
+    assert report["second_click_ms"] > 0 and report["ours"]["median_ms"] > 0

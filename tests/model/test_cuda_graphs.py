@@ -11,9 +11,9 @@ import torch
 from etam_plugin.model.config import get_config, tiny_test_config
 from etam_plugin.model.cuda_graphs import GraphedStages, _layout, _rebuild, _tensors_of
 from etam_plugin.model.efficienttam import build_model
+from etam_plugin.model.engine import Engine
 from etam_plugin.model.live_tracker import LiveTracker
 from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
-from etam_plugin.model.tracking import Engine
 from etam_plugin.model.types import Prompt
 from etam_plugin.model.video_session import VideoSession
 from etam_plugin.onnx_runtime import make_engine

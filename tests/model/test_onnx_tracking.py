@@ -187,7 +187,7 @@ def test_live_takes_the_int8_graphs_and_refuses_what_onnx_cannot_run(backends, m
     import torch
 
     from etam_plugin.errors import OnnxError
-    from etam_plugin.obs_bridge import trackers
+    from etam_plugin.obs_bridge import tracker_factory as trackers
 
     _, folder = backends
     tracker = trackers.build_live_tracker(folder, backend="onnx", onnx_precision="int8")

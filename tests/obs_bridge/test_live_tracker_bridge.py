@@ -19,7 +19,7 @@ from etam_plugin.model import LiveTracker, Prompt
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
 from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import TestPattern
-from etam_plugin.obs_bridge.tracking import MODEL_NICENESS
+from etam_plugin.obs_bridge.track_stage import MODEL_NICENESS
 from tests.obs_bridge.real_tracker import OBJ_SCORE_BIAS, SpyTracker, tiny_model
 
 
@@ -279,7 +279,7 @@ def test_the_thread_tuner_sets_the_models_threads_on_its_own_thread(
 ) -> None:
     """The count the tuner picks is the one torch runs the next steps with (OpenMP's thread
     count belongs to the thread that runs the model: it is set there)."""
-    from etam_plugin.obs_bridge.trackers import ThreadTuner
+    from etam_plugin.obs_bridge.tracker_factory import ThreadTuner
 
     if torch.get_num_threads() < 2:
         pytest.skip("needs 2 torch threads")

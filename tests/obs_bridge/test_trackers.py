@@ -10,7 +10,7 @@ import pytest
 from etam_plugin.errors import EtamError
 from etam_plugin.model import LiveTracker
 from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
-from etam_plugin.obs_bridge.trackers import best_device, load_tracker_factory
+from etam_plugin.obs_bridge.tracker_factory import load_tracker_factory
 
 DOUBLES = Path(__file__).with_name("doubles.py")
 
@@ -42,8 +42,10 @@ def test_bad_tracker_specs(spec: str, message: str) -> None:
         load_tracker_factory(spec)
 
 
-def test_best_device_on_this_machine() -> None:
-    assert best_device() in ("cuda", "mps", "cpu")
+def test_the_automatic_device_on_this_machine() -> None:
+    from etam_plugin.devices import pick_device  # the one chooser (the bridge's copy is gone)
+
+    assert pick_device("auto") in ("cuda", "mps", "cpu")
 
 
 def test_point_and_box_prompts_from_text() -> None:
@@ -70,7 +72,7 @@ def test_the_live_path_makes_openmp_threads_sleep_unless_told_otherwise() -> Non
 
     code = (
         "import os, sys\n"
-        "from etam_plugin.obs_bridge.trackers import prepare_live_threads\n"
+        "from etam_plugin.obs_bridge.tracker_factory import prepare_live_threads\n"
         "{before}\n"
         "print(prepare_live_threads(), os.environ.get('OMP_WAIT_POLICY'))\n"
     )
@@ -94,7 +96,7 @@ def test_the_live_path_makes_openmp_threads_sleep_unless_told_otherwise() -> Non
 def test_the_thread_tuner_runs_the_faster_count_as_the_load_changes() -> None:
     """All cores while they are free; one thread fewer once a core is busy (a 2-thread
     step then took twice the 1-thread time here); a look at the other count every 30 s."""
-    from etam_plugin.obs_bridge.trackers import ThreadTuner
+    from etam_plugin.obs_bridge.tracker_factory import ThreadTuner
 
     tuner = ThreadTuner(2, probe_every_s=30.0, probe_steps=3)
     assert tuner.counts == (2, 1) and tuner.current == 2

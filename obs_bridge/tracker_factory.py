@@ -16,14 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from etam_plugin.devices import BACKENDS
+from etam_plugin.engines import EngineOptions, build_engine
 from etam_plugin.errors import EtamError
 from etam_plugin.obs_bridge.protocol import MaskTracker
-
-"""Inference backends ``build_live_tracker`` can run (the ``backend`` argument, the live
-command's ``--backend``): PyTorch, or ONNX Runtime on an ``etam-plugin export-onnx`` folder
-(then ``checkpoint`` is that folder)."""
-
 
 MODEL_NICENESS = 10
 """How much lower than the rest of the bridge the model runs (Linux ``nice`` steps). On a
@@ -105,65 +100,33 @@ class ThreadTuner:
         return min(self.counts, key=median)
 
 
-def best_device() -> str:
-    """``cuda`` when present, else ``mps`` (Apple), else ``cpu``."""
-    from etam_plugin.devices import pick_device
-
-    return pick_device("auto")
-
-
 def build_live_tracker(
-    checkpoint: str | Path = "mobile",
+    checkpoint: str | Path | EngineOptions = "mobile",
     *,
-    variant: str | None = None,
-    attention: str | None = None,
-    device: str | None = "auto",
-    dtype: str = "auto",
-    backend: str = "torch",
-    onnx_precision: str = "fp32",
     on_event: Callable[[Any], None] | None = None,
-    cuda_graphs: bool = True,
+    **options: Any,
 ) -> MaskTracker:
-    """The real tracker: ``checkpoint`` is a .pt path or a variant name (default ``mobile``).
+    """The real tracker on the engine :func:`etam_plugin.engines.build_engine` makes.
 
-    ``variant`` names the network when the file's name does not (a preset name as
-    ``checkpoint`` is its own variant, so ``mobile`` keeps its pooled-keys attention);
-    ``attention`` overrides the memory attention mode; ``device`` ``auto`` picks CUDA, then
-    MPS, then the CPU; ``dtype`` ``auto`` runs bfloat16 on a CPU with native bfloat16
-    arithmetic and float32 elsewhere (see ``pick_dtype``), ``float16`` runs on a GPU only
-    (the ONNX backend runs float32, or its quantised graphs with ``onnx_precision="int8"``).
-    ``on_event`` gets the tracker's lost/found :class:`TrackEvent` (on the bridge's track thread);
-    ``cuda_graphs`` (torch on CUDA): replay CUDA graphs of the stages, same masks, about 2-5x
-    the frames per second of eager runs on an H200 (see README).
+    ``checkpoint``: :class:`EngineOptions`, or a .pt path, a variant name (default
+    ``mobile``, a preset that keeps its pooled-keys attention) or, with ``backend="onnx"``,
+    an export folder; ``options``: the other fields of :class:`EngineOptions` (``variant``,
+    ``attention``, ``device``, ``dtype`` (default ``auto``: bfloat16 on a CPU with native
+    bfloat16, float32 elsewhere), ``backend``, ``onnx_precision``, ``cuda_graphs``).
+    ``on_event`` gets the tracker's lost/found :class:`TrackEvent` (on the bridge's track
+    thread).
 
     Raises :class:`WeightsUnavailableError` (saying where to get the file) when a variant's
     weights are not on this machine, :class:`CheckpointError` for a missing or wrong file,
-    :class:`DeviceError` for a device or precision this machine lacks — all before any
-    thread starts.
+    :class:`DeviceError` for a device or precision this machine lacks, and the options'
+    own refusals (e.g. bfloat16 on the ONNX backend) — all before any thread starts.
     """
-    from etam_plugin.devices import pick_device, pick_dtype
-    from etam_plugin.model import VARIANTS, LiveTracker, load_model
-    from etam_plugin.weights import resolve_checkpoint
+    from etam_plugin.model import LiveTracker
 
-    if backend not in BACKENDS:
-        raise EtamError(f"backend {backend!r} is not available; use one of {', '.join(BACKENDS)}")
-    device = pick_device(device or "auto")
-    torch_dtype = pick_dtype(dtype, device, backend)
-    if backend == "onnx":
-        from etam_plugin.onnx_runtime import make_engine
-
-        # dtype and precision go along, so what cannot run is refused, not run as fp32
-        engine = make_engine(
-            "onnx", checkpoint, device=device, dtype=torch_dtype, precision=onnx_precision
-        )
-        return LiveTracker(None, engine=engine, on_event=on_event)
-    path = resolve_checkpoint(str(checkpoint), download=False)
-    if variant is None and str(checkpoint) in VARIANTS:
-        variant = str(checkpoint)  # a preset: its own attention mode, not the file's default
-    model = load_model(path, variant, attention=attention, device=device)
-    return LiveTracker(
-        model, device=device, dtype=torch_dtype, on_event=on_event, cuda_graphs=cuda_graphs
-    )
+    if not isinstance(checkpoint, EngineOptions):
+        options.setdefault("dtype", "auto")  # live's default: see etam_plugin.devices.pick_dtype
+        checkpoint = EngineOptions(checkpoint=checkpoint, **options)
+    return LiveTracker(None, engine=build_engine(checkpoint), on_event=on_event)
 
 
 def load_tracker_factory(spec: str) -> Callable[[], MaskTracker]:

@@ -15,8 +15,9 @@ lands on the very pixels that were clicked. A tracker that can split its step (`
 the frame, ``track`` the objects: the model's ``LiveTracker``) answers the click between
 the halves: the clicked object's mask is out after the frame's image features and its own
 decoder pass, and the objects already selected are tracked on the frame after that (they
-show their latest masks meanwhile). Without a frame (``--point``/``--box``, library calls) the prompt applies to a
-newly stepped frame. While nothing is selected the model does no work at all.
+show their latest masks meanwhile). Without a frame (``--point``/``--box``, library calls)
+the prompt applies to a newly stepped frame. While nothing is selected the model does no
+work at all.
 
 The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
 them) are logged and counted here; presence for hold/fade comes from the same signal, each
@@ -42,7 +43,7 @@ from etam_plugin.obs_bridge.capture import Frame
 from etam_plugin.obs_bridge.protocol import MaskTracker
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
 from etam_plugin.obs_bridge.stats import StageStats
-from etam_plugin.obs_bridge.trackers import MODEL_NICENESS, ThreadTuner
+from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
 

@@ -253,7 +253,7 @@ class Engine:
 
     ``dtype`` float32 runs plainly; on a GPU bfloat16/float16 run under autocast, keeping
     weights and stored state in float32 (memories in bfloat16, as the official predictor).
-    On the CPU bfloat16 is a different plan (:func:`use_cpu_bfloat16`): the image encoder
+    On the CPU bfloat16 is a different plan (:func:`cpu_bfloat16_copy`): the image encoder
     and memory attention hold bfloat16 weights and run bfloat16 tensors end to end, the
     memory encoder runs under autocast and the decoder stays float32. Why not autocast: on
     the CPU it recasts weights on every call and keeps the fused float32 attention kernel,
