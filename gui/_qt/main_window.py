@@ -205,6 +205,14 @@ class MainWindow(QMainWindow):
         a("zoom_100", "&100 %", v.zoom_100, "zoom-100")
         a("zoom_in", "Zoom &In", v.zoom_in, "zoom-in")
         a("zoom_out", "Zoom &Out", v.zoom_out, "zoom-out")
+        strip = self.strip
+        a("timeline_zoom_in", "Zoom Timeline In", strip.zoom_in, "zoom-in")
+        a("timeline_zoom_out", "Zoom Timeline Out", strip.zoom_out, "zoom-out")
+        a("timeline_zoom_range", "Zoom Timeline to In–Out", strip.zoom_to_range, "zoom-range")
+        a("timeline_zoom_all", "Show Whole Clip in Timeline", strip.zoom_all, "zoom-all")
+        strip.set_zoom_actions(
+            [self.actions[f"timeline_zoom_{k}"] for k in ("out", "in", "range", "all")]
+        )
         a("toggle_markers", "Show Prompt &Markers", self._on_toggle_markers, checkable=True)
         self.actions["toggle_markers"].setChecked(True)
         modes = QActionGroup(self)
@@ -310,6 +318,11 @@ class MainWindow(QMainWindow):
             "zoom_100",
             "zoom_in",
             "zoom_out",
+            None,
+            "timeline_zoom_in",
+            "timeline_zoom_out",
+            "timeline_zoom_range",
+            "timeline_zoom_all",
             None,
             "mode_overlay",
             "mode_matte",

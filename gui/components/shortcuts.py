@@ -53,6 +53,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("toggle_markers", ("M",), "Show or hide the prompt markers", "View"),
     Shortcut("zoom_in", ("Ctrl+=", "+"), "Zoom in", "View"),
     Shortcut("zoom_out", ("Ctrl+-", "-"), "Zoom out", "View"),
+    Shortcut("timeline_zoom_in", ("Alt+=", "Alt++"), "Zoom the timeline in", "View"),
+    Shortcut("timeline_zoom_out", ("Alt+-",), "Zoom the timeline out", "View"),
+    Shortcut("timeline_zoom_range", ("Alt+Z",), "Zoom the timeline to In–Out", "View"),
+    Shortcut("timeline_zoom_all", ("Alt+0",), "Show the whole clip in the timeline", "View"),
     Shortcut("mode_overlay", ("1",), "View: overlay", "View"),
     Shortcut("mode_matte", ("2",), "View: matte", "View"),
     Shortcut("mode_cutout", ("3",), "View: cutout on checkerboard", "View"),
@@ -65,6 +69,8 @@ MOUSE: tuple[tuple[str, str], ...] = (
     ("Right click or Alt+click", "Add a negative point (this is not the object)"),
     ("Drag", "Draw a box around the object"),
     ("Wheel", "Zoom around the pointer"),
+    ("Ctrl+wheel on the timeline", "Zoom the timeline around the pointer"),
+    ("Wheel on a zoomed timeline", "Scroll the timeline"),
     ("Middle drag or Space+drag", "Pan"),
 )
 

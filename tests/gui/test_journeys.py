@@ -5,6 +5,8 @@ The fake session stands in for the network; everything else is the real window."
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from gui_actions import click, key, open_clip
@@ -494,3 +496,104 @@ def test_export_dialog_swatches_keep_the_objects_colours(qtbot, make_window, tmp
     shown = item.icon().pixmap(14, 14, QIcon.Mode.Disabled).toImage().pixelColor(7, 7)
     assert shown == QColor(*c.objects.get(1).color)
     dialog.close()
+
+
+def strip_pixel(w, frame: int, row: int = 0):
+    """The colour the strip shows in object row ``row`` at the middle of ``frame``, on the
+    bar's bottom line (below keyframe marks)."""
+    from PySide6.QtGui import QColor
+
+    strip = w.strip
+    image = strip.grab().toImage()
+    x = math.floor(strip.frame_x(frame) * image.devicePixelRatio())
+    y = math.floor(strip.bar_rect(row).bottom() * image.devicePixelRatio())
+    return QColor(image.pixel(x, y)).getRgb()[:3]
+
+
+def near(colour: tuple, rgb: tuple) -> bool:
+    """Within antialiasing of ``rgb`` (keyframe marks are drawn smooth)."""
+    return max(abs(a - b) for a, b in zip(colour, rgb, strict=True)) <= 8
+
+
+def test_timeline_zooms_so_a_few_frames_of_a_long_clip_can_be_seen_and_used(
+    qtbot, make_window, clips, tmp_path
+):
+    """Issue 14 item 9 (part): 20 tracked frames of a 17,629-frame clip were a fraction of a
+    pixel in the strip, and nothing could make them bigger. Zoom to In–Out, Ctrl+wheel,
+    the gutter's buttons; the view follows the playhead and scrolls while zoomed."""
+    from gui_frames import synthetic_clip
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication, QToolButton
+
+    n = 17_629
+    long = clips.add(tmp_path / "long.mp4", np.broadcast_to(synthetic_clip(1)[0], (n, 72, 96, 3)))
+    w = make_window()
+    c, strip = w.controller, w.strip
+    open_clip(qtbot, w, long)
+    colour = c.objects.get(1).color
+    key(qtbot, w, Qt.Key.Key_End)
+    qtbot.waitUntil(lambda: c.displayed_frame == n - 1, timeout=WAIT)
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, n - 1) is P, timeout=WAIT)
+    go_to(qtbot, w, n - 20)
+    key(qtbot, w, Qt.Key.Key_I)
+    track(qtbot, w, Qt.Key.Key_Left)
+    assert c.coverage.statuses(1)[n - 20 :] == [T] * 19 + [P]
+    assert strip.frame_x(n - 1) - strip.frame_x(n - 20) < 2  # unzoomed: about a pixel
+    key(qtbot, w, Qt.Key.Key_X, Qt.KeyboardModifier.AltModifier)  # no range lines over it
+    key(qtbot, w, Qt.Key.Key_Home)
+    assert near(strip_pixel(w, n - 10), colour)  # …but drawn, not lost between pixels
+    assert not strip.scroll_bar.isVisible()
+    key(qtbot, w, Qt.Key.Key_End)
+    go_to(qtbot, w, n - 20)
+    key(qtbot, w, Qt.Key.Key_I)
+
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.AltModifier)  # zoom to In–Out
+    assert strip.visible_frames() == range(n - 20, n)
+    assert strip.frame_x(n - 19) - strip.frame_x(n - 20) > 20  # a frame is a button's width
+    other = [f for f in range(n - 20, n) if not near(strip_pixel(w, f), colour)]
+    assert other == [n - 20, n - 1]  # the playhead's line and the keyframe's mark
+    assert strip.scroll_bar.isVisible()
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(round(strip.frame_x(n - 7)), 30))
+    assert c.transport.current == n - 7  # a click lands on the frame under it
+
+    def wheel(x: float, notches: int, mods=CTRL) -> None:
+        pos = QPointF(x, 30)
+        delta = QPoint(0, 120 * notches)
+        event = QWheelEvent(
+            pos, strip.mapToGlobal(pos), QPoint(), delta, Qt.MouseButton.NoButton, mods,
+            Qt.ScrollPhase.NoScrollPhase, False,
+        )  # fmt: skip
+        QApplication.sendEvent(strip, event)
+
+    # Ctrl+wheel out at the clip's end: the view grows leftwards, the end stays in view.
+    wheel(strip.frame_x(n - 7), -3)
+    assert 38 < strip.visible_count < 40 and strip.visible_frames().stop == n
+
+    # The buttons in the gutter: the whole clip, then in by two twice around the playhead.
+    buttons = {b.defaultAction().objectName(): b for b in strip.findChildren(QToolButton)}
+    qtbot.mouseClick(buttons["timeline_zoom_all"], Qt.MouseButton.LeftButton)
+    assert strip.visible_frames() == range(n) and not strip.scroll_bar.isVisible()
+    qtbot.mouseClick(buttons["timeline_zoom_in"], Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(buttons["timeline_zoom_in"], Qt.MouseButton.LeftButton)
+    assert abs(strip.visible_count - n / 4) < 1 and c.transport.current in strip.visible_frames()
+    # Ctrl+wheel in around the pointer: the frame under it stays under it.
+    qtbot.mouseClick(buttons["timeline_zoom_all"], Qt.MouseButton.LeftButton)
+    x = strip.frame_x(6000)
+    wheel(x, 8)
+    assert abs(strip.frame_x(6000) - x) < 2 and abs(strip.visible_count - n / 1.25**8) < 1
+
+    # The view follows the playhead out of it, and the wheel scrolls while zoomed.
+    key(qtbot, w, Qt.Key.Key_Z, Qt.KeyboardModifier.AltModifier)
+    key(qtbot, w, Qt.Key.Key_Home)
+    assert 0 in strip.visible_frames() and round(strip.visible_count) == 20
+    assert not near(strip_pixel(w, 5), colour)  # untracked here
+    first = strip.first_visible
+    wheel(300, -1, Qt.KeyboardModifier.NoModifier)
+    assert strip.first_visible == first + 2
+    for _ in range(25):
+        key(qtbot, w, Qt.Key.Key_Right)
+    assert 25 in strip.visible_frames()
+    key(qtbot, w, Qt.Key.Key_Minus, Qt.KeyboardModifier.AltModifier)
+    assert round(strip.visible_count) == 40 and 25 in strip.visible_frames()
