@@ -25,7 +25,7 @@ from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
 from etam_plugin.gui.components import messages as m
 from etam_plugin.gui.components.backend import InferenceBackend
 from etam_plugin.gui.components.changes import ChangeTracker
-from etam_plugin.gui.components.coverage import Coverage
+from etam_plugin.gui.components.coverage import LOST, Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
 from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
 from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
@@ -782,25 +782,56 @@ class EditorController(QObject):
         self._follow = False
         self.transport.seek(index)
 
-    def next_gap(self, step: int = 1) -> bool:
-        """Move to where the next (``step`` 1) or previous (-1) run of frames that still need
-        tracking starts (untracked or stale for any prompted object); on a long clip these
-        are invisible in the strip. False, and a word, when there is none that way."""
+    def next_problem(self, step: int = 1) -> bool:
+        """Move to where the next (``step`` 1) or previous (-1) run of problem frames
+        starts: frames that still need tracking (untracked or stale for any prompted
+        object), or done frames where the model lost an object or scored it low. On a
+        long clip these are invisible in the strip; the status bar says what is wrong
+        there. False, and a word, when there is none that way."""
         if self.info is None:
             return False
         ids = [o for o in self.objects.ids if self.prompts.frames(o)] or self.objects.ids
-        stats = [self.coverage.statuses(o) for o in ids]
+        stats = {o: self.coverage.statuses(o) for o in ids}
+        problems = {o: self.coverage.problems(o) for o in ids}
         n = self.transport.num_frames
-        todo = [any(s[f] not in DONE for s in stats) for f in range(n)] if stats else []
+
+        def kind(f: int) -> object:
+            """What is wrong on frame ``f`` (None: nothing); a run is frames of one kind."""
+            if any(s[f] not in DONE for s in stats.values()):
+                return "todo"  # stale then untracked is one run: one tracking job fills it
+            found = tuple((o, p[f]) for o, p in problems.items() if f in p)
+            return found or None
+
         here = self.transport.current
         frames = range(here + 1, n) if step > 0 else range(here - 1, -1, -1)
         for f in frames:
-            if todo[f] and (f == 0 or not todo[f - 1]):
+            this = kind(f)
+            if this is not None and (f == 0 or kind(f - 1) != this):
                 self.seek(f)
+                self._report_info(f"Frame {f}: {self._describe_problem(f, ids)}.")
                 return True
         where = "after" if step > 0 else "before"
-        self._report_info(f"No untracked or stale frames start {where} frame {here}.")
+        self._report_info(
+            f"No untracked, stale, lost or low-score frames start {where} frame {here}."
+        )
         return False
+
+    def _describe_problem(self, frame: int, ids: list[int]) -> str:
+        """What is wrong on ``frame``, object by object ("Object 2 lost")."""
+        parts = []
+        for o in ids:
+            name = self.objects.get(o).name
+            status = self.coverage.status(o, frame)
+            found = self.coverage.problem(o, frame)
+            if status is FrameStatus.STALE:
+                parts.append(f"{name} stale (a correction before it)")
+            elif status is FrameStatus.EMPTY:
+                parts.append(f"{name} not tracked")
+            elif found is not None and found[0] == LOST:
+                parts.append(f"{name} lost")
+            elif found is not None:
+                parts.append(f"{name} scores low (predicted IoU {found[1]:.2f})")
+        return ", ".join(parts)
 
     def set_finishing(self, finishing: MatteOps) -> None:
         if finishing != self.finishing:
@@ -964,9 +995,11 @@ class EditorController(QObject):
             # session keeps what re-tracking replaced): their shown masks are fetched again.
             for frame in msg.restored:
                 self.masks.discard(frame, msg.request.obj_id)
+                self.coverage.forget(frame, msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)
+                    self.coverage.record(msg.result.frame_index, res)
             self._set_all_statuses(msg.statuses)
             self._last_step_ms = msg.elapsed_s * 1000.0
             self._emit_status()
@@ -991,6 +1024,7 @@ class EditorController(QObject):
             for res in msg.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.frame, res)
+                    self.coverage.record(msg.frame, res)
             if msg.frame == self.displayed_frame:
                 self.displayChanged.emit()
         elif isinstance(msg, m.SessionStarted):
@@ -1068,6 +1102,7 @@ class EditorController(QObject):
             if res.obj_id in self.objects:
                 self.masks.put_result(frame, res)
                 self.coverage.mark(res.obj_id, frame, FrameStatus.TRACKED)
+                self.coverage.record(frame, res)
         if rate_known(msg.progress):
             self._tracking_fps = msg.progress.fps
         self.trackingProgress.emit(msg.progress)

@@ -29,7 +29,13 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QScrollBar, QSizePolicy, QToolButton, QToolTip, QWidget
 
 from etam_plugin.gui._qt.images import to_qpixmap
-from etam_plugin.gui.components.coverage import runs, status_color
+from etam_plugin.gui.components.coverage import (
+    LOST,
+    PROBLEM_COLORS,
+    frame_runs,
+    runs,
+    status_color,
+)
 from etam_plugin.model import FrameStatus
 
 if TYPE_CHECKING:
@@ -43,6 +49,7 @@ BAR_H = 12
 BAR_GAP = 4
 BOTTOM = 12  # room for the scroll bar shown while zoomed
 SCROLL_H = 9
+PROBLEM_H = 4  # the lost / low-score line along a bar's top
 BUTTON = 22  # the zoom buttons in the gutter
 MIN_VISIBLE = 10  # the most zoomed-in view shows this many frames
 ZOOM_STEP = 2.0  # a button or key press
@@ -362,6 +369,7 @@ class TimelineStrip(QWidget):
                 if status is FrameStatus.STALE:
                     hatch = QBrush(QColor(0, 0, 0, 90), Qt.BrushStyle.BDiagPattern)
                     p.fillRect(run_rect, hatch)
+            self._paint_problems(p, rect, c.coverage.problems(obj.obj_id))
             p.restore()
             if not obj.visible:
                 p.fillRect(rect, QColor(27, 30, 35, 150))
@@ -370,6 +378,19 @@ class TimelineStrip(QWidget):
                 p.setBrush(Qt.BrushStyle.NoBrush)
                 p.drawRect(QRectF(rect).adjusted(-0.5, -0.5, 0.5, 0.5))
             self._paint_keyframes(p, rect, c.coverage.keyframes(obj.obj_id))
+
+    def _paint_problems(self, p: QPainter, rect: QRect, problems: dict[int, str]) -> None:
+        """Lost frames as a dark gap under a red line, low-score frames as an amber line
+        over the object's colour: both read apart from tracked, stale and untracked."""
+        shown = self.visible_frames()
+        for kind, colour in PROBLEM_COLORS.items():
+            frames = [f for f, k in problems.items() if k == kind and f in shown]
+            for first, last in frame_runs(frames):
+                left = math.floor(self.frame_left(first))
+                right = max(round(self.frame_left(last + 1)), left + 1)
+                if kind == LOST:
+                    p.fillRect(QRect(left, rect.top(), right - left, rect.height()), BACKGROUND)
+                p.fillRect(QRect(left, rect.top(), right - left, PROBLEM_H), QColor(*colour))
 
     def _paint_keyframes(self, p: QPainter, rect: QRect, frames: list[int]) -> None:
         p.save()
@@ -436,7 +457,9 @@ class TimelineStrip(QWidget):
             parts = [f"Frame {frame}"]
             for obj in self._c.objects:
                 status = self._c.coverage.status(obj.obj_id, frame)
-                parts.append(f"{obj.name}: {status.value}")
+                found = self._c.coverage.problem(obj.obj_id, frame)
+                said = f" ({found[0]}, score {found[1]:.2f})" if found else ""
+                parts.append(f"{obj.name}: {status.value}{said}")
             QToolTip.showText(event.globalPosition().toPoint(), "\n".join(parts), self)
 
     def wheelEvent(self, event: QWheelEvent) -> None:

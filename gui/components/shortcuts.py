@@ -37,8 +37,15 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("first_frame", ("Home",), "First frame", "Transport"),
     Shortcut("last_frame", ("End",), "Last frame", "Transport"),
     Shortcut("loop", ("Ctrl+L",), "Loop playback of the in–out range", "Transport"),
-    Shortcut("next_gap", ("Alt+Right",), "Next untracked or stale frames", "Transport"),
-    Shortcut("previous_gap", ("Alt+Left",), "Previous untracked or stale frames", "Transport"),
+    Shortcut(
+        "next_gap", ("Alt+Right",), "Next problem: untracked, stale, lost, low score", "Transport"
+    ),
+    Shortcut(
+        "previous_gap",
+        ("Alt+Left",),
+        "Previous problem: untracked, stale, lost, low score",
+        "Transport",
+    ),
     Shortcut("go_to_frame", ("Ctrl+G",), "Go to a frame number or timecode", "Transport"),
     Shortcut("set_in", ("I",), "Set the range's in point", "Transport"),
     Shortcut("set_out", ("O",), "Set the range's out point", "Transport"),

@@ -12,6 +12,7 @@ import pytest
 from gui_actions import click, key, open_clip
 from gui_fake_session import FakeSession, FakeSessionFactory
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
 
 from etam_plugin.errors import ModelError
 from etam_plugin.gui._qt.controller import SessionState
@@ -409,7 +410,7 @@ def test_go_to_a_frame_and_jump_to_the_frames_left_to_track(qtbot, make_window, 
     key(qtbot, w, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
     assert c.transport.current == 4  # 4–23: stale, then untracked, one run
     key(qtbot, w, Qt.Key.Key_Right, Qt.KeyboardModifier.AltModifier)
-    assert c.transport.current == 4 and "No untracked or stale" in w.statusBar().currentMessage()
+    assert c.transport.current == 4 and "No untracked, stale" in w.statusBar().currentMessage()
     key(qtbot, w, Qt.Key.Key_End)
     key(qtbot, w, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
     assert c.transport.current == 4
@@ -597,3 +598,69 @@ def test_timeline_zooms_so_a_few_frames_of_a_long_clip_can_be_seen_and_used(
     assert 25 in strip.visible_frames()
     key(qtbot, w, Qt.Key.Key_Minus, Qt.KeyboardModifier.AltModifier)
     assert round(strip.visible_count) == 40 and 25 in strip.visible_frames()
+
+
+def test_jump_to_the_next_problem_stops_where_an_object_is_lost_or_unsure(
+    qtbot, make_window, tmp_path
+):
+    """Issue 14 item 9 (part): Alt+→ / Alt+← stopped only where frames still need tracking;
+    a frame where the model lost the object, or scored its mask low, was found only by
+    watching every frame. The fake scores a mask cut by the frame's edge 0.4 and an empty
+    one absent: object 2, clicked near the right edge and tracked right, is cut from frame 3
+    and gone from frame 13."""
+    w = make_window()
+    c = w.controller
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
+    key(qtbot, w, Qt.Key.Key_N, CTRL)
+    qtbot.waitUntil(lambda: c.objects.active_id == 2, timeout=WAIT)
+    click(qtbot, w, 80, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(2, 0) is P, timeout=WAIT)
+    track(qtbot, w, Qt.Key.Key_Right)
+    assert c.coverage.statuses(2) == [P] + [T] * 23
+
+    def jump(k: Qt.Key) -> str:
+        key(qtbot, w, k, Qt.KeyboardModifier.AltModifier)
+        return w.statusBar().currentMessage()
+
+    go_to(qtbot, w, 0)
+    assert jump(Qt.Key.Key_Right) == "Frame 3: Object 2 scores low (predicted IoU 0.40)."
+    assert c.transport.current == 3
+    assert jump(Qt.Key.Key_Right) == "Frame 13: Object 2 lost."
+    assert c.transport.current == 13
+    assert jump(Qt.Key.Key_Right).startswith("No untracked, stale, lost or low-score frames")
+    assert c.transport.current == 13
+    key(qtbot, w, Qt.Key.Key_End)
+    assert jump(Qt.Key.Key_Left) == "Frame 13: Object 2 lost." and c.transport.current == 13
+    assert jump(Qt.Key.Key_Left).startswith("Frame 3: ") and c.transport.current == 3
+
+    # The strip draws them apart: an amber line over the object's colour where it is
+    # unsure, a red line over a dark gap where it is lost; object 1 is fine throughout.
+    from etam_plugin.gui.components.coverage import PROBLEM_COLORS
+
+    strip = w.strip
+    image = strip.grab().toImage()
+
+    def at(frame: int, row: int, y: int) -> tuple:
+        x = math.floor(strip.frame_x(frame + 0.25))  # clear of the playhead's line
+        return QColor(image.pixel(x, strip.bar_rect(row).top() + y)).getRgb()[:3]
+
+    obj2 = c.objects.get(2).color
+    assert near(at(8, 1, 1), PROBLEM_COLORS["low"]) and near(at(8, 1, 8), obj2)
+    assert near(at(18, 1, 1), PROBLEM_COLORS["lost"]) and near(at(18, 1, 8), (27, 30, 35))
+    assert near(at(1, 1, 1), obj2) and near(at(8, 0, 1), c.objects.get(1).color)
+
+    # A correction on frame 5 makes 6–23 stale: the jump stops there first, saying so.
+    go_to(qtbot, w, 5)
+    click(qtbot, w, 40, 36)
+    qtbot.waitUntil(lambda: c.coverage.status(2, 6) is S, timeout=WAIT)
+    go_to(qtbot, w, 4)
+    message = jump(Qt.Key.Key_Right)
+    assert (
+        c.transport.current == 6 and message == "Frame 6: Object 2 stale (a correction before it)."
+    )
+    track(qtbot, w, Qt.Key.Key_Right)  # re-tracked from the correction: the disc stays in
+    assert c.coverage.problems(2) == {3: "low", 4: "low"}
+    go_to(qtbot, w, 4)
+    assert jump(Qt.Key.Key_Right).startswith("No untracked, stale, lost or low-score frames")
