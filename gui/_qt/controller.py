@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from etam_plugin.gui.components.backend import InferenceBackend
 from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import LOST, Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
-from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
+from etam_plugin.gui.components.export_job import ExportJob, ExportSettings, RenderedMattes
 from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
@@ -141,6 +141,8 @@ class EditorController(QObject):
         self.export_settings = ExportSettings()
         self.export_folder: Path | None = None  # of the last export, for the next clip's
         self.exporting: ExportJob | None = None
+        self.rendered = RenderedMattes()  # the last export's mattes, for another timeline
+        self._export_revision = 0
         self.downloading: m.DownloadWeights | None = None
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS
         self.checkpoint_every_s = CHECKPOINT_EVERY_S
@@ -464,10 +466,17 @@ class EditorController(QObject):
             self._report_info("Wait for the running job to finish (or cancel it) first.")
             return False
         self.exporting = job
+        self._export_revision = self.changes.revision
         self._inference.worker.submit(m.Export(job))
         self.exportStarted.emit(job)
         self._emit_status()
         return True
+
+    def with_rendered_mattes(self, job: ExportJob) -> ExportJob:
+        """``job``, reusing the last export's matte files when they were made from the
+        same masks and settings (a second timeline format writes only the timeline)."""
+        reuse = self.rendered.reusable(job, self.changes.revision)
+        return replace(job, reuse=reuse) if reuse else job
 
     def cancel_export(self) -> None:
         if self.exporting is not None:
@@ -964,6 +973,11 @@ class EditorController(QObject):
                 self.exporting = None
             if msg.paths and not msg.failed and not msg.cancelled:
                 self.export_folder = msg.job.out.absolute().parent
+                mattes = [p for p in msg.paths if p != msg.job.timeline_out]
+                if self.changes.revision == self._export_revision:
+                    self.rendered.record(msg.job, self._export_revision, mattes)
+                else:  # edited while it ran: which masks it read is not known
+                    self.rendered.clear()
             self.exportFinished.emit(msg)
             self._emit_status()
             self._reload_model()  # a model switch asked for while exporting
