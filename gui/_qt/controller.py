@@ -118,6 +118,7 @@ class EditorController(QObject):
     exportFinished = Signal(object)  # ExportFinished
     downloadProgress = Signal(object)  # DownloadProgress
     downloadFinished = Signal(bool)  # True: the weights are there now
+    downloadRetrying = Signal(object)  # DownloadRetrying
     weightsMissing = Signal(object)  # WeightsUnavailableError: the window offers a download
     timelineRead = Signal(object)  # TimelineRead
     timelineRateNeeded = Signal(object)  # Path of an EDL whose rate nothing says
@@ -944,6 +945,8 @@ class EditorController(QObject):
     def _on_task_result_ready(self, msg: object) -> None:
         if isinstance(msg, m.DownloadProgress):
             self.downloadProgress.emit(msg)
+        elif isinstance(msg, m.DownloadRetrying):
+            self.downloadRetrying.emit(msg)
         elif isinstance(msg, m.WeightsReady):
             self.downloading = None
             then, self._after_download = self._after_download, None

@@ -501,6 +501,7 @@ class MainWindow(QMainWindow):
         c.weightsMissing.connect(self._on_weights_missing)
         c.downloadProgress.connect(self._on_download_progress)
         c.downloadFinished.connect(self._on_download_finished)
+        c.downloadRetrying.connect(self._on_download_retrying)
         c.timelineRead.connect(self._on_timeline_read)
         c.timelineRateNeeded.connect(self._on_timeline_rate_needed)
         c.modelOptionsApplied.connect(self._on_model_options_applied)
@@ -814,6 +815,11 @@ class MainWindow(QMainWindow):
         if not self.controller.download_weights(variant, then):
             return False
         dialog = QProgressDialog(f"Downloading the {variant} weights…", "Cancel", 0, 0, self)
+        label = QLabel()
+        label.setWordWrap(True)  # a retry's explanation is two long sentences
+        label.setMinimumWidth(420)
+        dialog.setLabel(label)
+        dialog.setLabelText(f"Downloading the {variant} weights…")
         dialog.setObjectName("downloadDialog")
         dialog.setWindowTitle("etam-plugin")
         dialog.setMinimumDuration(0)
@@ -840,6 +846,18 @@ class MainWindow(QMainWindow):
             )
         else:
             dialog.setLabelText(f"Downloading the {msg.variant} weights: {mb:.1f} MB")
+
+    def _on_download_retrying(self, msg: m.DownloadRetrying) -> None:
+        """Said at once, in words: the Hub is out of reach, it is tried again, and a file
+        the user has is the other way (the retries take about half a minute)."""
+        text = (
+            f"Cannot reach the Hub for the {msg.variant} weights: {msg.text}.\n"
+            "Offline? Cancel, then Model ▸ Checkpoint File… (or Choose File… when asked "
+            "for the weights) opens a .pt file you have."
+        )
+        if self.download_dialog is not None:
+            self.download_dialog.setLabelText(text)
+        self.statusBar().showMessage(text.replace("\n", " "))
 
     def _on_download_finished(self, _ok: bool) -> None:
         if self.download_dialog is not None:
