@@ -1147,6 +1147,8 @@ class MainWindow(QMainWindow):
         for box in self.error_boxes:
             if box.informativeText() == report.text:
                 return  # the same error is already on screen (e.g. a corrupt frame, scrubbing)
+        if self.statusBar().currentMessage().endswith("…"):  # "Reading the timeline x…"
+            self.statusBar().showMessage(report.title or "Failed", 8000)  # it ended so
         if report.severity == "dialog-info":
             report = ErrorReport(report.title, report.text, report.details, "info")
         box = error_box(self, report)

@@ -664,3 +664,22 @@ def test_jump_to_the_next_problem_stops_where_an_object_is_lost_or_unsure(
     assert c.coverage.problems(2) == {3: "low", 4: "low"}
     go_to(qtbot, w, 4)
     assert jump(Qt.Key.Key_Right).startswith("No untracked, stale, lost or low-score frames")
+
+
+def test_a_broken_timeline_says_so_and_leaves_no_reading_message(qtbot, make_window, tmp_path):
+    """Issue 14 item 1 (part), found by the scripted session: a broken timeline's error
+    box came, but "Reading the timeline broken.otio…" stayed in the status bar for good;
+    and the second broken one must be said too."""
+    w = make_window()
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    for k in range(2):
+        bad = tmp_path / f"broken-{k}.otio"
+        bad.write_text("{ not a timeline")
+        seen = w.last_report
+        w.open_path(bad)
+        qtbot.waitUntil(lambda seen=seen: w.last_report is not seen, timeout=WAIT)
+        assert any(b.isVisible() for b in w.error_boxes)
+        assert "Reading the timeline" not in w.statusBar().currentMessage()
+        for box in list(w.error_boxes):
+            box.close()
+    assert w.controller.info is not None  # the open clip stays
