@@ -13,8 +13,12 @@ cancelled or whose process died starts again from zero next time.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Callable
+import re
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +51,15 @@ ENV_WEIGHTS_DIR = "ETAM_WEIGHTS_DIR"
 
 ProgressCallback = Callable[[int, "int | None"], None]
 """Called with (bytes done, total bytes or None) as a download advances."""
+RetryCallback = Callable[[str], None]
+"""Called with a sentence ("Connection refused; retrying in 4 s (retry 3 of 5)") each time
+huggingface_hub waits to try the Hub again."""
+
+HF_HTTP_LOGGER = "huggingface_hub.utils._http"  # where huggingface_hub says it retries
+_RETRYING = re.compile(
+    r"(?:Retrying in|Waiting) (?P<wait>[\d.]+)s.*\[Retry (?P<k>\d+)/(?P<n>\d+)\]"
+)
+_THROWN = re.compile(r"^(?:'(?P<why>.*)'|(?P<http>HTTP Error \d+)) thrown while", re.DOTALL)
 
 
 def weights_dir() -> Path:
@@ -140,6 +153,7 @@ def download_weights(
     progress: bool = True,
     on_progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    on_retry: RetryCallback | None = None,
 ) -> Path:
     """The local path of ``variant``'s official weights, downloading them if needed.
 
@@ -147,6 +161,8 @@ def download_weights(
     ``progress`` shows huggingface_hub's tqdm bar; ``on_progress`` receives byte counts (for
     a GUI); ``should_cancel`` is polled at each received chunk (10 MiB) and, when it returns
     True, stops the download, removes the partial file and raises :class:`CancelledError`.
+    ``on_retry`` hears each of huggingface_hub's retries when the Hub cannot be reached
+    (it retries for about 25 s before giving up, silently otherwise).
     Raises :class:`WeightsUnavailableError` (with the URL and the path to put the file at)
     when the Hub cannot be reached or refuses.
     """
@@ -157,12 +173,13 @@ def download_weights(
     if should_cancel is not None and should_cancel():
         raise CancelledError(f"download of {filename} cancelled")
     try:
-        path = hf_hub_download(
-            REPO_ID,
-            filename,
-            revision=REVISION,
-            tqdm_class=_progress_class(progress, on_progress, should_cancel),
-        )
+        with _retries_told(on_retry, should_cancel):
+            path = hf_hub_download(
+                REPO_ID,
+                filename,
+                revision=REVISION,
+                tqdm_class=_progress_class(progress, on_progress, should_cancel),
+            )
     except CancelledError:
         raise
     except LocalEntryNotFoundError as exc:
@@ -180,6 +197,54 @@ def download_weights(
             raise
         raise _unavailable(variant, f"the connection failed ({type(exc).__name__}: {exc})") from exc
     return Path(path)
+
+
+class _RetryHandler(logging.Handler):
+    """Turns huggingface_hub's retry log lines into one sentence per retry."""
+
+    def __init__(
+        self, on_retry: RetryCallback | None, should_cancel: Callable[[], bool] | None
+    ) -> None:
+        super().__init__(logging.WARNING)
+        self._on_retry = on_retry
+        self._should_cancel = should_cancel
+        self._why = "the Hub cannot be reached"
+        self._thread = threading.get_ident()  # this download's, not another thread's
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self._thread:
+            return
+        # Raised from here, a cancel ends huggingface_hub's retries at the next one (they
+        # run between chunks, where the progress bar's cancel check cannot see them).
+        if self._should_cancel is not None and self._should_cancel():
+            raise CancelledError("download cancelled while waiting for the Hub")
+        text = record.getMessage()
+        thrown = _THROWN.search(text)
+        if thrown:
+            self._why = thrown.group("why") or thrown.group("http")
+        retrying = _RETRYING.search(text)
+        if retrying and self._on_retry is not None:
+            wait = float(retrying.group("wait"))
+            self._on_retry(
+                f"{self._why}; retrying in {wait:g} s "
+                f"(retry {retrying.group('k')} of {retrying.group('n')})"
+            )
+
+
+@contextlib.contextmanager
+def _retries_told(
+    on_retry: RetryCallback | None, should_cancel: Callable[[], bool] | None
+) -> Iterator[None]:
+    if on_retry is None and should_cancel is None:
+        yield
+        return
+    handler = _RetryHandler(on_retry, should_cancel)
+    logger = logging.getLogger(HF_HTTP_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def _progress_class(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,9 +25,9 @@ from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
 from etam_plugin.gui.components import messages as m
 from etam_plugin.gui.components.backend import InferenceBackend
 from etam_plugin.gui.components.changes import ChangeTracker
-from etam_plugin.gui.components.coverage import Coverage
+from etam_plugin.gui.components.coverage import LOST, Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
-from etam_plugin.gui.components.export_job import ExportJob, ExportSettings
+from etam_plugin.gui.components.export_job import ExportJob, ExportSettings, RenderedMattes
 from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import ObjectFinishing, is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
@@ -119,6 +119,7 @@ class EditorController(QObject):
     exportFinished = Signal(object)  # ExportFinished
     downloadProgress = Signal(object)  # DownloadProgress
     downloadFinished = Signal(bool)  # True: the weights are there now
+    downloadRetrying = Signal(object)  # DownloadRetrying
     weightsMissing = Signal(object)  # WeightsUnavailableError: the window offers a download
     timelineRead = Signal(object)  # TimelineRead
     timelineRateNeeded = Signal(object)  # Path of an EDL whose rate nothing says
@@ -142,6 +143,8 @@ class EditorController(QObject):
         self.export_settings = ExportSettings()
         self.export_folder: Path | None = None  # of the last export, for the next clip's
         self.exporting: ExportJob | None = None
+        self.rendered = RenderedMattes()  # the last export's mattes, for another timeline
+        self._export_revision = 0
         self.downloading: m.DownloadWeights | None = None
         self.autosave_delay_ms = AUTOSAVE_DELAY_MS
         self.checkpoint_every_s = CHECKPOINT_EVERY_S
@@ -466,10 +469,17 @@ class EditorController(QObject):
             self._report_info("Wait for the running job to finish (or cancel it) first.")
             return False
         self.exporting = job
+        self._export_revision = self.changes.revision
         self._inference.worker.submit(m.Export(job))
         self.exportStarted.emit(job)
         self._emit_status()
         return True
+
+    def with_rendered_mattes(self, job: ExportJob) -> ExportJob:
+        """``job``, reusing the last export's matte files when they were made from the
+        same masks and settings (a second timeline format writes only the timeline)."""
+        reuse = self.rendered.reusable(job, self.changes.revision)
+        return replace(job, reuse=reuse) if reuse else job
 
     def cancel_export(self) -> None:
         if self.exporting is not None:
@@ -827,25 +837,56 @@ class EditorController(QObject):
         self._follow = False
         self.transport.seek(index)
 
-    def next_gap(self, step: int = 1) -> bool:
-        """Move to where the next (``step`` 1) or previous (-1) run of frames that still need
-        tracking starts (untracked or stale for any prompted object); on a long clip these
-        are invisible in the strip. False, and a word, when there is none that way."""
+    def next_problem(self, step: int = 1) -> bool:
+        """Move to where the next (``step`` 1) or previous (-1) run of problem frames
+        starts: frames that still need tracking (untracked or stale for any prompted
+        object), or done frames where the model lost an object or scored it low. On a
+        long clip these are invisible in the strip; the status bar says what is wrong
+        there. False, and a word, when there is none that way."""
         if self.info is None:
             return False
         ids = [o for o in self.objects.ids if self.prompts.frames(o)] or self.objects.ids
-        stats = [self.coverage.statuses(o) for o in ids]
+        stats = {o: self.coverage.statuses(o) for o in ids}
+        problems = {o: self.coverage.problems(o) for o in ids}
         n = self.transport.num_frames
-        todo = [any(s[f] not in DONE for s in stats) for f in range(n)] if stats else []
+
+        def kind(f: int) -> object:
+            """What is wrong on frame ``f`` (None: nothing); a run is frames of one kind."""
+            if any(s[f] not in DONE for s in stats.values()):
+                return "todo"  # stale then untracked is one run: one tracking job fills it
+            found = tuple((o, p[f]) for o, p in problems.items() if f in p)
+            return found or None
+
         here = self.transport.current
         frames = range(here + 1, n) if step > 0 else range(here - 1, -1, -1)
         for f in frames:
-            if todo[f] and (f == 0 or not todo[f - 1]):
+            this = kind(f)
+            if this is not None and (f == 0 or kind(f - 1) != this):
                 self.seek(f)
+                self._report_info(f"Frame {f}: {self._describe_problem(f, ids)}.")
                 return True
         where = "after" if step > 0 else "before"
-        self._report_info(f"No untracked or stale frames start {where} frame {here}.")
+        self._report_info(
+            f"No untracked, stale, lost or low-score frames start {where} frame {here}."
+        )
         return False
+
+    def _describe_problem(self, frame: int, ids: list[int]) -> str:
+        """What is wrong on ``frame``, object by object ("Object 2 lost")."""
+        parts = []
+        for o in ids:
+            name = self.objects.get(o).name
+            status = self.coverage.status(o, frame)
+            found = self.coverage.problem(o, frame)
+            if status is FrameStatus.STALE:
+                parts.append(f"{name} stale (a correction before it)")
+            elif status is FrameStatus.EMPTY:
+                parts.append(f"{name} not tracked")
+            elif found is not None and found[0] == LOST:
+                parts.append(f"{name} lost")
+            elif found is not None:
+                parts.append(f"{name} scores low (predicted IoU {found[1]:.2f})")
+        return ", ".join(parts)
 
     @property
     def finishing(self) -> MatteOps:
@@ -958,6 +999,8 @@ class EditorController(QObject):
     def _on_task_result_ready(self, msg: object) -> None:
         if isinstance(msg, m.DownloadProgress):
             self.downloadProgress.emit(msg)
+        elif isinstance(msg, m.DownloadRetrying):
+            self.downloadRetrying.emit(msg)
         elif isinstance(msg, m.WeightsReady):
             self.downloading = None
             then, self._after_download = self._after_download, None
@@ -987,6 +1030,11 @@ class EditorController(QObject):
                 self.exporting = None
             if msg.paths and not msg.failed and not msg.cancelled:
                 self.export_folder = msg.job.out.absolute().parent
+                mattes = [p for p in msg.paths if p != msg.job.timeline_out]
+                if self.changes.revision == self._export_revision:
+                    self.rendered.record(msg.job, self._export_revision, mattes)
+                else:  # edited while it ran: which masks it read is not known
+                    self.rendered.clear()
             self.exportFinished.emit(msg)
             self._emit_status()
             self._reload_model()  # a model switch asked for while exporting
@@ -1018,11 +1066,13 @@ class EditorController(QObject):
             # session keeps what re-tracking replaced): their shown masks are fetched again.
             for frame in msg.restored:
                 self.masks.discard(frame, msg.request.obj_id)
+                self.coverage.forget(frame, msg.request.obj_id)
             if msg.request.obj_id not in msg.result.objects:  # cleared: nothing to show
                 self.masks.discard(msg.result.frame_index, msg.request.obj_id)
             for res in msg.result.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.result.frame_index, res)
+                    self.coverage.record(msg.result.frame_index, res)
             self._set_all_statuses(msg.statuses)
             self._last_step_ms = msg.elapsed_s * 1000.0
             self._emit_status()
@@ -1047,6 +1097,7 @@ class EditorController(QObject):
             for res in msg.objects.values():
                 if res.obj_id in self.objects:
                     self.masks.put_result(msg.frame, res)
+                    self.coverage.record(msg.frame, res)
             if msg.frame == self.displayed_frame:
                 self.displayChanged.emit()
         elif isinstance(msg, m.SessionStarted):
@@ -1128,6 +1179,7 @@ class EditorController(QObject):
             if res.obj_id in self.objects:
                 self.masks.put_result(frame, res)
                 self.coverage.mark(res.obj_id, frame, FrameStatus.TRACKED)
+                self.coverage.record(frame, res)
         if rate_known(msg.progress):
             self._tracking_fps = msg.progress.fps
         self.trackingProgress.emit(msg.progress)

@@ -346,7 +346,8 @@ class ExportDialog(QDialog):
         except EtamError as exc:
             self.status.setText(f"<b>Cannot export:</b> {exc}")
             return False
-        existing = [p for p in job.outputs() if p.exists()]
+        job = c.with_rendered_mattes(job)
+        existing = [p for p in job.writes() if p.exists()]
         if existing and not self.confirm_overwrite(existing):
             return False
         if not c.export(job):
@@ -358,7 +359,12 @@ class ExportDialog(QDialog):
         files = len(job.obj_ids) if job.combine == "separate" else 1
         self.progress.setRange(0, job.frame_count * files)
         self.progress.setValue(0)
-        self.status.setText(f"Exporting {job.out.name}…")
+        if job.reuse:
+            self.status.setText(
+                f"Writing the timeline over {job.out.name} (rendered by the last export)…"
+            )
+        else:
+            self.status.setText(f"Exporting {job.out.name}…")
         self._started_at = 0.0
         self._set_running(True)
         return True
@@ -413,7 +419,8 @@ class ExportDialog(QDialog):
             self.result_paths = msg.paths
             self.progress.setValue(self.progress.maximum())
             names = "<br>".join(str(p) for p in msg.paths)
-            self.status.setText(f"<b>Done</b> in {msg.elapsed_s:.1f} s:<br>{names}")
+            reused = " (the matte of the last export, reused)" if msg.job.reuse else ""
+            self.status.setText(f"<b>Done</b> in {msg.elapsed_s:.1f} s{reused}:<br>{names}")
             self.open_button.setEnabled(True)
 
     def _on_export_button_clicked(self) -> None:

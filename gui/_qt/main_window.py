@@ -193,8 +193,8 @@ class MainWindow(QMainWindow):
         a("first_frame", "First Frame", t.go_start, "first-frame")
         a("last_frame", "Last Frame", t.go_end, "last-frame")
         a("loop", "&Loop In–Out", self._on_loop_toggled, checkable=True)
-        a("next_gap", "Next &Untracked Frames", lambda: c.next_gap(1))
-        a("previous_gap", "Previous U&ntracked Frames", lambda: c.next_gap(-1))
+        a("next_gap", "Next &Problem Frame", lambda: c.next_problem(1))
+        a("previous_gap", "Previous Pro&blem Frame", lambda: c.next_problem(-1))
         a("go_to_frame", "&Go to Frame…", self.go_to_frame)
         a("set_in", "Set &In Point", t.set_in, "set-in")
         a("set_out", "Set &Out Point", t.set_out, "set-out")
@@ -208,6 +208,14 @@ class MainWindow(QMainWindow):
         a("zoom_100", "&100 %", v.zoom_100, "zoom-100")
         a("zoom_in", "Zoom &In", v.zoom_in, "zoom-in")
         a("zoom_out", "Zoom &Out", v.zoom_out, "zoom-out")
+        strip = self.strip
+        a("timeline_zoom_in", "Zoom Timeline In", strip.zoom_in, "zoom-in")
+        a("timeline_zoom_out", "Zoom Timeline Out", strip.zoom_out, "zoom-out")
+        a("timeline_zoom_range", "Zoom Timeline to In–Out", strip.zoom_to_range, "zoom-range")
+        a("timeline_zoom_all", "Show Whole Clip in Timeline", strip.zoom_all, "zoom-all")
+        strip.set_zoom_actions(
+            [self.actions[f"timeline_zoom_{k}"] for k in ("out", "in", "range", "all")]
+        )
         a("toggle_markers", "Show Prompt &Markers", self._on_toggle_markers, checkable=True)
         self.actions["toggle_markers"].setChecked(True)
         modes = QActionGroup(self)
@@ -313,6 +321,11 @@ class MainWindow(QMainWindow):
             "zoom_100",
             "zoom_in",
             "zoom_out",
+            None,
+            "timeline_zoom_in",
+            "timeline_zoom_out",
+            "timeline_zoom_range",
+            "timeline_zoom_all",
             None,
             "mode_overlay",
             "mode_matte",
@@ -500,6 +513,7 @@ class MainWindow(QMainWindow):
         c.weightsMissing.connect(self._on_weights_missing)
         c.downloadProgress.connect(self._on_download_progress)
         c.downloadFinished.connect(self._on_download_finished)
+        c.downloadRetrying.connect(self._on_download_retrying)
         c.timelineRead.connect(self._on_timeline_read)
         c.timelineRateNeeded.connect(self._on_timeline_rate_needed)
         c.modelOptionsApplied.connect(self._on_model_options_applied)
@@ -815,6 +829,11 @@ class MainWindow(QMainWindow):
         if not self.controller.download_weights(variant, then):
             return False
         dialog = QProgressDialog(f"Downloading the {variant} weights…", "Cancel", 0, 0, self)
+        label = QLabel()
+        label.setWordWrap(True)  # a retry's explanation is two long sentences
+        label.setMinimumWidth(420)
+        dialog.setLabel(label)
+        dialog.setLabelText(f"Downloading the {variant} weights…")
         dialog.setObjectName("downloadDialog")
         dialog.setWindowTitle("etam-plugin")
         dialog.setMinimumDuration(0)
@@ -841,6 +860,18 @@ class MainWindow(QMainWindow):
             )
         else:
             dialog.setLabelText(f"Downloading the {msg.variant} weights: {mb:.1f} MB")
+
+    def _on_download_retrying(self, msg: m.DownloadRetrying) -> None:
+        """Said at once, in words: the Hub is out of reach, it is tried again, and a file
+        the user has is the other way (the retries take about half a minute)."""
+        text = (
+            f"Cannot reach the Hub for the {msg.variant} weights: {msg.text}.\n"
+            "Offline? Cancel, then Model ▸ Checkpoint File… (or Choose File… when asked "
+            "for the weights) opens a .pt file you have."
+        )
+        if self.download_dialog is not None:
+            self.download_dialog.setLabelText(text)
+        self.statusBar().showMessage(text.replace("\n", " "))
 
     def _on_download_finished(self, _ok: bool) -> None:
         if self.download_dialog is not None:
@@ -1143,6 +1174,8 @@ class MainWindow(QMainWindow):
         for box in self.error_boxes:
             if box.informativeText() == report.text:
                 return  # the same error is already on screen (e.g. a corrupt frame, scrubbing)
+        if self.statusBar().currentMessage().endswith("…"):  # "Reading the timeline x…"
+            self.statusBar().showMessage(report.title or "Failed", 8000)  # it ended so
         if report.severity == "dialog-info":
             report = ErrorReport(report.title, report.text, report.details, "info")
         box = error_box(self, report)

@@ -333,18 +333,22 @@ class InferenceBackend:
                 emit(m.ExportProgress(job, done[0], total))
 
         try:
-            paths = export_session_mattes(
-                session,
-                frames,
-                list(job.obj_ids),
-                (job.first, job.last),
-                job.fmt,
-                job.out,
-                ops=job.ops,
-                combine=job.combine,
-                progress=progress,
-                cancel=job.cancel,
-            )
+            if job.reuse:  # rendered by the last export from the same masks and settings
+                paths = list(job.reuse)
+                emit(m.ExportProgress(job, total, total))
+            else:
+                paths = export_session_mattes(
+                    session,
+                    frames,
+                    list(job.obj_ids),
+                    (job.first, job.last),
+                    job.fmt,
+                    job.out,
+                    ops=job.ops,
+                    combine=job.combine,
+                    progress=progress,
+                    cancel=job.cancel,
+                )
             if job.timeline_out is not None:
                 clip = job.clip or clip_for_media(job.source, frame_range=(job.first, job.last + 1))
                 paths.append(write_session_timeline(job.timeline_out, clip, paths[0], job.fmt))

@@ -95,10 +95,21 @@ class ExportJob:
     timeline_out: Path | None = None
     clip: TimelineClip | None = None  # the timeline clip to place; None: the source file
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+    # Matte files an earlier export rendered from the same inputs: only the timeline is
+    # written (a second timeline format must not decode and render the clip again).
+    reuse: tuple[Path, ...] = ()
 
     @property
     def frame_count(self) -> int:
         return self.last - self.first + 1
+
+    def matte_key(self) -> tuple:
+        """What the matte files depend on, besides the session's masks."""
+        return (self.fmt, self.out, self.obj_ids, self.combine, self.first, self.last)
+
+    def writes(self) -> list[Path]:
+        """The files this job will (over)write: its outputs less the mattes it reuses."""
+        return [p for p in self.outputs() if p not in self.reuse]
 
     def outputs(self) -> list[Path]:
         """The files (or folders) this job writes, timeline last."""
@@ -227,6 +238,46 @@ def _clip_inside(clip: TimelineClip, first: int, last: int, source: Path) -> boo
         return True  # an EDL: the timeline writer checks against the matte's timecode
     start = clip.source_start - origin
     return first <= start and start + clip.duration - 1 <= last
+
+
+class RenderedMattes:
+    """The matte files of the last finished export and what they were made from, so a
+    timeline asked for again (another format) reuses them. Reused only while the files are
+    exactly as written (size and modification time) and the masks have not changed since
+    (the project's revision)."""
+
+    def __init__(self) -> None:
+        self._made: tuple[tuple, tuple[tuple[Path, int, int], ...]] | None = None
+
+    def record(self, job: ExportJob, revision: int, paths: Sequence[Path]) -> None:
+        stamps = []
+        for path in paths:
+            try:
+                st = Path(path).stat()
+            except OSError:
+                self._made = None
+                return
+            stamps.append((Path(path), st.st_size, st.st_mtime_ns))
+        self._made = ((job.matte_key(), job.ops, job.source, revision), tuple(stamps))
+
+    def reusable(self, job: ExportJob, revision: int) -> tuple[Path, ...]:
+        """The files ``job`` can take as its mattes (none if anything differs)."""
+        if self._made is None or job.timeline_out is None:
+            return ()
+        key, stamps = self._made
+        if key != (job.matte_key(), job.ops, job.source, revision):
+            return ()
+        for path, size, mtime in stamps:
+            try:
+                st = path.stat()
+            except OSError:
+                return ()
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                return ()
+        return tuple(path for path, _size, _mtime in stamps)
+
+    def clear(self) -> None:
+        self._made = None
 
 
 def remember(settings: ExportSettings, job: ExportJob) -> ExportSettings:

@@ -325,6 +325,14 @@ class DownloadProgress:
 
 
 @dataclass(frozen=True)
+class DownloadRetrying:
+    """The Hub could not be reached; huggingface_hub tries again (``text`` says when)."""
+
+    variant: str
+    text: str
+
+
+@dataclass(frozen=True)
 class WeightsReady:
     variant: str
     path: Path

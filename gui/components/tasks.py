@@ -49,5 +49,6 @@ class TaskBackend:
             progress=False,
             on_progress=on_progress,
             should_cancel=request.cancel.is_set,
+            on_retry=lambda text: emit(m.DownloadRetrying(request.variant, text)),
         )
         emit(m.WeightsReady(request.variant, path))

@@ -67,8 +67,12 @@ def draw_prompt(prompt: Prompt, size: tuple[int, int]) -> np.ndarray:
 
 
 def _result(obj_id: int, mask: np.ndarray) -> ObjectResult:
+    """Present with score 1.0; but a mask cut by the frame's left or right edge scores 0.4
+    (the fake's "unsure") and an empty one is absent (score 0, object score -10)."""
     present = bool(mask.any())
-    return ObjectResult(obj_id, mask.copy(), 1.0 if present else 0.0, 10.0 if present else -10.0)
+    cut = bool(mask[:, 0].any() or mask[:, -1].any())
+    score = (0.4 if cut else 1.0) if present else 0.0
+    return ObjectResult(obj_id, mask.copy(), score, 10.0 if present else -10.0)
 
 
 class FakeSession:

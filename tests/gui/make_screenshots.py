@@ -4,8 +4,10 @@
     python tests/gui/make_screenshots.py --out /tmp/shots --clip juggle.mp4
 
 States: the empty panel, a clip with an object selected (overlay), tracking in progress,
-the matte view, the cutout view, the export dialog. Masks come from the GrabCut stand-in
-(tests/gui/screenshot_session.py; see why there); everything else is the real panel.
+the matte view, the cutout view, the export dialog, the timeline zoomed to In–Out, and a
+jump to a problem frame (the stand-in scores a mask cut by the frame's edge low). Masks
+come from the GrabCut stand-in (tests/gui/screenshot_session.py; see why there);
+everything else is the real panel.
 PNGs are palette-quantised to stay small (< 300 KB).
 """
 
@@ -185,7 +187,32 @@ def shoot(args: argparse.Namespace, width: int, height: int, tmp: Path) -> int:
     window.set_view_mode(ViewMode.CUTOUT)
     shot("cutout")
 
+    # The timeline zoomed to In–Out (0–59 of 288 frames): each frame is a few pixels wide.
     window.set_view_mode(ViewMode.OVERLAY)
+    c.seek(52)
+    window.strip.zoom_to_range()
+    wait_until(lambda: c.displayed_frame == 52 and c.masks.has(52, 1))
+    shot("timeline-zoom")
+
+    # Problem frames: the plants at the right edge, cut by the frame, score low; Alt+→
+    # from frame 0 stops where that starts (frame 5) and says what it is.
+    plants = c.add_object("Plants")
+    c.seek(5)
+    wait_until(lambda: c.displayed_frame == 5)
+    c.set_box(1150, 100, 1279, 700)
+    for xy in ((1272, 250), (1272, 420), (1272, 600), (1230, 330)):
+        c.add_point(*xy)
+    wait_until(lambda: c.masks.has(5, plants.obj_id) and not c.busy)
+    c.transport.set_out(40)
+    c.track("forward")
+    wait_until(lambda: c.tracking is not None)
+    wait_until(lambda: c.tracking is None, timeout_s=600)
+    c.seek(0)
+    wait_until(lambda: c.displayed_frame == 0)
+    window.actions["next_gap"].trigger()
+    wait_until(lambda: c.displayed_frame == c.transport.current)
+    shot("problem-frames")
+
     dialog = window.show_export()
     dialog.timeline.setCurrentIndex(dialog.timeline.findData(".otio"))
     dialog.move(width // 2 - dialog.width() // 2, height // 2 - dialog.height() // 2)

@@ -183,3 +183,68 @@ def test_a_rate_that_is_not_one_is_said_as_a_timeline_error_every_time(
         qtbot.waitUntil(lambda: window.last_report is not None, timeout=WAIT)
         assert window.last_report.title == "Cannot use the timeline"
         assert "'12,5' is not a frame rate" in window.last_report.text
+
+
+def test_a_second_timeline_format_reuses_the_rendered_matte(
+    qtbot, window, cut, tmp_path, monkeypatch
+):
+    """Issue 14 item 11 (part): exporting an FCP XML after an OTIO of the same matte decoded
+    the clip and rendered the matte again. The real export runs (real media, real ProRes
+    writer, real timeline writers); renders are counted at export_mattes."""
+    from PySide6.QtCore import Qt
+
+    import etam_plugin.export.session as export_module  # where the panel's export calls it
+
+    renders = []
+    real = export_module.export_mattes
+
+    def counting(*args, **kwargs):
+        renders.append(args[4])  # the target
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(export_module, "export_mattes", counting)
+    _media, path = cut
+    window.pick_clip = lambda msg: (msg.clips[1], 0)
+    window.open_path(path)
+    c = window.controller
+    qtbot.waitUntil(
+        lambda: c.session_state is SessionState.READY and c.displayed_frame is not None,
+        timeout=WAIT,
+    )
+    c.add_point(30, 30)
+    with qtbot.waitSignal(c.trackingFinished, timeout=WAIT):
+        c.track("both")
+    dialog = window.show_export()
+    dialog.confirm_overwrite = lambda existing: pytest.fail(f"asked to overwrite {existing}")
+    matte = tmp_path / "shot_matte.mov"
+    dialog.out.clear()
+    qtbot.keyClicks(dialog.out, str(matte))
+
+    def export_with(kind: str) -> tuple:
+        dialog.timeline.setCurrentIndex(dialog.timeline.findData(kind))
+        with qtbot.waitSignal(c.exportFinished, timeout=WAIT) as done:
+            qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        assert not done.args[0].failed
+        return done.args[0].paths
+
+    first = export_with(".otio")
+    stamp = matte.stat().st_mtime_ns
+    assert first == (matte, tmp_path / "cut_clip2_matte.otio") and renders == [matte]
+    second = export_with(".xml")
+    assert second == (matte, tmp_path / "cut_clip2_matte.xml")
+    assert renders == [matte] and matte.stat().st_mtime_ns == stamp  # not rendered again
+    assert "reused" in dialog.status.text()
+    assert read_timeline(second[1])[1].media_path == matte  # the XML places that matte
+
+    # New masks: the matte is rendered again (after asking to overwrite it).
+    c.add_point(50, 40)
+    qtbot.waitUntil(lambda: c.changes.revision != 0 and not c.busy, timeout=WAIT)
+    asked = []
+    dialog.confirm_overwrite = lambda existing: asked.append(existing) or True
+    export_with(".otio")
+    assert renders == [matte, matte] and asked == [[matte, tmp_path / "cut_clip2_matte.otio"]]
+    # …and so is a matte changed on disk since.
+    matte.write_bytes(b"not the export")
+    asked.clear()
+    export_with(".fcpxml")
+    assert len(renders) == 3 and asked == [[matte]]

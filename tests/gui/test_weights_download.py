@@ -97,3 +97,51 @@ def test_cancelling_the_download_leaves_nothing(qtbot, hub, window, tmp_path):
     blobs = tmp_path / "hf" / "hub" / "models--yunyangx--efficient-track-anything" / "blobs"
     assert not blobs.exists() or [p.name for p in blobs.iterdir()] == []
     assert not (tmp_path / "weights" / FILE).exists()
+
+
+@pytest.fixture
+def no_hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A Hub address where nothing listens (connections are refused): offline, as far as
+    huggingface_hub can tell; nothing local either."""
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: refused now
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.setenv("ETAM_WEIGHTS_DIR", str(tmp_path / "weights"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(constants, "AGENT_HARNESSES_PATH", str(tmp_path / "hf" / "a.json"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    yield url
+    huggingface_hub.close_session()
+
+
+def test_an_unreachable_hub_is_said_at_once_with_the_other_way(qtbot, no_hub, window, tmp_path):
+    """Issue 14 item 6 (part): offline, the download retried for half a minute behind a
+    still "Downloading…" dialog, with no word of the file the user may have. Now the first
+    retry is said at once, with Model ▸ Checkpoint File… as the other way, and Cancel ends
+    the retries."""
+    import time
+
+    w, c = window, window.controller
+    w.ask_download = lambda error: True
+    w.open_path(tmp_path / "clip.mp4")
+    qtbot.waitUntil(lambda: w.download_dialog is not None, timeout=WAIT)
+    t0 = time.monotonic()
+    qtbot.waitUntil(lambda: "retrying" in w.download_dialog.labelText(), timeout=5_000)
+    assert time.monotonic() - t0 < 3  # huggingface_hub's first retry comes after 1 s
+    text = w.download_dialog.labelText()
+    assert "Cannot reach the Hub for the ti_512x512 weights" in text
+    assert "Connection refused" in text and "retry 1 of 5" in text
+    assert "Model ▸ Checkpoint File…" in text and "Choose File…" in text
+    assert "retrying" in w.statusBar().currentMessage()
+    with qtbot.waitSignal(c.downloadFinished, timeout=15_000) as done:
+        w.download_dialog.findChild(QPushButton).click()  # Cancel: at the next retry
+    assert done.args == [False] and w.download_dialog is None
+    assert c.session_state is SessionState.FAILED and c.downloading is None
