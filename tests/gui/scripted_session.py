@@ -50,6 +50,7 @@ WIDTH = 320
 
 def shaped_weights(folder: Path) -> Path:
     """The seeded random ti_512x512 checkpoint (made in a subprocess, as the tests do)."""
+    folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
         [sys.executable, "-c", SHAPED_WEIGHTS, str(folder)], capture_output=True, text=True
     )
