@@ -53,6 +53,7 @@ from etam_plugin.model.types import (
 SESSION_FILE = "session.json"
 SESSION_VERSION = 2  # 2: a frame's prompt calls (1: one click-built prompt)
 SHELF_DEPTH = 8  # records kept per frame for undo (the newest)
+CORRECTIONS_KEPT = 64  # corrections kept per object for undo/redo (the newest)
 DIRECTIONS = ("forward", "backward", "both")
 
 UNDO_SHELF = "etam-undo"
@@ -87,6 +88,9 @@ class _Object:
     # stored record is right for, and the records re-tracking replaced, kept on disk.
     valid: dict[int, frozenset[int]] = field(default_factory=dict)
     shelf: dict[int, list[_Shelved]] = field(default_factory=dict)
+    # Corrections as computed when made, by (frame, base, calls): undo and redo of a click
+    # show the record the user saw, not one recomputed on a memory that changed since.
+    corrections: OrderedDict[tuple, FrameRecord] = field(default_factory=OrderedDict)
 
     def record(self, frame: int) -> FrameRecord | None:
         return self.cond.get(frame) or self.store.get(frame)
@@ -294,23 +298,31 @@ class VideoSession:
             else:
                 entry = obj.prompts.get(frame_index)
                 base = entry.base if entry else obj.store.get(frame_index)
-                memory = None
-                if cache is None:  # the cache holds this frame's memory-conditioned features
-                    memory = self._memory_input(
-                        obj, self._plan(obj, frame_index, base.reverse), exclude=frame_index
+                made = (frame_index, _record_digest(base), _calls_key(calls))
+                record = obj.corrections.get(made)
+                if record is None:
+                    memory = None
+                    if cache is None:  # the cache holds the memory-conditioned features
+                        memory = self._memory_input(
+                            obj, self._plan(obj, frame_index, base.reverse), exclude=frame_index
+                        )
+                    prediction, cache = self.engine.apply_prompt(
+                        feats, steps, memory=memory, pos=pos, base_logits=base.logits, cache=cache
                     )
-                prediction, cache = self.engine.apply_prompt(
-                    feats, steps, memory=memory, pos=pos, base_logits=base.logits, cache=cache
-                )
-                record = record_from_prediction(
-                    prediction, 0, interacted=True, reverse=base.reverse
-                )
+                    record = record_from_prediction(
+                        prediction, 0, interacted=True, reverse=base.reverse
+                    )
+                obj.corrections[made] = record
+                obj.corrections.move_to_end(made)
+                while len(obj.corrections) > CORRECTIONS_KEPT:
+                    obj.corrections.popitem(last=False)
                 obj.store.put(frame_index, record)
                 obj.prompts[frame_index] = _PromptEntry(calls, base)
                 self._mark_after_stale(obj, frame_index, base.reverse)
             obj.stale.discard(frame_index)
             self._invalidate(obj_id, frame_index)
-            self._prompt_cache[(obj_id, frame_index)] = cache  # after invalidating the others
+            if cache is not None:  # after invalidating the others
+                self._prompt_cache[(obj_id, frame_index)] = cache
             obj.store.save_mask(frame_index, self._result(obj, frame_index, False).mask)
             self._bring_back(obj)
             return self.frame_result(frame_index)
@@ -777,6 +789,14 @@ class VideoSession:
         self._shelf_cleanup()
         if self._cleanup is not None:
             self._cleanup()
+
+
+def _record_digest(record: FrameRecord) -> str:
+    """A record's identity by content (its logits and scores): the same base of a
+    correction however often it was spilled to disk and read back."""
+    digest = hashlib.sha1(record.logits.float().contiguous().numpy().tobytes())
+    digest.update(f"{record.score:.9g} {record.object_score:.9g} {record.reverse}".encode())
+    return digest.hexdigest()
 
 
 def _calls_key(calls: Sequence[Prompt]) -> tuple:

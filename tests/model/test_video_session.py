@@ -246,3 +246,29 @@ def test_bad_prompts_are_refused_clearly(model, frames) -> None:
         list(s.propagate())
     with pytest.raises(ValueError, match="labels"):
         Prompt(((1.0, 1.0),), (1, 0))
+
+
+def test_undo_on_a_corrected_frame_shows_what_it_showed_after_earlier_frames_changed(
+    model, frames
+) -> None:
+    """Issue 14 (found by the scripted session): a frame corrected once (A), then earlier
+    frames re-tracked (a correction before it), then clicked again (B) and undone: the
+    frame must show A's mask as the user saw it, not A recomputed on the new memory."""
+    session = VideoSession(model, frames)
+    session.add_object(1)
+    session.add_prompt(0, 1, Prompt(points_xy=((30.0, 20.0),), labels=(1,)))
+    list(session.propagate())
+    a = Prompt(points_xy=((40.0, 30.0),), labels=(1,))
+    session.set_prompts(8, 1, (a,))
+    shown_a = session.result(8, 1).mask.copy()
+    # a correction before it, re-tracked up to it: frame 8's memory is different now
+    session.set_prompts(5, 1, (Prompt(points_xy=((10.0, 10.0),), labels=(0,)),))
+    list(session.propagate(start=5, end=N - 1))
+    assert np.array_equal(session.result(8, 1).mask, shown_a)  # a prompted frame keeps it
+    b = Prompt(points_xy=((20.0, 40.0),), labels=(0,))
+    session.set_prompts(8, 1, (a, b))  # a second click there
+    session.set_prompts(8, 1, (a,))  # and its undo
+    assert np.array_equal(session.result(8, 1).mask, shown_a)
+    session.set_prompts(8, 1, ())  # undo A too, then redo it
+    session.set_prompts(8, 1, (a,))
+    assert np.array_equal(session.result(8, 1).mask, shown_a)
