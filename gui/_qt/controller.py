@@ -18,7 +18,13 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QUndoStack
 
-from etam_plugin.errors import ModelError, ProjectError, TimelineRateError, WeightsUnavailableError
+from etam_plugin.errors import (
+    EtamError,
+    ModelError,
+    ProjectError,
+    TimelineRateError,
+    WeightsUnavailableError,
+)
 from etam_plugin.gui._qt.progress import rate_known
 from etam_plugin.gui._qt.undo import AddObjectCommand, PromptCommand, RemoveObjectCommand
 from etam_plugin.gui._qt.worker import MailboxWorker, WorkerThread
@@ -27,7 +33,12 @@ from etam_plugin.gui.components.backend import InferenceBackend
 from etam_plugin.gui.components.changes import ChangeTracker
 from etam_plugin.gui.components.coverage import LOST, Coverage
 from etam_plugin.gui.components.errors import ErrorReport, describe_error
-from etam_plugin.gui.components.export_job import ExportJob, ExportSettings, RenderedMattes
+from etam_plugin.gui.components.export_job import (
+    ExportJob,
+    ExportSettings,
+    RenderedMattes,
+    plan_export,
+)
 from etam_plugin.gui.components.fill import DONE, Leg, describe_gaps, plan_fill
 from etam_plugin.gui.components.finishing import ObjectFinishing, is_identity, preview_alpha
 from etam_plugin.gui.components.frames import FrameBackend, FramesFactory, open_frames
@@ -475,9 +486,22 @@ class EditorController(QObject):
         self._emit_status()
         return True
 
-    def with_rendered_mattes(self, job: ExportJob) -> ExportJob:
-        """``job``, reusing the last export's matte files when they were made from the
-        same masks and settings (a second timeline format writes only the timeline)."""
+    def plan_export(self, settings: ExportSettings) -> ExportJob:
+        """The export job for ``settings`` on the open clip: its objects, In–Out and each
+        object's finishing, reusing the last export's matte files when they were made from
+        the same masks and settings (a second timeline format writes only the timeline).
+        Raises :class:`EtamError` for choices that cannot be exported."""
+        if self.info is None:
+            raise EtamError("open a clip before exporting")
+        job = plan_export(
+            settings,
+            source=self.info.path,
+            objects=self.objects.ids,
+            in_out=(self.transport.in_point, self.transport.out_point),
+            num_frames=self.info.num_frames,
+            ops=self.object_finishing.as_dict(),
+            clip=self.clip,
+        )
         reuse = self.rendered.reusable(job, self.changes.revision)
         return replace(job, reuse=reuse) if reuse else job
 

@@ -42,7 +42,6 @@ from etam_plugin.gui.components.export_job import (
     default_timeline_output,
     format_suffix,
     output_folder,
-    plan_export,
     remember,
     timeline_capable,
 )
@@ -334,19 +333,10 @@ class ExportDialog(QDialog):
             return False
         settings = self.settings()
         try:
-            job = plan_export(
-                settings,
-                source=c.info.path,
-                objects=c.objects.ids,
-                in_out=(c.transport.in_point, c.transport.out_point),
-                num_frames=c.info.num_frames,
-                ops=c.object_finishing.as_dict(),
-                clip=c.clip,
-            )
+            job = c.plan_export(settings)
         except EtamError as exc:
             self.status.setText(f"<b>Cannot export:</b> {exc}")
             return False
-        job = c.with_rendered_mattes(job)
         existing = [p for p in job.writes() if p.exists()]
         if existing and not self.confirm_overwrite(existing):
             return False

@@ -197,22 +197,13 @@ class Session:
         self.count("undo_redo_checks")
 
     def export(self, timeline: str) -> None:
-        from etam_plugin.gui.components.export_job import ExportSettings, plan_export
+        from etam_plugin.gui.components.export_job import ExportSettings
 
         c = self.c
         out = self.tmp / "out" / "shot_matte.mov"
         settings = ExportSettings(fmt="prores4444", out=out, timeline=timeline)
         (self.tmp / "out").mkdir(exist_ok=True)
-        job = plan_export(
-            settings,
-            source=c.info.path,
-            objects=c.objects.ids,
-            in_out=(c.transport.in_point, c.transport.out_point),
-            num_frames=c.info.num_frames,
-            ops=c.finishing,
-            clip=c.clip,
-        )
-        job = c.with_rendered_mattes(job)
+        job = c.plan_export(settings)
         finished = []
         c.exportFinished.connect(finished.append)
         try:
