@@ -274,7 +274,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict:
     next_sample = 10.0
     while True:
         elapsed = time.monotonic() - t_start
-        if elapsed >= args.duration:
+        if elapsed >= args.duration or (args.rounds and rounds >= args.rounds):
             break
         if elapsed >= next_sample:
             samples.append((round(elapsed, 1), rss_mb()))
@@ -384,6 +384,9 @@ def check_recovery(weights: Path, tmp: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
+    parser.add_argument(
+        "--rounds", type=int, default=0, help="stop after this many rounds (0: the duration only)"
+    )
     parser.add_argument("--weights", type=Path, help="a folder with efficienttam_ti_512x512.pt")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-kill", action="store_true", help="skip the SIGKILL check")
