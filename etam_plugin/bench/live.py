@@ -64,6 +64,8 @@ def _frames(path: Path | None, count: int, size: tuple[int, int] = (640, 360)):
 
     if path is None:
         path = Path(__file__).resolve().parents[3] / "shared" / "media" / "juggle.mp4"
+        if not path.is_file():  # the team's footage sits beside a checkout, not an install
+            raise SystemExit(f"bench live: no --clip given and no {path}; give --clip VIDEO")
     frames = []
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):

@@ -173,7 +173,7 @@ def test_live_runs_bfloat16_by_default_where_the_cpu_has_it(monkeypatch, tmp_pat
 
 @native
 @pytest.mark.slow
-def test_bench_live_runs_bfloat16_on_the_cpu(tmp_path) -> None:
+def test_bench_live_runs_bfloat16_on_the_cpu(tmp_path, media_dir) -> None:
     """``bench live --dtype bfloat16`` on the CPU (it was refused as GPU-only) reports the
     step, the click on cached features and a second object's click."""
     import json
@@ -182,6 +182,7 @@ def test_bench_live_runs_bfloat16_on_the_cpu(tmp_path) -> None:
 
     out = tmp_path / "live.json"
     args = ["bench", "live", "--frames", "2", "--warmup", "1", "--dtype", "bfloat16"]
+    args += ["--clip", str(media_dir / "juggle.mp4")]
     args += ["--state-frames", "3", "--state-network", "tiny", "--json", str(out)]
     assert main(args) == 0
     report = json.loads(out.read_text())
