@@ -344,6 +344,8 @@ class VideoSession:
             obj.store.put(frame, entry.base)
             self._mark_after_stale(obj, frame, entry.base.reverse)
         self._invalidate(obj.obj_id, frame)
+        if frame in obj.store:  # the stored mask (read once the record leaves RAM) too
+            obj.store.save_mask(frame, self._result(obj, frame, False).mask)
 
     def _mark_after_stale(self, obj: _Object, frame: int, reverse: bool) -> None:
         later = (lambda f: f < frame) if reverse else (lambda f: f > frame)

@@ -272,3 +272,22 @@ def test_undo_on_a_corrected_frame_shows_what_it_showed_after_earlier_frames_cha
     session.set_prompts(8, 1, ())  # undo A too, then redo it
     session.set_prompts(8, 1, (a,))
     assert np.array_equal(session.result(8, 1).mask, shown_a)
+
+
+def test_an_undone_correction_stays_undone_after_eviction_from_ram(model, frames) -> None:
+    """Undoing a correction puts the tracked record back; once that frame leaves RAM its
+    mask is read from the stored 1-bit PNG, which must be the tracked mask again, not the
+    correction's (on a long clip the undo came back after scrolling away)."""
+    session = VideoSession(model, frames, ram_frames=2)
+    session.add_object(1)
+    session.add_prompt(0, 1, Prompt(points_xy=((30.0, 20.0),), labels=(1,)))
+    list(session.propagate())
+    tracked = session.result(5, 1).mask.copy()
+    session.set_prompts(5, 1, (Prompt(points_xy=((10.0, 40.0),), labels=(0,)),))
+    assert not np.array_equal(session.result(5, 1).mask, tracked)
+    session.set_prompts(5, 1, ())  # undo
+    assert np.array_equal(session.result(5, 1).mask, tracked)
+    for f in range(N):  # frame 5 leaves RAM
+        session.result(f, 1, with_logits=True)
+    session._results.clear()  # and the result cache: read as a user scrolling back would
+    assert np.array_equal(session.result(5, 1).mask, tracked)
