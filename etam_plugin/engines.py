@@ -109,9 +109,9 @@ class EngineOptions:
                 "CUDA graphs replay the torch network; the ONNX backend cannot use them",
             ),
             (
-                onnx and (self.variant or self.attention or self.pool_window) is not None,
+                onnx and (self.attention or self.pool_window) is not None,
                 EtamError,
-                "an ONNX export fixes its variant and attention; export again to change them",
+                "an ONNX export fixes its attention; export again to change it",
             ),
             (
                 onnx and self.checkpoint is None,
@@ -164,6 +164,16 @@ def build_engine(options: EngineOptions) -> Any:
         from etam_plugin.onnx_runtime.backend import make_engine
 
         assert options.checkpoint is not None  # refused in EngineOptions
+        if options.variant is not None:  # the export's own variant, or a reason
+            from etam_plugin.onnx_runtime.manifest import read_manifest
+
+            made = read_manifest(options.checkpoint).variant
+            if made != options.variant:
+                raise OnnxError(
+                    f"{options.checkpoint} is an export of {made}, not {options.variant}",
+                    path=options.checkpoint,
+                    reason="options",
+                )
         # the execution providers choose where the graphs run; "auto" lets them
         device = None if options.device == "auto" else options.device
         return make_engine(

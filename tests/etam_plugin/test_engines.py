@@ -23,9 +23,8 @@ REFUSED = [
     (dict(backend="onnx", checkpoint="x", dtype="bfloat16"), OnnxError, "runs float32 graphs"),
     (dict(backend="onnx", checkpoint="x", dtype="float16"), OnnxError, "runs float32 graphs"),
     (dict(backend="onnx", checkpoint="x", cuda_graphs=True), EtamError, "cannot use them"),
-    (dict(backend="onnx", checkpoint="x", attention="full"), EtamError, "fixes its variant"),
-    (dict(backend="onnx", checkpoint="x", variant="mobile"), EtamError, "fixes its variant"),
-    (dict(backend="onnx", checkpoint="x", pool_window=2), EtamError, "fixes its variant"),
+    (dict(backend="onnx", checkpoint="x", attention="full"), EtamError, "fixes its attention"),
+    (dict(backend="onnx", checkpoint="x", pool_window=2), EtamError, "fixes its attention"),
     (dict(backend="onnx"), OnnxError, "needs an export folder"),
     (dict(checkpoint="mobile", onnx_precision="int8"), EtamError, "is for the ONNX backend"),
     (dict(), EtamError, "no weights"),
@@ -52,6 +51,7 @@ ACCEPTED = [
     dict(backend="onnx", checkpoint="folder"),
     dict(backend="onnx", checkpoint="folder", onnx_precision="int8", device="cpu", threads=1),
     dict(backend="onnx", checkpoint="folder", cuda_graphs=False),
+    dict(backend="onnx", checkpoint="folder", variant="mobile"),  # checked against the export
 ]
 
 

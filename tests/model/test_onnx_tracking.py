@@ -180,6 +180,17 @@ def test_track_cli_backends_agree(tmp_path, backends, media_dir) -> None:
         assert _iou(a, b) >= 0.999, f"frame {f}"
 
 
+def test_a_variant_other_than_the_exports_is_refused(backends) -> None:
+    """``--variant`` with an export folder: its own variant runs (as ``track`` did before
+    the one engine builder), another is refused in one line before anything loads."""
+    from etam_plugin.engines import EngineOptions, build_engine
+    from etam_plugin.errors import OnnxError
+
+    _, folder = backends
+    with pytest.raises(OnnxError, match="is an export of mobile, not ti_512x512"):
+        build_engine(EngineOptions(backend="onnx", checkpoint=folder, variant="ti_512x512"))
+
+
 @pytest.mark.slow
 def test_live_takes_the_int8_graphs_and_refuses_what_onnx_cannot_run(backends, monkeypatch) -> None:
     """``live --backend onnx`` runs the quantised graphs when asked, and a precision the
