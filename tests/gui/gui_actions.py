@@ -25,6 +25,14 @@ def key(qtbot, w, k, mods=Qt.KeyboardModifier.NoModifier) -> None:
     qtbot.keyClick(w, k, mods)
 
 
+def type_into(qtbot, field, text: str) -> None:
+    """Select all in a field, type ``text`` and press Return, as a person does."""
+    field.setFocus()
+    qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
 def shows(w, masks: dict[int, np.ndarray]) -> bool:
     """The viewer shows exactly the frame with these objects' masks in the current mode."""
     c = w.controller

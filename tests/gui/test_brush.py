@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_actions import click, key, open_clip, shows
+from gui_actions import click, key, open_clip, shows, type_into
 from PySide6.QtCore import QPoint, Qt
 from test_journeys import CTRL, WAIT, go_to, track
 
@@ -37,11 +37,7 @@ def drag(qtbot, w, path, button=Qt.MouseButton.LeftButton, mods=None, before_rel
 
 
 def type_size(qtbot, w, text: str) -> None:
-    spin = w.brush_size
-    spin.setFocus()
-    qtbot.keyClick(spin, Qt.Key.Key_A, CTRL)
-    qtbot.keyClicks(spin, text)
-    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    type_into(qtbot, w.brush_size, text)
     w.viewer.setFocus()
 
 

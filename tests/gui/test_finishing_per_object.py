@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_actions import type_into
 from gui_fake_session import FakeSessionFactory
 from PySide6.QtCore import Qt
 
@@ -66,11 +67,7 @@ def open_and_wait(qtbot, w, path: Path) -> None:
 
 
 def type_value(qtbot, slider_spin, text: str) -> None:
-    spin = slider_spin.spin
-    spin.setFocus()
-    qtbot.keyClick(spin, Qt.Key.Key_A, CTRL)
-    qtbot.keyClicks(spin, text)
-    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    type_into(qtbot, slider_spin.spin, text)
 
 
 def select(qtbot, w, row: int) -> None:
