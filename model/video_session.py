@@ -38,7 +38,7 @@ from etam_plugin.model.engine import (
 )
 from etam_plugin.model.errors import ModelError
 from etam_plugin.model.memory_attention import MemoryInput, PreparedMemory
-from etam_plugin.model.record_store import RecordMeta, RecordStore
+from etam_plugin.model.record_store import KeyedRecords, RecordMeta, RecordStore
 from etam_plugin.model.types import (
     FrameResult,
     FrameSource,
@@ -53,7 +53,7 @@ from etam_plugin.model.types import (
 SESSION_FILE = "session.json"
 SESSION_VERSION = 2  # 2: a frame's prompt calls (1: one click-built prompt)
 SHELF_DEPTH = 8  # records kept per frame for undo (the newest)
-CORRECTIONS_KEPT = 64  # corrections kept per object for undo/redo (the newest)
+CORRECTIONS_KEPT = 2048  # corrections kept per object for undo/redo (the newest, on disk)
 DIRECTIONS = ("forward", "backward", "both")
 
 UNDO_SHELF = "etam-undo"
@@ -64,14 +64,17 @@ UNDO_SHELF = "etam-undo"
 class _PromptEntry:
     calls: tuple[Prompt, ...]  # the official calls made on the frame, in order
     base: FrameRecord | None = None  # the tracked record a correction started from
+    base_mask: Path | None = None  # its mask as shown then (a PNG in the undo shelf)
 
 
 @dataclass
 class _Shelved:
-    """A tracked record that re-tracking replaced (its files are in the session's shelf)."""
+    """A record that re-tracking (or an undo) replaced; its files are in the session's
+    shelf. ``valid``/``seen``: the prompt states it was last shown in, tracked / stale."""
 
     tag: int
-    valid: frozenset[int]  # the prompt states it is right for
+    valid: frozenset[int]
+    seen: frozenset[int]
     meta: RecordMeta  # what RecordStore.shelve returned
 
 
@@ -80,17 +83,27 @@ class _Object:
     obj_id: int
     name: str
     store: RecordStore  # non-conditioning frames: tracked frames and corrections
+    # Corrections as computed when made, by (frame, base, calls), and the bases prompted
+    # on, by ("base", frame, state): undo and redo of a click show the record the user
+    # saw, not one recomputed on a memory that changed since.
+    corrections: KeyedRecords
     cond: dict[int, FrameRecord] = field(default_factory=dict)  # conditioning frames
     prompts: dict[int, _PromptEntry] = field(default_factory=dict)
     tracked: dict[int, bool] = field(default_factory=dict)  # frame → tracked in reverse
     stale: set[int] = field(default_factory=set)
-    # Undo of corrections: the prompt states (ids, see VideoSession._prompt_state) each
-    # stored record is right for, and the records re-tracking replaced, kept on disk.
+    # Undo of corrections: per frame, the prompt states (ids, see VideoSession._prompt_state)
+    # in which the user last saw the stored record tracked (``valid``) or stale (``seen``),
+    # or saw no record (``empty_in``); the records replaced since, kept on disk (``shelf``);
+    # and the states whose record there the shelf no longer keeps (``forgot``).
     valid: dict[int, frozenset[int]] = field(default_factory=dict)
+    seen: dict[int, frozenset[int]] = field(default_factory=dict)
+    empty_in: dict[int, frozenset[int]] = field(default_factory=dict)
+    forgot: dict[int, frozenset[int]] = field(default_factory=dict)
     shelf: dict[int, list[_Shelved]] = field(default_factory=dict)
-    # Corrections as computed when made, by (frame, base, calls): undo and redo of a click
-    # show the record the user saw, not one recomputed on a memory that changed since.
-    corrections: OrderedDict[tuple, FrameRecord] = field(default_factory=OrderedDict)
+    # Whether each (frame, prompt state) was a conditioning frame (else a correction, its
+    # base in ``corrections``): redo makes the same choice on the same base even if the
+    # frame was tracked or re-tracked after the undo.
+    made: OrderedDict[tuple[int, int], bool] = field(default_factory=OrderedDict)
 
     def record(self, frame: int) -> FrameRecord | None:
         return self.cond.get(frame) or self.store.get(frame)
@@ -158,7 +171,7 @@ class VideoSession:
             tempfile.mkdtemp(prefix=f".{UNDO_SHELF}.etam{os.getpid()}.", suffix=".partial")
         )
         self._shelf_cleanup = weakref.finalize(self, shutil.rmtree, self._shelf, True)
-        self._states: dict[tuple, int] = {}
+        self._states: dict[tuple[int, bytes], int] = {}
         self._tags = 0
         # Objects removed with ``keep``: their records wait in the shelf for restore_object.
         self._removed: dict[int, _Object] = {}
@@ -182,7 +195,10 @@ class VideoSession:
                 raise ModelError(f"object ids must be positive, got {obj_id}")
             self._drop_removed(obj_id)  # a new object of that id: the kept one cannot return
             store = RecordStore(self.folder / "objects" / str(obj_id), self._ram_frames)
-            self._objects[obj_id] = _Object(obj_id, name or f"Object {obj_id}", store)
+            corrections = KeyedRecords(self._shelf / str(obj_id) / "made", CORRECTIONS_KEPT)
+            self._objects[obj_id] = _Object(
+                obj_id, name or f"Object {obj_id}", store, corrections=corrections
+            )
             return obj_id
 
     def remove_object(self, obj_id: int, *, keep: bool = False) -> None:
@@ -278,14 +294,16 @@ class VideoSession:
         with self._lock:
             self._check_frame(frame_index)
             obj = self._object(obj_id)
+            self._settle(obj)  # what is shown now is what undo back to here shows
             if not calls:
                 self._clear_prompt(obj, frame_index)
-                self._bring_back(obj)
+                self._settle(obj)
                 return self.frame_result(frame_index)
             h, w = self.frame_size
             steps = prompt_steps(calls, h, w, self.engine.image_size)
             feats, pos = self._frame_features(frame_index)
-            is_cond = frame_index in obj.cond or not obj.has(frame_index)
+            entry = obj.prompts.get(frame_index)
+            is_cond, base = self._prompted_on(obj, frame_index, calls, entry)
             cache = self._prompt_cache.get((obj_id, frame_index))
             if is_cond:
                 prediction, cache = self.engine.apply_prompt(
@@ -296,8 +314,7 @@ class VideoSession:
                 obj.prompts[frame_index] = _PromptEntry(calls)
                 obj.stale.update(f for f in obj.tracked if f not in obj.prompts)
             else:
-                entry = obj.prompts.get(frame_index)
-                base = entry.base if entry else obj.store.get(frame_index)
+                assert base is not None
                 made = (frame_index, _record_digest(base), _calls_key(calls))
                 record = obj.corrections.get(made)
                 if record is None:
@@ -312,20 +329,46 @@ class VideoSession:
                     record = record_from_prediction(
                         prediction, 0, interacted=True, reverse=base.reverse
                     )
-                obj.corrections[made] = record
-                obj.corrections.move_to_end(made)
-                while len(obj.corrections) > CORRECTIONS_KEPT:
-                    obj.corrections.popitem(last=False)
+                obj.corrections.put(made, record)
+                base_mask = entry.base_mask if entry else self._keep_mask(obj, frame_index)
                 obj.store.put(frame_index, record)
-                obj.prompts[frame_index] = _PromptEntry(calls, base)
+                obj.prompts[frame_index] = _PromptEntry(calls, base, base_mask)
                 self._mark_after_stale(obj, frame_index, base.reverse)
             obj.stale.discard(frame_index)
             self._invalidate(obj_id, frame_index)
             if cache is not None:  # after invalidating the others
                 self._prompt_cache[(obj_id, frame_index)] = cache
             obj.store.save_mask(frame_index, self._result(obj, frame_index, False).mask)
-            self._bring_back(obj)
+            state = self._settle(obj)
+            obj.made[(frame_index, state)] = is_cond
+            obj.made.move_to_end((frame_index, state))
+            while len(obj.made) > CORRECTIONS_KEPT:
+                obj.made.popitem(last=False)
+            if not is_cond:
+                obj.corrections.put(("base", frame_index, state), base)
             return self.frame_result(frame_index)
+
+    def _prompted_on(
+        self, obj: _Object, frame: int, calls: tuple[Prompt, ...], entry: _PromptEntry | None
+    ) -> tuple[bool, FrameRecord | None]:
+        """Whether the calls make ``frame`` a conditioning frame, else the tracked record
+        they correct. The first call on a frame decides, as it did the last time these
+        prompts were shown (a redo after the frame was tracked or re-tracked since)."""
+        if entry is not None:
+            return frame in obj.cond, entry.base
+        target = self._states.get(self._state_key(obj, frame, calls))
+        was_cond = obj.made.get((frame, target))
+        base = obj.corrections.get(("base", frame, target)) if was_cond is False else None
+        if was_cond is None or (was_cond is False and base is None):  # as the frame is now
+            if frame in obj.cond or not obj.has(frame):
+                return True, None
+            return False, obj.store.get(frame)
+        here = obj.store.get(frame)
+        if here is not None and (was_cond or _record_digest(here) != _record_digest(base)):
+            self._shelve(obj, frame, -1)  # tracked since: kept for the prompts that showed it
+        if not was_cond:
+            obj.tracked.setdefault(frame, base.reverse)
+        return was_cond, base
 
     def _clear_prompt(self, obj: _Object, frame: int) -> None:
         entry = obj.prompts.pop(frame, None)
@@ -335,17 +378,26 @@ class VideoSession:
             del obj.cond[frame]
             obj.tracked.pop(frame, None)
             obj.stale.update(f for f in obj.tracked if f not in obj.prompts)
-            if not obj.cond:  # nothing left to track from
-                obj.store.clear()
-                obj.tracked.clear()
-                obj.stale.clear()
-                obj.prompts.clear()
-        elif entry.base is not None:
-            obj.store.put(frame, entry.base)
+            if not obj.cond:  # nothing left to track from: corrections go (settling
+                for f in list(obj.prompts):  # then takes the tracked frames away)
+                    self._clear_prompt(obj, f)
+        elif entry.base is not None:  # its logits may have been read back in float16:
+            exact = entry.base_mask is None  # the mask shown then is put back as it was
+            obj.store.put(frame, entry.base, exact=exact)
+            if not exact:
+                obj.store.put_mask(frame, entry.base_mask)
             self._mark_after_stale(obj, frame, entry.base.reverse)
         self._invalidate(obj.obj_id, frame)
-        if frame in obj.store:  # the stored mask (read once the record leaves RAM) too
+        if frame in obj.store and obj.store.has_exact_logits(frame):  # the stored mask too
             obj.store.save_mask(frame, self._result(obj, frame, False).mask)
+
+    def _keep_mask(self, obj: _Object, frame: int) -> Path | None:
+        """A copy of the frame's stored mask in the undo shelf (None: it has none)."""
+        folder = self._shelf / str(obj.obj_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._tags += 1
+        dest = folder / f"base-{frame:07d}-{self._tags}.png"
+        return dest if obj.store.keep_mask(frame, dest) else None
 
     def _mark_after_stale(self, obj: _Object, frame: int, reverse: bool) -> None:
         later = (lambda f: f < frame) if reverse else (lambda f: f > frame)
@@ -353,48 +405,92 @@ class VideoSession:
 
     # -- undo of corrections -------------------------------------------------------------
 
-    def _prompt_state(self, obj: _Object) -> int:
-        """A small id of the object's prompts as they are now (equal prompts, equal id)."""
-        key = tuple((f, _calls_key(e.calls)) for f, e in sorted(obj.prompts.items()))
-        return self._states.setdefault(key, len(self._states))
+    @staticmethod
+    def _state_key(obj: _Object, frame: int | None = None, calls: tuple = ()) -> tuple:
+        """The object's prompts as a small key (a digest: a long session has thousands);
+        with ``frame``, as if its calls were ``calls``."""
+        prompts = {f: e.calls for f, e in obj.prompts.items()}
+        if frame is not None:
+            prompts[frame] = calls
+        items = tuple((f, _calls_key(c)) for f, c in sorted(prompts.items()) if c)
+        return obj.obj_id, hashlib.sha1(repr(items).encode()).digest()
 
-    def _bring_back(self, obj: _Object) -> None:
-        """After the object's prompts changed (an edit, its undo or redo): frames whose
-        record is right for these prompts are tracked again, not stale; a frame re-tracked
-        since gets back the record it had then. So undoing a correction shows what the
-        user saw before it, and redoing it shows its re-tracked frames, with no re-track."""
-        state = self._prompt_state(obj)
+    def _prompt_state(self, obj: _Object) -> tuple[int, bool]:
+        """A small id of the object's prompts as they are now (equal prompts, equal id),
+        and whether these prompts are new (never shown before)."""
+        key = self._state_key(obj)
+        known = len(self._states)
+        state = self._states.setdefault(key, known)
+        return state, state == known
+
+    def _settle(self, obj: _Object) -> int:
+        """Shows, for the object's prompts as they are now, what the user last saw with
+        these prompts: on each frame that ever had a record, the record seen then (from
+        the store or the shelf), tracked or stale as it was, or no record. So undoing a
+        correction shows what the user saw before it, and redoing it the correction's
+        re-tracked frames, with no re-track. Prompts never seen before keep the records
+        as they are (stale where the change made them so); that is recorded too."""
+        state, new = self._prompt_state(obj)
         restored = []
-        grown: dict[frozenset[int], frozenset[int]] = {}  # frames tracked together share sets
-        for f in [f for f in obj.tracked if f in obj.store and f not in obj.prompts]:
-            valid = obj.valid.get(f, frozenset())
-            if f not in obj.stale:
-                if state not in valid:
-                    obj.valid[f] = grown.setdefault(valid, valid | {state})
-            elif state in valid:
+        memo: dict[frozenset[int], frozenset[int]] = {}  # frames shown together share sets
+
+        def plus(states: frozenset[int]) -> frozenset[int]:
+            return memo.setdefault(states, states | {state})
+
+        def unknown(f: int) -> bool:  # what these prompts showed there is not known
+            return new or state in obj.forgot.get(f, ())
+
+        frames = set(obj.store.frames()) | set(obj.shelf) | set(obj.empty_in)
+        for f in sorted(frames - set(obj.prompts)):
+            here = f in obj.store
+            if here and state in obj.valid.get(f, ()):
                 obj.stale.discard(f)
-            else:
-                kept = obj.shelf.get(f, [])
-                match = next((k for k in kept if state in k.valid), None)
-                if match is None:
-                    continue
+                continue
+            if here and state in obj.seen.get(f, ()):
+                obj.stale.add(f)
+                continue
+            kept = obj.shelf.get(f, [])
+            match = next((k for k in kept if state in k.valid or state in k.seen), None)
+            if match is not None:
                 kept.remove(match)
-                self._shelve(obj, f)
+                self._shelve(obj, f, state)
                 obj.store.unshelve(f, self._shelf / str(obj.obj_id), match.tag, match.meta)
-                obj.valid[f] = match.valid
+                obj.valid[f], obj.seen[f] = match.valid, match.seen
                 obj.tracked[f] = match.meta.reverse
+                if state in match.seen:
+                    obj.stale.add(f)
+                else:
+                    obj.stale.discard(f)
+                self._invalidate(obj.obj_id, f)
+                restored.append(f)
+            elif here and state not in obj.empty_in.get(f, ()) and unknown(f):
+                if f in obj.stale:  # as the change left it
+                    obj.seen[f] = plus(obj.seen.get(f, frozenset()))
+                else:
+                    obj.valid[f] = plus(obj.valid.get(f, frozenset()))
+            elif here:  # these prompts were seen when the frame had no record
+                self._shelve(obj, f, state)
+                obj.tracked.pop(f, None)
                 obj.stale.discard(f)
                 self._invalidate(obj.obj_id, f)
                 restored.append(f)
+                obj.empty_in[f] = plus(obj.empty_in.get(f, frozenset()))
+            else:
+                obj.empty_in[f] = plus(obj.empty_in.get(f, frozenset()))
         self.last_restored = tuple(restored)
+        return state
 
-    def _shelve(self, obj: _Object, frame: int) -> None:
-        """Keep the frame's stored record for undo before it is replaced (if it is right for
-        some prompts); at most ``SHELF_DEPTH`` records per frame, the oldest go first."""
-        valid = obj.valid.pop(frame, frozenset())
+    def _shelve(self, obj: _Object, frame: int, state: int) -> None:
+        """The frame's stored record leaves the store (it is not shown with prompt state
+        ``state`` any more); it is kept on disk for undo if other prompts showed it, at
+        most ``SHELF_DEPTH`` records per frame, the oldest going first."""
+        valid = obj.valid.pop(frame, frozenset()) - {state}
+        seen = obj.seen.pop(frame, frozenset()) - {state}
         if frame not in obj.store:
+            if frame in obj.empty_in:  # no record was shown; now one will be
+                obj.empty_in[frame] = obj.empty_in[frame] - {state}
             return
-        if not valid:  # right for no prompts we know of: nothing to keep
+        if not valid and not seen:  # shown with no other prompts: nothing to keep
             obj.store.pop(frame)
             return
         folder = self._shelf / str(obj.obj_id)
@@ -402,9 +498,10 @@ class VideoSession:
         self._tags += 1
         meta = obj.store.shelve(frame, folder, self._tags)
         kept = obj.shelf.setdefault(frame, [])
-        kept.append(_Shelved(self._tags, valid, meta))
+        kept.append(_Shelved(self._tags, valid, seen, meta))
         while len(kept) > SHELF_DEPTH:
             old = kept.pop(0)
+            obj.forgot[frame] = obj.forgot.get(frame, frozenset()) | old.valid | old.seen
             for suffix in (".npy", ".png"):
                 (folder / f"{frame:07d}-{old.tag}{suffix}").unlink(missing_ok=True)
 
@@ -452,6 +549,9 @@ class VideoSession:
         if direction == "both":  # the origin was yielded by the forward pass
             first = 0 if back_to is None else back_to
             passes.append((range(start - 1, first - 1, -1), True))
+        with self._lock:  # prompts tracked with for the first time (an opened session)
+            for obj in objs:
+                self._settle(obj)
         total = sum(len(order) for order, _ in passes)
         done, t0 = 0, time.perf_counter()
         for order, reverse in passes:
@@ -496,9 +596,8 @@ class VideoSession:
                         prediction, i, interacted=False, reverse=reverse
                     )
                     record.memory = memories[i : i + 1].cpu()
-                    state = self._prompt_state(obj)
-                    if state not in obj.valid.get(frame, ()):  # right for other prompts
-                        self._shelve(obj, frame)
+                    state, _ = self._prompt_state(obj)
+                    self._shelve(obj, frame, state)  # kept if other prompts showed it
                     obj.store.put(frame, record)
                     obj.valid[frame] = frozenset((state,))
                     self._invalidate(obj.obj_id, frame)
@@ -556,8 +655,8 @@ class VideoSession:
             return cached
         h, w = self.frame_size
         mask = None
-        if not keep_logits and frame not in obj.cond and not obj.store.is_hot(frame):
-            mask = obj.store.load_mask(frame)  # evicted: the stored mask is exact
+        if not keep_logits and frame not in obj.cond and not obj.store.has_exact_logits(frame):
+            mask = obj.store.load_mask(frame)  # read back in float16: the PNG is as shown
         if mask is not None:
             score, object_score = obj.store.scores(frame)
             result = ObjectResult(obj.obj_id, mask, score, object_score)
@@ -820,7 +919,7 @@ def _read_calls(item: dict, folder: Path, version: int) -> tuple[Prompt, ...]:
     prompt per frame: its mask, then its box and clicks)."""
 
     def mask(name: str | None) -> np.ndarray | None:
-        return np.asarray(Image.open(folder / name)).astype(bool) if name else None
+        return np.asarray(Image.open(folder / name).convert("L")) > 0 if name else None
 
     def points(p: dict) -> tuple[tuple[float, float], ...]:
         return tuple((float(x), float(y)) for x, y in p["points"])

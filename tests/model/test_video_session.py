@@ -291,3 +291,97 @@ def test_an_undone_correction_stays_undone_after_eviction_from_ram(model, frames
         session.result(f, 1, with_logits=True)
     session._results.clear()  # and the result cache: read as a user scrolling back would
     assert np.array_equal(session.result(5, 1).mask, tracked)
+
+
+def _shown(session) -> dict[int, tuple[str, bytes | None]]:
+    """What the panel shows of object 1 on every frame: its status and its mask."""
+    statuses = session.statuses(1)
+    out = {}
+    for f in range(N):
+        result = session.result(f, 1)
+        out[f] = (statuses[f].value, None if result is None else result.mask.tobytes())
+    return out
+
+
+@pytest.mark.parametrize("ram", [48, 3])
+@pytest.mark.parametrize("seed", range(4))
+def test_undo_and_redo_show_what_was_shown_through_any_edits(model, frames, seed, ram) -> None:
+    """Issue 14: a random walk of clicks (conditioning frames and corrections), tracking
+    in any direction, undo and redo (as the panel's undo stack calls set_prompts). After
+    every undo or redo each frame shows exactly what it showed the last time the user was
+    at that point of the undo stack: the same status and the same mask bit for bit, also
+    with frames evicted from RAM and read back (found by the hour-long scripted session:
+    undone corrections showing re-tracked masks, frames tracked after an undo showing on
+    redo, masks read from disk as bytes 0/255)."""
+    import random
+
+    rng = random.Random(seed)
+    session = VideoSession(model, frames, ram_frames=ram)
+    session.add_object(1)
+    stack: list[tuple[int, tuple, tuple]] = []  # (frame, calls before, calls after)
+    at = 0
+    seen = {0: _shown(session)}
+    for _ in range(30):
+        op = rng.choice(["click", "click", "track", "track", "undo", "undo", "redo"])
+        if op == "click":
+            f = rng.randrange(N)
+            before = session.prompts(f, 1)
+            label = 1 if not session.prompted_frames(1) else rng.choice([0, 1])
+            xy = (rng.uniform(0, W - 1), rng.uniform(0, H - 1))
+            after = (*before, Prompt(points_xy=(xy,), labels=(label,)))
+            session.set_prompts(f, 1, after)
+            del stack[at:]
+            stack.append((f, before, after))
+            at += 1
+        elif op == "track":
+            cond = sorted(session._objects[1].cond)
+            if not cond:
+                continue
+            start, way = rng.choice(cond), rng.choice(["forward", "backward", "both"])
+            end = rng.randrange(0, start + 1) if way == "backward" else rng.randrange(start, N)
+            list(session.propagate(way, start=start, end=end))
+        elif op in ("undo", "redo") and (at > 0 if op == "undo" else at < len(stack)):
+            at += -1 if op == "undo" else 0
+            f, before, after = stack[at]
+            session.set_prompts(f, 1, before if op == "undo" else after)
+            at += 1 if op == "redo" else 0
+            now = _shown(session)
+            differ = [g for g in range(N) if now[g] != seen[at][g]]
+            assert not differ, f"{op} to {at}: frames {differ} show other masks than before"
+        seen[at] = _shown(session)
+
+
+def test_a_mask_read_back_from_disk_is_the_mask_shown(model, frames) -> None:
+    """Records leaving RAM keep float16 logits; a frame read back must still show the
+    1-bit mask shown before, as a proper bool array (bytes 0/1, not PIL's 0/255)."""
+    session = VideoSession(model, frames, ram_frames=2)
+    session.add_object(1)
+    session.add_prompt(0, 1, Prompt(points_xy=((30.0, 20.0),), labels=(1,)))
+    list(session.propagate())
+    shown = session.result(3, 1).mask.tobytes()
+    session._results.clear()
+    assert session.result(3, 1).mask.tobytes() == shown  # from the PNG
+    session._objects[1].store.get(3)  # its float16 logits back in RAM (memory for a step)
+    session._results.clear()
+    assert session.result(3, 1).mask.tobytes() == shown
+
+
+def test_undo_of_a_correction_made_many_edits_ago_shows_it_as_made(model, frames) -> None:
+    """Issue 14 (found by the scripted session after ~30 rounds): the corrections kept for
+    undo were the newest 64 in RAM; after more edits, undoing a second click on an old
+    correction recomputed the first on memory re-tracked since, and showed another mask."""
+    session = VideoSession(model, frames)
+    session.add_object(1)
+    session.add_prompt(0, 1, Prompt(points_xy=((30.0, 20.0),), labels=(1,)))
+    list(session.propagate())
+    first = (Prompt(points_xy=((40.0, 30.0),), labels=(1,)),)
+    session.set_prompts(8, 1, first)
+    shown = session.result(8, 1).mask.tobytes()
+    calls: tuple[Prompt, ...] = ()
+    for k in range(70):  # many clicks on an earlier frame, then its re-track
+        calls = (*calls, Prompt(points_xy=((5.0 + k % 50, 10.0 + k % 30),), labels=(k % 2,)))
+        session.set_prompts(3, 1, calls)
+    list(session.propagate(start=0, end=N - 1))
+    session.set_prompts(8, 1, (*first, Prompt(points_xy=((20.0, 40.0),), labels=(0,))))
+    session.set_prompts(8, 1, first)  # undo of the second click
+    assert session.result(8, 1).mask.tobytes() == shown
