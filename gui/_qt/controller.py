@@ -8,6 +8,7 @@ and thumbnails. All of it runs on the GUI thread except what the workers do.
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -79,36 +80,6 @@ class StatusInfo:
     tracking_fps: float | None
     masks_mb: float
     activity: str = ""  # what the session does now: "tracking", "exporting", … or its state
-
-
-def _action(request: object) -> str:
-    names: dict[type, Callable[[object], str]] = {
-        m.OpenFrames: lambda r: f"Opening {r.spec.path.name}",
-        m.LoadFrame: lambda r: f"Reading frame {r.index}",
-        m.LoadThumbnail: lambda r: f"Reading the thumbnail of frame {r.index}",
-        m.StartSession: lambda r: "Starting the tracking session",
-        m.SetPrompt: lambda r: f"Updating the mask on frame {r.frame}",
-        m.Propagate: lambda r: "Tracking",
-        m.AddObject: lambda r: "Adding an object",
-        m.RemoveObject: lambda r: "Deleting an object",
-        m.RestoreObject: lambda r: f"Bringing back {r.name}",
-        m.RenameObject: lambda r: "Renaming an object",
-        m.FetchResults: lambda r: f"Loading the masks of frame {r.frame}",
-        m.SaveSession: lambda r: f"Saving the session to {r.folder}",
-        m.SaveProject: lambda r: "Autosaving" if r.autosave else f"Saving {r.path.name}",
-        m.ReloadModel: lambda r: "Switching the model",
-        m.Export: lambda r: f"Exporting {r.job.out.name}",
-        m.DownloadWeights: lambda r: f"Downloading the {r.variant} weights",
-        m.ReadTimeline: lambda r: f"Reading the timeline {r.path.name}",
-    }
-    fn = names.get(type(request))
-    return fn(request) if fn else ""
-
-
-def _waiting_key(request: object) -> object:
-    """Requests that replace each other (the mailbox's key) wait as one."""
-    key = getattr(request, "key", None)
-    return key if key is not None else type(request).__name__
 
 
 class EditorController(QObject):
@@ -652,10 +623,7 @@ class EditorController(QObject):
         if self.exporting is not None:
             self._report_info("Corrections wait until the export finishes.")
             return False
-        if self.session_state is SessionState.FAILED:
-            self._report(
-                ModelError(f"No tracking session: {self.session_error}"), "Adding a prompt"
-            )
+        if self._no_session("Adding a prompt"):
             return False
         self.transport.stop()
         if self.objects.active_id is None:
@@ -685,10 +653,7 @@ class EditorController(QObject):
         if self.info is None:
             self._report_info("Open a clip first, then add objects to it.")
             return None
-        if self.session_state is SessionState.FAILED:
-            self._report(
-                ModelError(f"No tracking session: {self.session_error}"), "Adding an object"
-            )
+        if self._no_session("Adding an object"):
             return None
         obj = self.objects.new_object(name)
         self.undo_stack.push(AddObjectCommand(self, obj))
@@ -781,8 +746,7 @@ class EditorController(QObject):
         if self.exporting is not None:
             self._report_info("Tracking waits until the export finishes.")
             return False
-        if self.session_state is SessionState.FAILED:
-            self._report(ModelError(f"No tracking session: {self.session_error}"), "Tracking")
+        if self._no_session("Tracking"):
             return False
         if not any(self.prompts.frames(o) for o in self.objects.ids):
             self._report_info("Click on an object first, then track it.")
@@ -990,186 +954,257 @@ class EditorController(QObject):
         self.transport.tick()
 
     # ------------------------------------------------------------------ results
+    # One handler per result type (``register``): a new request type is a message class in
+    # ``components/messages.py`` (it describes itself) and a handler here, nothing else.
     @Slot(object)
     def _on_loader_result_ready(self, msg: object) -> None:
-        if isinstance(msg, m.FrameLoaded):
-            if msg.index == self.transport.current:
-                self.image, self.displayed_frame = msg.image, msg.index
-                self._fetch_missing_masks(msg.index)
-                self.displayChanged.emit()
-                if self._pending_prompts is not None and self.session_state is (SessionState.READY):
-                    self.apply_prompts(*self._pending_prompts)
-        elif isinstance(msg, m.ThumbnailLoaded):
-            if msg.image.shape[0] == self._thumb_height:
-                self.thumbnails[msg.index] = msg.image
-                self.thumbnailReady.emit(msg.index)
-        elif isinstance(msg, m.FramesOpened):
-            self._on_frames_opened(msg.info)
-        elif isinstance(msg, m.Failed):
-            if isinstance(msg.request, m.LoadThumbnail):
-                self._thumb_asked.discard(msg.request.index)
-                self._report(msg.error, _action(msg.request), severity="warning")
-            elif isinstance(msg.request, m.LoadFrame):
-                # One dialog per clip; scrubbing over more bad frames only says so below.
-                severity = "warning" if self._frame_error_shown else ""
-                self._frame_error_shown = True
-                self._report(msg.error, _action(msg.request), msg.details, severity)
-            else:
-                if isinstance(msg.request, m.OpenFrames):
-                    self._pending_spec = None
-                self._report(msg.error, _action(msg.request), msg.details)
+        self._on_loader_result(msg)
 
     @Slot(object)
     def _on_task_result_ready(self, msg: object) -> None:
-        if isinstance(msg, m.DownloadProgress):
-            self.downloadProgress.emit(msg)
-        elif isinstance(msg, m.DownloadRetrying):
-            self.downloadRetrying.emit(msg)
-        elif isinstance(msg, m.WeightsReady):
-            self.downloading = None
-            then, self._after_download = self._after_download, None
-            self.downloadFinished.emit(True)
-            self._report_info(f"The {msg.variant} weights are ready ({msg.path.name}).")
-            if then is not None:
-                then()
-        elif isinstance(msg, m.TimelineRead):
-            self.timelineRead.emit(msg)
-        elif isinstance(msg, m.Failed):
-            if isinstance(msg.request, m.DownloadWeights):
-                self.downloading = None
-                self._after_download = None
-                self.downloadFinished.emit(False)
-            if isinstance(msg.request, m.ReadTimeline) and isinstance(msg.error, TimelineRateError):
-                self.timelineRateNeeded.emit(msg.request.path)  # the window asks the rate
-                return
-            self._report(msg.error, _action(msg.request), msg.details)
+        self._on_task_result(msg)
 
     @Slot(object)
     def _on_inference_result_ready(self, msg: object) -> None:
-        if isinstance(msg, m.ExportProgress):
-            self.exportProgress.emit(msg)
-            return
-        if isinstance(msg, m.ExportFinished):
-            if self.exporting is msg.job:
-                self.exporting = None
-            if msg.paths and not msg.failed and not msg.cancelled:
-                self.export_folder = msg.job.out.absolute().parent
-                mattes = [p for p in msg.paths if p != msg.job.timeline_out]
-                if self.changes.revision == self._export_revision:
-                    self.rendered.record(msg.job, self._export_revision, mattes)
-                else:  # edited while it ran: which masks it read is not known
-                    self.rendered.clear()
-            self.exportFinished.emit(msg)
-            self._emit_status()
-            self._reload_model()  # a model switch asked for while exporting
-            return
-        if isinstance(msg, m.ProjectSaved) and msg.request.autosave:
-            self._on_project_saved(msg)  # also for the previous clip: its data is on disk
-            return
-        stale = (
-            m.FrameTracked,
-            m.PromptApplied,
-            m.TrackingFinished,
-            m.ResultsFetched,
-            m.ObjectsChanged,
-            m.SessionSaved,
-            m.ProjectSaved,
-        )
-        if isinstance(msg, m.PromptApplied):
-            self._done_waiting(_waiting_key(msg.request))
-        elif isinstance(msg, m.SessionStarted):
-            self._done_waiting("StartSession", "ReloadModel")
-        elif isinstance(msg, (m.ProjectSaved, m.Failed)):
-            self._done_waiting(_waiting_key(msg.request))
-        if self.session_state is SessionState.STARTING and isinstance(msg, stale):
-            return  # from the previous clip's session: the worker serves in order
-        if isinstance(msg, m.FrameTracked):
-            self._on_frame_tracked(msg)
-        elif isinstance(msg, m.PromptApplied):
-            # The edit (or its undo/redo) may have brought back other frames' records (the
-            # session keeps what re-tracking replaced): their shown masks are fetched again.
-            for frame in msg.restored:
-                self.masks.discard(frame, msg.request.obj_id)
-                self.coverage.forget(frame, msg.request.obj_id)
-            if msg.request.obj_id not in msg.result.objects:  # cleared: nothing to show
-                self.masks.discard(msg.result.frame_index, msg.request.obj_id)
-            for res in msg.result.objects.values():
-                if res.obj_id in self.objects:
-                    self.masks.put_result(msg.result.frame_index, res)
-                    self.coverage.record(msg.result.frame_index, res)
-            self._set_all_statuses(msg.statuses)
-            self._last_step_ms = msg.elapsed_s * 1000.0
-            self._emit_status()
-            if self.displayed_frame is not None:
-                self._fetch_missing_masks(self.displayed_frame)
-            if msg.result.frame_index == self.displayed_frame:
-                self.displayChanged.emit()
-        elif isinstance(msg, m.TrackingFinished):
-            self._set_all_statuses(msg.statuses)
-            if self.tracking is msg.request:
-                self.tracking = None
-            self._follow = False
-            if msg.frames_done:
-                self._mark_changed()
-            self.trackingFinished.emit(msg)
-            if not msg.cancelled:
-                self._report_gaps(msg.request)
-            self._emit_status()
-            self._reload_model()  # a model switch asked for while tracking
-        elif isinstance(msg, m.ResultsFetched):
-            self._fetching.discard(msg.frame)
-            for res in msg.objects.values():
-                if res.obj_id in self.objects:
-                    self.masks.put_result(msg.frame, res)
-                    self.coverage.record(msg.frame, res)
-            if msg.frame == self.displayed_frame:
-                self.displayChanged.emit()
-        elif isinstance(msg, m.SessionStarted):
-            self._on_session_started(msg)
-        elif isinstance(msg, m.ObjectsChanged):
-            self._set_all_statuses(msg.statuses)
-            if isinstance(msg.request, m.RestoreObject):
-                self._done_waiting(_waiting_key(msg.request))
-                if self.displayed_frame is not None:
-                    self._fetch_missing_masks(self.displayed_frame)
-        elif isinstance(msg, m.SessionSaved):
-            self.undo_stack.setClean()
-            self.sessionSaved.emit(msg.folder)
-        elif isinstance(msg, m.ProjectSaved):
-            self._on_project_saved(msg)
-        elif isinstance(msg, m.Failed):
-            self._on_inference_failed(msg)
-
-    def _on_inference_failed(self, msg: m.Failed) -> None:
-        request, error = msg.request, msg.error
-        if isinstance(request, m.StartSession):
-            self.session_error = error
-            self._set_session_state(SessionState.FAILED)
-        elif isinstance(request, m.ReloadModel):
-            previous, self._reload_from = self._reload_from, None
-            if previous is not None:  # the old session is still there, on the old model
-                self._configure_model(previous)
-            self._set_session_state(SessionState.READY)
-        elif isinstance(request, m.FetchResults):
-            self._fetching.discard(request.frame)
-        elif isinstance(request, m.AddObject):
-            self._undo_failed_add(request.obj_id)
-        elif isinstance(request, m.SaveProject):
-            if request.autosave:
-                # Said once in a dialog, then in the status bar: autosave retries on change.
-                severity = "warning" if self._autosave_failed else ""
-                self._autosave_failed = True
-                self._report(error, "Autosaving your work", msg.details, severity)
-                return
-            self.projectSaveFailed.emit(request)
-        if isinstance(request, (m.StartSession, m.ReloadModel)) and isinstance(
-            error, WeightsUnavailableError
+        request = getattr(msg, "request", None)
+        if isinstance(request, m.Request):
+            self._done_waiting(request.wait_key)
+        if (
+            self.session_state is SessionState.STARTING
+            and isinstance(msg, m.SessionResult)
+            and not msg.outlives_session
         ):
-            self.weightsMissing.emit(error)  # the window offers to download them
-            return
-        self._report(error, _action(request), msg.details)
+            return  # from the previous clip's session: the worker serves in order
+        self._on_inference_result(msg)
 
+    @functools.singledispatchmethod
+    def _on_loader_result(self, msg: object) -> None:
+        """What the frame loader sends (a type without a handler is ignored)."""
+
+    @_on_loader_result.register(m.FramesOpened)
+    def _on_frames_opened_result(self, msg: m.FramesOpened) -> None:
+        self._on_frames_opened(msg.info)
+
+    @_on_loader_result.register(m.FrameLoaded)
+    def _on_frame_loaded(self, msg: m.FrameLoaded) -> None:
+        if msg.index == self.transport.current:
+            self.image, self.displayed_frame = msg.image, msg.index
+            self._fetch_missing_masks(msg.index)
+            self.displayChanged.emit()
+            if self._pending_prompts is not None and self.session_state is SessionState.READY:
+                self.apply_prompts(*self._pending_prompts)
+
+    @_on_loader_result.register(m.ThumbnailLoaded)
+    def _on_thumbnail_loaded(self, msg: m.ThumbnailLoaded) -> None:
+        if msg.image.shape[0] == self._thumb_height:
+            self.thumbnails[msg.index] = msg.image
+            self.thumbnailReady.emit(msg.index)
+
+    @_on_loader_result.register(m.Failed)
+    def _on_loader_failed(self, msg: m.Failed) -> None:
+        self._loader_failed(msg.request, msg)
+
+    @functools.singledispatchmethod
+    def _loader_failed(self, request: m.Request, msg: m.Failed) -> None:
+        self._report_failure(msg)
+
+    @_loader_failed.register(m.LoadThumbnail)
+    def _thumbnail_failed(self, request: m.LoadThumbnail, msg: m.Failed) -> None:
+        self._thumb_asked.discard(request.index)
+        self._report_failure(msg, severity="warning")
+
+    @_loader_failed.register(m.LoadFrame)
+    def _frame_failed(self, request: m.LoadFrame, msg: m.Failed) -> None:
+        # One dialog per clip; scrubbing over more bad frames only says so below.
+        severity = "warning" if self._frame_error_shown else ""
+        self._frame_error_shown = True
+        self._report_failure(msg, severity=severity)
+
+    @_loader_failed.register(m.OpenFrames)
+    def _open_failed(self, request: m.OpenFrames, msg: m.Failed) -> None:
+        self._pending_spec = None
+        self._report_failure(msg)
+
+    @functools.singledispatchmethod
+    def _on_task_result(self, msg: object) -> None:
+        """What the task worker sends (a type without a handler is ignored)."""
+
+    @_on_task_result.register(m.DownloadProgress)
+    def _on_download_progress(self, msg: m.DownloadProgress) -> None:
+        self.downloadProgress.emit(msg)
+
+    @_on_task_result.register(m.DownloadRetrying)
+    def _on_download_retrying(self, msg: m.DownloadRetrying) -> None:
+        self.downloadRetrying.emit(msg)
+
+    @_on_task_result.register(m.WeightsReady)
+    def _on_weights_ready(self, msg: m.WeightsReady) -> None:
+        self.downloading = None
+        then, self._after_download = self._after_download, None
+        self.downloadFinished.emit(True)
+        self._report_info(f"The {msg.variant} weights are ready ({msg.path.name}).")
+        if then is not None:
+            then()
+
+    @_on_task_result.register(m.TimelineRead)
+    def _on_timeline_read(self, msg: m.TimelineRead) -> None:
+        self.timelineRead.emit(msg)
+
+    @_on_task_result.register(m.Failed)
+    def _on_task_failed(self, msg: m.Failed) -> None:
+        self._task_failed(msg.request, msg)
+
+    @functools.singledispatchmethod
+    def _task_failed(self, request: m.Request, msg: m.Failed) -> None:
+        self._report_failure(msg)
+
+    @_task_failed.register(m.DownloadWeights)
+    def _download_failed(self, request: m.DownloadWeights, msg: m.Failed) -> None:
+        self.downloading = None
+        self._after_download = None
+        self.downloadFinished.emit(False)
+        self._report_failure(msg)
+
+    @_task_failed.register(m.ReadTimeline)
+    def _timeline_failed(self, request: m.ReadTimeline, msg: m.Failed) -> None:
+        if isinstance(msg.error, TimelineRateError):
+            self.timelineRateNeeded.emit(request.path)  # the window asks the rate
+            return
+        self._report_failure(msg)
+
+    @functools.singledispatchmethod
+    def _on_inference_result(self, msg: object) -> None:
+        """What the inference worker sends (a type without a handler is ignored)."""
+
+    _on_inference_result.register(m.ProjectSaved, _on_project_saved)  # see "projects"
+
+    @_on_inference_result.register(m.ExportProgress)
+    def _on_export_progress(self, msg: m.ExportProgress) -> None:
+        self.exportProgress.emit(msg)
+
+    @_on_inference_result.register(m.ExportFinished)
+    def _on_export_finished(self, msg: m.ExportFinished) -> None:
+        if self.exporting is msg.job:
+            self.exporting = None
+        if msg.paths and not msg.failed and not msg.cancelled:
+            self.export_folder = msg.job.out.absolute().parent
+            mattes = [p for p in msg.paths if p != msg.job.timeline_out]
+            if self.changes.revision == self._export_revision:
+                self.rendered.record(msg.job, self._export_revision, mattes)
+            else:  # edited while it ran: which masks it read is not known
+                self.rendered.clear()
+        self.exportFinished.emit(msg)
+        self._emit_status()
+        self._reload_model()  # a model switch asked for while exporting
+
+    @_on_inference_result.register(m.PromptApplied)
+    def _on_prompt_applied(self, msg: m.PromptApplied) -> None:
+        # The edit (or its undo/redo) may have brought back other frames' records (the
+        # session keeps what re-tracking replaced): their shown masks are fetched again.
+        for frame in msg.restored:
+            self.masks.discard(frame, msg.request.obj_id)
+            self.coverage.forget(frame, msg.request.obj_id)
+        if msg.request.obj_id not in msg.result.objects:  # cleared: nothing to show
+            self.masks.discard(msg.result.frame_index, msg.request.obj_id)
+        for res in msg.result.objects.values():
+            if res.obj_id in self.objects:
+                self.masks.put_result(msg.result.frame_index, res)
+                self.coverage.record(msg.result.frame_index, res)
+        self._set_all_statuses(msg.statuses)
+        self._last_step_ms = msg.elapsed_s * 1000.0
+        self._emit_status()
+        if self.displayed_frame is not None:
+            self._fetch_missing_masks(self.displayed_frame)
+        if msg.result.frame_index == self.displayed_frame:
+            self.displayChanged.emit()
+
+    @_on_inference_result.register(m.TrackingFinished)
+    def _on_tracking_finished(self, msg: m.TrackingFinished) -> None:
+        self._set_all_statuses(msg.statuses)
+        if self.tracking is msg.request:
+            self.tracking = None
+        self._follow = False
+        if msg.frames_done:
+            self._mark_changed()
+        self.trackingFinished.emit(msg)
+        if not msg.cancelled:
+            self._report_gaps(msg.request)
+        self._emit_status()
+        self._reload_model()  # a model switch asked for while tracking
+
+    @_on_inference_result.register(m.ResultsFetched)
+    def _on_results_fetched(self, msg: m.ResultsFetched) -> None:
+        self._fetching.discard(msg.frame)
+        for res in msg.objects.values():
+            if res.obj_id in self.objects:
+                self.masks.put_result(msg.frame, res)
+                self.coverage.record(msg.frame, res)
+        if msg.frame == self.displayed_frame:
+            self.displayChanged.emit()
+
+    @_on_inference_result.register(m.ObjectsChanged)
+    def _on_session_objects_changed(self, msg: m.ObjectsChanged) -> None:
+        self._set_all_statuses(msg.statuses)
+        if isinstance(msg.request, m.RestoreObject) and self.displayed_frame is not None:
+            self._fetch_missing_masks(self.displayed_frame)
+
+    @_on_inference_result.register(m.SessionSaved)
+    def _on_session_saved(self, msg: m.SessionSaved) -> None:
+        self.undo_stack.setClean()
+        self.sessionSaved.emit(msg.folder)
+
+    @_on_inference_result.register(m.Failed)
+    def _on_inference_failed(self, msg: m.Failed) -> None:
+        self._inference_failed(msg.request, msg)
+
+    @functools.singledispatchmethod
+    def _inference_failed(self, request: m.Request, msg: m.Failed) -> None:
+        self._report_failure(msg)
+
+    @_inference_failed.register(m.StartSession)
+    def _start_failed(self, request: m.StartSession, msg: m.Failed) -> None:
+        self.session_error = msg.error
+        self._set_session_state(SessionState.FAILED)
+        self._report_session_failure(msg)
+
+    @_inference_failed.register(m.ReloadModel)
+    def _reload_failed(self, request: m.ReloadModel, msg: m.Failed) -> None:
+        previous, self._reload_from = self._reload_from, None
+        if previous is not None:  # the old session is still there, on the old model
+            self._configure_model(previous)
+        self._set_session_state(SessionState.READY)
+        self._report_session_failure(msg)
+
+    @_inference_failed.register(m.FetchResults)
+    def _fetch_failed(self, request: m.FetchResults, msg: m.Failed) -> None:
+        self._fetching.discard(request.frame)
+        self._report_failure(msg)
+
+    @_inference_failed.register(m.AddObject)
+    def _add_failed(self, request: m.AddObject, msg: m.Failed) -> None:
+        self._undo_failed_add(request.obj_id)
+        self._report_failure(msg)
+
+    @_inference_failed.register(m.SaveProject)
+    def _save_failed(self, request: m.SaveProject, msg: m.Failed) -> None:
+        if request.autosave:
+            # Said once in a dialog, then in the status bar: autosave retries on change.
+            severity = "warning" if self._autosave_failed else ""
+            self._autosave_failed = True
+            self._report(msg.error, "Autosaving your work", msg.details, severity)
+            return
+        self.projectSaveFailed.emit(request)
+        self._report_failure(msg)
+
+    def _report_session_failure(self, msg: m.Failed) -> None:
+        if isinstance(msg.error, WeightsUnavailableError):
+            self.weightsMissing.emit(msg.error)  # the window offers to download them
+            return
+        self._report_failure(msg)
+
+    @_on_inference_result.register(m.SessionStarted)
     def _on_session_started(self, msg: m.SessionStarted) -> None:
+        self._done_waiting(m.StartSession.__name__, m.ReloadModel.__name__)
         if msg.rebuilt:  # a new network: every mask shown so far belongs to the old one
             self._reload_from = None
             self.masks.reset(self.masks.size)
@@ -1197,6 +1232,7 @@ class EditorController(QObject):
         if self._pending_prompts is not None and self.displayed_frame is not None:
             self.apply_prompts(*self._pending_prompts)
 
+    @_on_inference_result.register(m.FrameTracked)
     def _on_frame_tracked(self, msg: m.FrameTracked) -> None:
         frame = msg.result.frame_index
         for res in msg.result.objects.values():
@@ -1228,11 +1264,11 @@ class EditorController(QObject):
         exports show their own progress)."""
         return next(reversed(self._waiting.values()), "")
 
-    def _ask_model(self, request: object) -> None:
+    def _ask_model(self, request: m.Request) -> None:
         """Submit a request whose result the user waits for: busy until it comes back (a
         newer request of the same kind replaces it, as the mailbox does)."""
-        self._waiting.pop(_waiting_key(request), None)
-        self._waiting[_waiting_key(request)] = _action(request)
+        self._waiting.pop(request.wait_key, None)
+        self._waiting[request.wait_key] = request.action
         self._inference.worker.submit(request)
         self.busyChanged.emit(self.busy)
         self._emit_status()
@@ -1281,6 +1317,16 @@ class EditorController(QObject):
         if severity:
             report = ErrorReport(report.title, report.text, report.details, severity)
         self.errorOccurred.emit(report)
+
+    def _report_failure(self, msg: m.Failed, severity: str = "") -> None:
+        self._report(msg.error, msg.request.action, msg.details, severity)
+
+    def _no_session(self, action: str) -> bool:
+        """The one guard of edits that need the session: True (and said) when it failed."""
+        if self.session_state is not SessionState.FAILED:
+            return False
+        self._report(ModelError(f"No tracking session: {self.session_error}"), action)
+        return True
 
     def _report_info(self, text: str) -> None:
         self.errorOccurred.emit(ErrorReport("", text, severity="info"))
