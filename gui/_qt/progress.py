@@ -7,6 +7,7 @@ import math
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from etam_plugin.gui._qt.theme import icon
+from etam_plugin.gui.components.progress import rate_known
 from etam_plugin.model import Progress
 
 
@@ -17,18 +18,6 @@ def format_eta(seconds: float) -> str:
     minutes, s = divmod(seconds, 60)
     hours, m = divmod(minutes, 60)
     return f"{hours}:{m:02d}:{s:02d}" if hours else f"{m}:{s:02d}"
-
-
-# A rate from fewer frames or less time than this is noise (the first frame may be one
-# already done, or cached features: "9865.7 fps · ETA 0:00").
-MIN_FRAMES_FOR_RATE = 3
-MIN_SECONDS_FOR_RATE = 1.0
-
-
-def rate_known(progress: Progress) -> bool:
-    """Whether ``progress.fps`` (and so the ETA) is measured over enough to mean something."""
-    elapsed = progress.done / progress.fps if progress.fps > 0 else 0.0
-    return progress.done >= MIN_FRAMES_FOR_RATE and elapsed >= MIN_SECONDS_FOR_RATE
 
 
 def progress_text(progress: Progress) -> str:

@@ -1,8 +1,8 @@
 """Undo/redo commands (QUndoStack): every prompt change, adding and deleting objects.
 
-Each command stores both states and re-applies one through the controller, which updates
-the panel's mirror at once and sends the change to the inference worker (the session
-recomputes that frame).
+Each command stores both states and re-applies one through the editor model's public
+methods (``components/editor.py``), which update the panel's mirror at once and send the
+change to the inference worker (the session recomputes that frame).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from etam_plugin.gui.components.prompts import describe
 from etam_plugin.model import Prompt
 
 if TYPE_CHECKING:
-    from etam_plugin.gui._qt.controller import EditorController
+    from etam_plugin.gui.components.editor import EditorModel
 
 
 class PromptCommand(QUndoCommand):
@@ -24,7 +24,7 @@ class PromptCommand(QUndoCommand):
 
     def __init__(
         self,
-        controller: EditorController,
+        controller: EditorModel,
         frame: int,
         obj_id: int,
         before: Prompt | None,
@@ -37,30 +37,30 @@ class PromptCommand(QUndoCommand):
         self.before, self.after = before, after
 
     def redo(self) -> None:
-        self._c._apply_prompt(self.frame, self.obj_id, self.after)
+        self._c.apply_prompt(self.frame, self.obj_id, self.after)
 
     def undo(self) -> None:
-        self._c._apply_prompt(self.frame, self.obj_id, self.before)
+        self._c.apply_prompt(self.frame, self.obj_id, self.before)
 
 
 class AddObjectCommand(QUndoCommand):
-    def __init__(self, controller: EditorController, obj: TrackedObject) -> None:
+    def __init__(self, controller: EditorModel, obj: TrackedObject) -> None:
         super().__init__(f"Add {obj.name}")
         self._c = controller
         self.obj = obj
 
     def redo(self) -> None:
-        self._c._insert_object(self.obj)
+        self._c.insert_object(self.obj)
 
     def undo(self) -> None:
-        self._c._drop_object(self.obj.obj_id)
+        self._c.drop_object(self.obj.obj_id)
 
 
 class RemoveObjectCommand(QUndoCommand):
     """Deleting keeps the object, its prompts and finishing, and the session keeps its
     records, so undo brings it back as it was, tracked frames too (no re-track)."""
 
-    def __init__(self, controller: EditorController, obj_id: int) -> None:
+    def __init__(self, controller: EditorModel, obj_id: int) -> None:
         self._c = controller
         self.obj = controller.objects.get(obj_id)
         self.prompts = controller.prompts.of_object(obj_id)
@@ -68,7 +68,7 @@ class RemoveObjectCommand(QUndoCommand):
         super().__init__(f"Delete {self.obj.name}")
 
     def redo(self) -> None:
-        self._c._drop_object(self.obj.obj_id, keep=True)
+        self._c.drop_object(self.obj.obj_id, keep=True)
 
     def undo(self) -> None:
-        self._c._restore_object(self.obj, self.prompts, self.finishing)
+        self._c.restore_object(self.obj, self.prompts, self.finishing)

@@ -58,9 +58,22 @@ class SourceInfo:
 # ---------------------------------------------------------------- inference requests
 @dataclass(frozen=True)
 class Request:
+    """A request describes itself: ``key`` (what "the same request" is, for newest-wins),
+    ``action`` (what the panel says it does meanwhile: the busy text, an error's title)."""
+
     @property
     def key(self) -> Hashable | None:
         return None
+
+    @property
+    def action(self) -> str:
+        return ""
+
+    @property
+    def wait_key(self) -> Hashable:
+        """Requests that replace each other (the mailbox's key) are waited for as one."""
+        key = self.key
+        return key if key is not None else type(self).__name__
 
 
 @dataclass(frozen=True)
@@ -71,17 +84,29 @@ class StartSession(Request):
     objects: tuple[tuple[int, str], ...] = ()
     folder: Path | None = None
 
+    @property
+    def action(self) -> str:
+        return "Starting the tracking session"
+
 
 @dataclass(frozen=True)
 class AddObject(Request):
     obj_id: int
     name: str
 
+    @property
+    def action(self) -> str:
+        return "Adding an object"
+
 
 @dataclass(frozen=True)
 class RemoveObject(Request):
     obj_id: int
     keep: bool = False  # set aside for RestoreObject (a delete that can be undone)
+
+    @property
+    def action(self) -> str:
+        return "Deleting an object"
 
 
 @dataclass(frozen=True)
@@ -93,6 +118,10 @@ class RestoreObject(Request):
     name: str
     prompts: tuple[tuple[int, Prompt], ...] = ()
 
+    @property
+    def action(self) -> str:
+        return f"Bringing back {self.name}"
+
 
 @dataclass(frozen=True)
 class RenameObject(Request):
@@ -102,6 +131,10 @@ class RenameObject(Request):
     @property
     def key(self) -> Hashable:
         return ("rename", self.obj_id)
+
+    @property
+    def action(self) -> str:
+        return "Renaming an object"
 
 
 @dataclass(frozen=True)
@@ -115,6 +148,10 @@ class SetPrompt(Request):
     @property
     def key(self) -> Hashable:
         return ("prompt", self.frame, self.obj_id)
+
+    @property
+    def action(self) -> str:
+        return f"Updating the mask on frame {self.frame}"
 
 
 @dataclass(frozen=True)
@@ -132,6 +169,10 @@ class SaveProject(Request):
     @property
     def key(self) -> Hashable | None:
         return ("autosave",) if self.autosave else None
+
+    @property
+    def action(self) -> str:
+        return "Autosaving" if self.autosave else f"Saving {self.path.name}"
 
 
 @dataclass(frozen=True)
@@ -183,6 +224,10 @@ class Propagate(Request):
         """Frames visited over all legs."""
         return sum(leg.frames for leg in self.legs())
 
+    @property
+    def action(self) -> str:
+        return "Tracking"
+
 
 @dataclass(frozen=True)
 class FetchResults(Request):
@@ -195,16 +240,28 @@ class FetchResults(Request):
     def key(self) -> Hashable:
         return ("fetch",)
 
+    @property
+    def action(self) -> str:
+        return f"Loading the masks of frame {self.frame}"
+
 
 @dataclass(frozen=True)
 class SaveSession(Request):
     folder: Path
+
+    @property
+    def action(self) -> str:
+        return f"Saving the session to {self.folder}"
 
 
 @dataclass(frozen=True)
 class ReloadModel(Request):
     """Rebuild the session on the factory's current model, keeping objects and prompts
     (tracked frames must be tracked again: they belong to the old network)."""
+
+    @property
+    def action(self) -> str:
+        return "Switching the model"
 
 
 @dataclass(frozen=True)
@@ -222,6 +279,10 @@ class SetCpuThreads(Request):
 class Export(Request):
     job: ExportJob
 
+    @property
+    def action(self) -> str:
+        return f"Exporting {self.job.out.name}"
+
 
 @dataclass(frozen=True)
 class DownloadWeights(Request):
@@ -229,6 +290,10 @@ class DownloadWeights(Request):
 
     variant: str
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+
+    @property
+    def action(self) -> str:
+        return f"Downloading the {self.variant} weights"
 
 
 @dataclass(frozen=True)
@@ -239,8 +304,21 @@ class ReadTimeline(Request):
     path: Path
     rate: Fraction | None = None
 
+    @property
+    def action(self) -> str:
+        return f"Reading the timeline {self.path.name}"
+
 
 # ---------------------------------------------------------------- inference results
+class SessionResult:
+    """A result about the session that made it: while another clip's session starts, the
+    panel drops it (the worker serves in order, so it belongs to the previous clip)."""
+
+    @property
+    def outlives_session(self) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
 class SessionStarted:
     num_frames: int
@@ -254,7 +332,7 @@ class SessionStarted:
 
 
 @dataclass(frozen=True)
-class PromptApplied:
+class PromptApplied(SessionResult):
     request: SetPrompt
     result: FrameResult
     statuses: dict[int, list[FrameStatus]]
@@ -263,19 +341,19 @@ class PromptApplied:
 
 
 @dataclass(frozen=True)
-class ObjectsChanged:
+class ObjectsChanged(SessionResult):
     request: Request
     statuses: dict[int, list[FrameStatus]]
 
 
 @dataclass(frozen=True)
-class FrameTracked:
+class FrameTracked(SessionResult):
     result: FrameResult
     progress: Progress
 
 
 @dataclass(frozen=True)
-class TrackingFinished:
+class TrackingFinished(SessionResult):
     request: Propagate
     cancelled: bool
     frames_done: int
@@ -284,21 +362,25 @@ class TrackingFinished:
 
 
 @dataclass(frozen=True)
-class ResultsFetched:
+class ResultsFetched(SessionResult):
     frame: int
     objects: dict[int, ObjectResult]
 
 
 @dataclass(frozen=True)
-class SessionSaved:
+class SessionSaved(SessionResult):
     folder: Path
 
 
 @dataclass(frozen=True)
-class ProjectSaved:
+class ProjectSaved(SessionResult):
     request: SaveProject
     session_folder: Path
     elapsed_s: float
+
+    @property
+    def outlives_session(self) -> bool:
+        return self.request.autosave  # an autosave of the previous clip: its data is on disk
 
 
 @dataclass(frozen=True)
@@ -348,7 +430,7 @@ class TimelineRead:
 class Failed:
     """A request raised; ``error`` is shown to the user, the worker carries on."""
 
-    request: object
+    request: Request
     error: BaseException
     details: str = ""
 
@@ -357,6 +439,10 @@ class Failed:
 @dataclass(frozen=True)
 class OpenFrames(Request):
     spec: SourceSpec
+
+    @property
+    def action(self) -> str:
+        return f"Opening {self.spec.path.name}"
 
 
 @dataclass(frozen=True)
@@ -367,6 +453,10 @@ class LoadFrame(Request):
     def key(self) -> Hashable:
         return ("frame",)
 
+    @property
+    def action(self) -> str:
+        return f"Reading frame {self.index}"
+
 
 @dataclass(frozen=True)
 class LoadThumbnail(Request):
@@ -376,6 +466,10 @@ class LoadThumbnail(Request):
     @property
     def key(self) -> Hashable:
         return ("thumb", self.index)
+
+    @property
+    def action(self) -> str:
+        return f"Reading the thumbnail of frame {self.index}"
 
 
 @dataclass(frozen=True)

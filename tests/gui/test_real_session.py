@@ -4,11 +4,10 @@ status and file is real). Phase 2 runs the full flow on an official-size network
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from gui_frames import decode_clip, write_clip
+from gui_tiny_model import TinyModelFactory
 
 from etam_plugin.gui._qt.controller import EditorController, SessionState
 from etam_plugin.gui.components import messages as m
@@ -18,36 +17,6 @@ from etam_plugin.model import FrameStatus
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 WAIT = 120_000
 N = 6
-
-
-class TinyModelFactory:
-    """Real VideoSessions on a tiny seeded network (the panel's SessionFactory)."""
-
-    def __init__(self, seed: int = 0) -> None:
-        import torch
-
-        from etam_plugin.model import build_model, tiny_test_config
-
-        torch.manual_seed(seed)  # 2: objects are present (masks of ~1/4 of the synthetic clip)
-        self.model = build_model(tiny_test_config()).eval()
-        self.sessions: list = []
-
-    def create(self, frames):
-        from etam_plugin.model import VideoSession
-
-        session = VideoSession(self.model, frames)
-        self.sessions.append(session)
-        return session
-
-    def open(self, folder: Path, frames):
-        from etam_plugin.model import VideoSession
-
-        session = VideoSession.open(folder, self.model, frames)
-        self.sessions.append(session)
-        return session
-
-    def describe(self) -> str:
-        return "tiny-test · cpu · float32"
 
 
 @pytest.fixture(scope="module")
