@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from gui_actions import click, key, open_clip, shows, type_into
 from PySide6.QtCore import QPoint, Qt
-from test_journeys import CTRL, WAIT, go_to, track
+from test_journeys import CTRL, WAIT, go_to, tracked_on_a_real_session
 
 from etam_plugin.model import FrameStatus
 
@@ -60,14 +60,8 @@ def test_brush_paints_a_mask_prompt_that_undo_and_redo_take_back_and_bring_back(
     """Track, then on frame 12 paint onto the tracked mask and paint part of it away: each
     stroke is a correction (frame 12 prompted, later frames stale) shown while painting,
     and undo / redo walk back and forth through exactly the masks the user saw."""
-    from test_real_session import TinyModelFactory
-
-    w = make_window(TinyModelFactory(seed=2))
+    w = tracked_on_a_real_session(qtbot, make_window, tmp_path)
     c = w.controller
-    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
-    click(qtbot, w, 30, 36)
-    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
-    track(qtbot, w, Qt.Key.Key_Right)
     go_to(qtbot, w, 12)
     qtbot.waitUntil(lambda: c.masks.has(12, 1), timeout=WAIT)
     tracked = c.masks.get(12, 1).copy()

@@ -33,8 +33,22 @@ def go_to(qtbot, w, frame: int) -> None:
 
 
 def track(qtbot, w, k: Qt.Key) -> None:
-    with qtbot.waitSignal(w.controller.trackingFinished, timeout=WAIT):
+    """Ctrl+arrow key, until tracking finishes (a loaded machine may take its time)."""
+    with qtbot.waitSignal(w.controller.trackingFinished, timeout=6 * WAIT):
         key(qtbot, w, k, CTRL)
+
+
+def tracked_on_a_real_session(qtbot, make_window, tmp_path):
+    """The window on the real VideoSession (a tiny seeded network): a clip opened, object 1
+    clicked on frame 0 and tracked forward through the clip."""
+    from test_real_session import TinyModelFactory
+
+    w = make_window(TinyModelFactory(seed=2))
+    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
+    click(qtbot, w, 30, 36)
+    qtbot.waitUntil(lambda: w.controller.coverage.status(1, 0) is P, timeout=WAIT)
+    track(qtbot, w, Qt.Key.Key_Right)
+    return w
 
 
 def propagations(w) -> list[tuple]:
@@ -115,14 +129,8 @@ def test_undo_redo_of_a_correction_restores_what_the_user_saw(qtbot, make_window
     frame, re-track, undo → the masks from before the correction, tracked, no re-track;
     redo → the re-tracked ones. Undo used to leave the later frames stale with the
     correction's masks, and redo left them stale."""
-    from test_real_session import TinyModelFactory
-
-    w = make_window(TinyModelFactory(seed=2))
+    w = tracked_on_a_real_session(qtbot, make_window, tmp_path)
     c = w.controller
-    open_clip(qtbot, w, tmp_path / "synthetic.mp4")
-    click(qtbot, w, 30, 36)
-    qtbot.waitUntil(lambda: c.coverage.status(1, 0) is P, timeout=WAIT)
-    track(qtbot, w, Qt.Key.Key_Right)
     frames = range(24)
     before = seen_masks(qtbot, w, frames)
     go_to(qtbot, w, 12)
@@ -145,6 +153,40 @@ def test_undo_redo_of_a_correction_restores_what_the_user_saw(qtbot, make_window
     redone = seen_masks(qtbot, w, frames)
     assert [f for f in frames if not np.array_equal(redone[f], after[f])] == []
     assert started == []  # neither direction cost a re-track
+
+
+def test_undo_of_the_first_click_and_its_redo_bring_the_tracked_frames_back(
+    qtbot, make_window, tmp_path
+):
+    """Issue 14, on the real VideoSession: click, track, then an undo chain through a
+    correction and the first click, and a redo chain back: every step shows exactly what
+    was shown at that point, with no re-track. Undoing the first click used to throw the
+    tracked frames away, so redoing it showed one prompted frame and nothing else."""
+    w = tracked_on_a_real_session(qtbot, make_window, tmp_path)
+    c = w.controller
+    frames = range(1, 24)
+    tracked = seen_masks(qtbot, w, frames)
+    go_to(qtbot, w, 12)
+    click(qtbot, w, 70, 20)  # a correction, not re-tracked: 13.. are stale
+    qtbot.waitUntil(lambda: c.coverage.statuses(1)[12:] == [P] + [S] * 11, timeout=WAIT)
+    started: list = []
+    c.trackingStarted.connect(started.append)
+
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo the correction
+    qtbot.waitUntil(lambda: c.coverage.statuses(1) == [P] + [T] * 23, timeout=WAIT)
+    key(qtbot, w, Qt.Key.Key_Z, CTRL)  # undo the first click: nothing was tracked then
+    qtbot.waitUntil(lambda: c.coverage.statuses(1) == [E] * 24, timeout=WAIT)
+    redo = CTRL | Qt.KeyboardModifier.ShiftModifier
+    key(qtbot, w, Qt.Key.Key_Z, redo)
+    qtbot.waitUntil(lambda: c.coverage.statuses(1) == [P] + [T] * 23, timeout=WAIT)
+    assert [
+        f
+        for f, a, b in zip(frames, tracked, seen_masks(qtbot, w, frames), strict=True)
+        if not np.array_equal(a, b)
+    ] == []
+    key(qtbot, w, Qt.Key.Key_Z, redo)  # the correction again, its later frames stale
+    qtbot.waitUntil(lambda: c.coverage.statuses(1)[12:] == [P] + [S] * 11, timeout=WAIT)
+    assert started == []  # no step of the chain cost a re-track
 
 
 def test_typing_paths_into_the_export_dialog_keeps_every_key(qtbot, make_window, tmp_path):
