@@ -6,7 +6,7 @@ failed request type (``register``). A new request type is a message class in
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from etam_plugin.errors import TimelineRateError, WeightsUnavailableError
 from etam_plugin.gui.components import messages as m
@@ -16,6 +16,21 @@ from etam_plugin.model import FrameStatus
 
 if TYPE_CHECKING:
     from etam_plugin.gui.components.editor import EditorModel
+
+
+def _failures(results: Any) -> Any:  # singledispatch functions
+    """A worker's failed requests, one handler per request type (``register``): ``results``
+    hands each ``Failed`` to it; a request type without a handler is just reported."""
+
+    @functools.singledispatch
+    def failed(request: m.Request, msg: m.Failed, ed: EditorModel) -> None:
+        ed._report_failure(msg)
+
+    @results.register(m.Failed)
+    def _on_failed(msg: m.Failed, ed: EditorModel) -> None:
+        failed(msg.request, msg, ed)
+
+    return failed
 
 
 def on_inference_result(msg: object, ed: EditorModel) -> None:
@@ -60,14 +75,7 @@ def _on_thumbnail_loaded(msg: m.ThumbnailLoaded, ed: EditorModel) -> None:
         ed.thumbnail_ready.emit(msg.index)
 
 
-@on_frames_result.register(m.Failed)
-def _on_loader_failed(msg: m.Failed, ed: EditorModel) -> None:
-    _loader_failed(msg.request, msg, ed)
-
-
-@functools.singledispatch
-def _loader_failed(request: m.Request, msg: m.Failed, ed: EditorModel) -> None:
-    ed._report_failure(msg)
+_loader_failed = _failures(on_frames_result)
 
 
 @_loader_failed.register(m.LoadThumbnail)
@@ -120,14 +128,7 @@ def _on_timeline_read(msg: m.TimelineRead, ed: EditorModel) -> None:
     ed.timeline_read.emit(msg)
 
 
-@on_task_result.register(m.Failed)
-def _on_task_failed(msg: m.Failed, ed: EditorModel) -> None:
-    _task_failed(msg.request, msg, ed)
-
-
-@functools.singledispatch
-def _task_failed(request: m.Request, msg: m.Failed, ed: EditorModel) -> None:
-    ed._report_failure(msg)
+_task_failed = _failures(on_task_result)
 
 
 @_task_failed.register(m.DownloadWeights)
@@ -248,14 +249,7 @@ def _on_session_saved(msg: m.SessionSaved, ed: EditorModel) -> None:
     ed.session_saved.emit(msg.folder)
 
 
-@_on_inference_result.register(m.Failed)
-def _on_inference_failed(msg: m.Failed, ed: EditorModel) -> None:
-    _inference_failed(msg.request, msg, ed)
-
-
-@functools.singledispatch
-def _inference_failed(request: m.Request, msg: m.Failed, ed: EditorModel) -> None:
-    ed._report_failure(msg)
+_inference_failed = _failures(_on_inference_result)
 
 
 @_inference_failed.register(m.StartSession)
