@@ -15,7 +15,9 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from etam_plugin.devices import DEVICES, DTYPES
@@ -91,21 +93,44 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="etam-bench-live-") as tmp:
+        return _run(args, Path(tmp))
+
+
+def _engines(args: argparse.Namespace, folder: Path):
+    """Ours as ``etam-plugin live`` builds it (``engines.build_engine``), on seeded random
+    weights saved to ``folder``; a float32 one on the same weights for the panel's click and
+    the state sizes (as before: they never took ``--dtype``/``--cuda-graphs``); and the
+    state dict, which the reference loads into its own network."""
+    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
+    from etam_plugin.engines import EngineOptions, build_engine
+    from etam_plugin.model import get_config, save_checkpoint
+
+    sd = shaped_random_state_dict(get_config(args.variant).with_attention("full"), seed=0)
+    weights = folder / f"random_{args.variant}.pt"
+    save_checkpoint(sd, weights)
+    options = EngineOptions(
+        checkpoint=weights,
+        variant=args.variant,
+        device=args.device,
+        dtype=args.dtype,
+        cuda_graphs=args.cuda_graphs,
+        threads=args.threads,
+    )
+    plain = replace(options, dtype="float32", cuda_graphs=False)
+    engine = build_engine(options)
+    return engine, engine if plain == options else build_engine(plain), sd
+
+
+def _run(args: argparse.Namespace, folder: Path) -> int:
     import torch
 
-    from etam_plugin.bench._reference_oracle import shaped_random_state_dict
-    from etam_plugin.devices import pick_device, pick_dtype
     from etam_plugin.model import LiveTracker, Prompt, build_model, get_config, tiny_test_config
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    device = pick_device(args.device)
-    dtype = pick_dtype(args.dtype, device)
+    engine, plain, sd = _engines(args, folder)
+    device, dtype = engine.device.type, engine.dtype
     config = get_config(args.variant)
-    sd = shaped_random_state_dict(config.with_attention("full"), seed=0)
-    model = build_model(config)
-    model.load_state_dict(sd)
-    model.to(device)
+    model = plain.model  # float32 on ``device``: the panel's click and the state sizes
     total = args.warmup + args.frames + 1
     try:
         fw, fh = (int(v) for v in args.frame_size.lower().split("x"))
@@ -125,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         "cuda_graphs": bool(args.cuda_graphs),
     }
 
-    tracker = LiveTracker(model, device=device, dtype=dtype, cuda_graphs=args.cuda_graphs)
+    tracker = LiveTracker(None, engine=engine)
+    # the reference is its own network class: it loads the same state dict, not an engine
     ref = _ReferenceStream(config, sd, device, dtype) if args.vs_reference else None
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     with torch.inference_mode():
@@ -186,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
     state_model = model
     if args.state_network == "tiny":
         torch.manual_seed(0)
+        # a raw network: the tiny test config has no weights file to build an engine from
         state_model = build_model(tiny_test_config(image_size=32))
     report["state"] = _state_sizes(LiveTracker(state_model), frame, prompt, counts)
     report["state_network"] = args.state_network

@@ -68,19 +68,32 @@ def _frames(source: Path | None, count: int) -> list:
     return frames
 
 
-def _network(checkpoint: str | None):
-    from etam_plugin.model import build_model, get_config, load_model
+def _torch_engine(checkpoint: str | None, folder: Path, threads: int):
+    """The torch engine (float32 on the CPU, as ``--backend torch`` builds it) whose network
+    is exported and compared; without ``checkpoint`` seeded random weights saved to
+    ``folder``."""
+    from etam_plugin.engines import EngineOptions, build_engine
 
+    weights = "seeded random weights (shaped: objects present)"
     if checkpoint is None:
         from etam_plugin.bench._reference_oracle import shaped_random_state_dict
+        from etam_plugin.model import get_config, save_checkpoint
 
-        net = build_model(get_config("mobile"))
-        net.load_state_dict(shaped_random_state_dict(get_config("ti_512x512"), seed=4))
-        return net, "seeded random weights (shaped: objects present)"
-    from etam_plugin.weights import resolve_checkpoint
+        checkpoint = str(folder / "random_mobile.pt")
+        save_checkpoint(shaped_random_state_dict(get_config("ti_512x512"), seed=4), checkpoint)
+    else:
+        from etam_plugin.weights import resolve_checkpoint
 
-    path = resolve_checkpoint(checkpoint)
-    return load_model(path, "mobile"), str(path)
+        checkpoint = weights = str(resolve_checkpoint(checkpoint))  # downloads if asked
+    options = EngineOptions(
+        checkpoint=checkpoint,
+        variant="mobile",
+        device="cpu",
+        dtype="float32",
+        cuda_graphs=False,
+        threads=threads,
+    )
+    return build_engine(options), weights
 
 
 def _export(net, folder: Path, int8: bool) -> None:
@@ -137,13 +150,15 @@ def run(args: argparse.Namespace) -> int:
     frames = _frames(args.source, args.frames + 1)
     if len(frames) < args.warmup + 3:
         raise SystemExit(f"need at least {args.warmup + 3} frames, the source has {len(frames)}")
-    net, weights = _network(args.checkpoint)
     with tempfile.TemporaryDirectory(prefix="etam-bench-onnx-") as tmp:
+        engine, weights = _torch_engine(args.checkpoint, Path(tmp), args.threads)
         folder = args.export
         if folder is None:
             folder = Path(tmp) / "mobile"
-            _export(net, folder, not args.no_int8)
-        engines = {"torch": make_engine("torch", net)}
+            _export(engine.model, folder, not args.no_int8)
+        engines = {"torch": engine}
+        # ``--providers`` names ONNX Runtime's execution providers, which EngineOptions (a
+        # device) does not offer: the export's engines are made from the folder directly
         engines["ort_fp32"] = make_engine(
             "onnx", folder, providers=args.providers.split(","), threads=threads
         )

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from etam_plugin.gui.components.render import Layer
 from etam_plugin.matte import MatteOps, smooth_sequence
+
+if TYPE_CHECKING:
+    from etam_plugin.gui.components.masks import MaskStore
+    from etam_plugin.gui.components.objects import ObjectList
 
 IDENTITY = MatteOps()
 
@@ -88,3 +94,33 @@ class ObjectFinishing:
     def as_dict(self) -> dict[int, MatteOps]:
         """The objects that have finishing, by id."""
         return dict(self._ops)
+
+
+def finished_layers(
+    objects: ObjectList,
+    finishing: ObjectFinishing,
+    masks: MaskStore,
+    num_frames: int,
+    frame: int,
+    guide: np.ndarray | None,
+) -> list[Layer]:
+    """The visible objects' mattes on ``frame`` (finishing previewed), bottom to top;
+    ``guide`` is the frame's image when it is shown (edge-aware ops follow it)."""
+    out = []
+    for obj in objects:
+        if not obj.visible:
+            continue
+        ops = finishing.of(obj.obj_id)
+        if is_identity(ops):
+            mask = masks.get(frame, obj.obj_id)
+            if mask is not None:
+                out.append(Layer(mask, obj.color))
+            continue
+
+        def mask_of(i: int, obj_id: int = obj.obj_id) -> np.ndarray | None:
+            return masks.get(i, obj_id) if 0 <= i < num_frames else None
+
+        alpha = preview_alpha(ops, frame, mask_of, guide)
+        if alpha is not None:
+            out.append(Layer(alpha, obj.color))
+    return out
