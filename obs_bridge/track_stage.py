@@ -7,16 +7,24 @@ takes the newest frame each time; the frames in between are composited with the 
 mask by stage 3. Inference can be paused (the source is hidden in OBS) without stopping
 the thread.
 
-A click's coordinates belong to the frame the user was looking at, and with a slow model
-that is not the frame the tracker stepped last (the picture keeps moving at camera rate
-while the tracker is one or more frames behind or ahead). So a ``select`` may carry that
-frame: the tracker then steps on it first (and on nothing newer before it) and the prompt
-lands on the very pixels that were clicked. A tracker that can split its step (``advance``
-the frame, ``track`` the objects: the model's ``LiveTracker``) answers the click between
-the halves: the clicked object's mask is out after the frame's image features and its own
-decoder pass, and the objects already selected are tracked on the frame after that (they
-show their latest masks meanwhile). Without a frame (``--point``/``--box``, library calls)
-the prompt applies to a newly stepped frame. While nothing is selected the model does no
+A click shows within one model step. A click's coordinates belong to the frame the user
+was looking at (a ``select`` may carry that frame), and:
+
+- while the model is idle (nothing selected, paused, or waiting for the camera's next
+  frame) the tracker steps on the clicked frame itself and the prompt lands on the very
+  pixels that were clicked;
+- while a step runs, the click is answered on *that step's* frame as soon as its image
+  features exist (a decoder pass, no second image encoder): a click during the image
+  encoder is answered right after it, before the other objects are tracked on the frame;
+  a click during their tracking right after that. Waiting for the step and then encoding
+  the clicked frame as well took up to 1.6 steps (``bench bridge click``). The step's frame
+  is at most one step older than the clicked one, which for a person in front of a camera
+  is a few pixels; the tracker then continues from it (the object's conditioning frame).
+
+A tracker that can split its step (``advance`` the frame, ``track`` the objects: the
+model's ``LiveTracker``) answers between the halves; the objects already selected show
+their latest masks meanwhile. Without a frame (``--point``/``--box``, library calls) the
+prompt applies to the frame stepped next. While nothing is selected the model does no
 work at all.
 
 The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
@@ -135,7 +143,7 @@ class TrackThread(threading.Thread):
         self.event_counts = {"lost": 0, "found": 0}
         self.state_bytes: int | None = None  # the tracker's state after its last step
         self.selected_on: deque[int] = deque(maxlen=64)  # frame seq of each applied select
-        self._advance_ms = 0.0  # the image-encoder half of a click's step (see _advance)
+        self._advance_ms = 0.0  # the image-encoder half of the step under way (_advance)
 
     # -- requests from other threads ------------------------------------------------------
     def submit(
@@ -199,8 +207,11 @@ class TrackThread(threading.Thread):
                         self._apply_commands()
                     continue
                 last_seq, frame = got
+                if self._commands and self._commands_bring_their_frames():
+                    self._apply_commands()  # a click while waiting for the frame: its own
+                    continue
                 if self._step(frame):
-                    self._apply_commands()
+                    self._apply_commands(during_step=True)  # what came during the step
         except SlotClosed:
             pass
         finally:
@@ -220,6 +231,15 @@ class TrackThread(threading.Thread):
         return all(c.kind != "select" or c.frame is not None for c in commands)
 
     def _step(self, frame: Frame) -> bool:
+        """One step on ``frame``; selects that arrive meanwhile are answered on it: between
+        the halves (``advance``, then ``track``) when the tracker has them, else after it
+        (the caller's :meth:`_apply_commands` with ``during_step``)."""
+        if callable(getattr(self.tracker, "advance", None)):
+            if not self._advance(frame):
+                return False
+            if self._commands:  # clicks during the image encoder: on this frame, now
+                self._apply_commands(during_step=True)
+            return self._finish_step(frame)
         t0 = time.perf_counter()
         try:
             result = self.tracker.step(frame.rgb)
@@ -259,7 +279,10 @@ class TrackThread(threading.Thread):
         )
         self.masks.put(snap)
 
-    def _apply_commands(self) -> None:
+    def _apply_commands(self, *, during_step: bool = False) -> None:
+        """The queued commands, in order. ``during_step``: they came while a step ran on
+        the last frame, whose features the tracker has: selects are answered on it (a
+        decoder pass) rather than on the frame they carry (an image encoder more)."""
         with self._lock:
             commands = list(self._commands)
             self._commands.clear()
@@ -267,7 +290,7 @@ class TrackThread(threading.Thread):
         halves = callable(getattr(self.tracker, "advance", None))
         half_done: Frame | None = None  # a frame advanced to, its other objects not tracked
         for cmd in commands:
-            seen = cmd.frame
+            seen = None if during_step else cmd.frame
             new_frame = seen is not None and (self._last is None or self._last[0].seq != seen.seq)
             if new_frame and half_done is not None:
                 self._finish_step(half_done)
@@ -293,10 +316,10 @@ class TrackThread(threading.Thread):
                 self._commands.extendleft(reversed(waiting))
 
     def _advance(self, frame: Frame) -> bool:
-        """A click's own frame, first half of a step: its image features only, so that
-        the clicked object's mask is out after the image encoder and the decoder, before
-        the other objects are tracked on the frame (:meth:`_finish_step`). Until then they
-        show their latest masks."""
+        """First half of a step: the frame's image features only, so that a click (on this
+        frame, or during this step) has its mask out after the image encoder and its
+        decoder pass, before the other objects are tracked on the frame
+        (:meth:`_finish_step`). Until then they show their latest masks."""
         t0 = time.perf_counter()
         try:
             self.tracker.advance(frame.rgb)  # type: ignore[attr-defined]
@@ -311,8 +334,8 @@ class TrackThread(threading.Thread):
         self._last = (frame, FrameResult(index, dict(before)))
         return True
 
-    def _finish_step(self, frame: Frame) -> None:
-        """Second half of a click's step: the other objects tracked on the clicked frame."""
+    def _finish_step(self, frame: Frame) -> bool:
+        """Second half of a step: the objects not selected on ``frame`` tracked on it."""
         t0 = time.perf_counter()
         try:
             result = self.tracker.track()  # type: ignore[attr-defined]
@@ -320,11 +343,12 @@ class TrackThread(threading.Thread):
             self.stats.error()
             self.last_error = f"tracker failed: {exc}"
             log.exception("track: tracker.track failed on frame %d", frame.seq)
-            return
+            return False
         self._record_step(self._advance_ms + (time.perf_counter() - t0) * 1000.0)
         self._last = (frame, result)
         self._after_step(frame)
         self._publish(frame, result.objects)
+        return True
 
     def _apply(self, cmd: _Command) -> None:
         """One command on the last stepped frame; publishes the changed selection."""
