@@ -351,7 +351,9 @@ class TrackThread(threading.Thread):
         return True
 
     def _apply(self, cmd: _Command) -> None:
-        """One command on the last stepped frame; publishes the changed selection."""
+        """One command on the last stepped frame; publishes the changed selection, then
+        resolves the command's future (so a window's "selecting…" lasts until the mask is
+        there for the output's next frame)."""
         if self._last is None:  # a removal or clear before any frame: nothing to publish
             if cmd.kind == "remove":
                 self.tracker.remove(cmd.obj_id)  # type: ignore[arg-type]
@@ -368,18 +370,15 @@ class TrackThread(threading.Thread):
                 objects.update(selected.objects)
                 self._selected.add(cmd.obj_id)
                 self.selected_on.append(frame.seq)
-                cmd.future.set_result(cmd.obj_id)
             elif cmd.kind == "remove":
                 assert cmd.obj_id is not None
                 self.tracker.remove(cmd.obj_id)
                 objects.pop(cmd.obj_id, None)
                 self._selected.discard(cmd.obj_id)
-                cmd.future.set_result(cmd.obj_id)
             else:
                 self.tracker.clear()
                 objects.clear()
                 self._selected.clear()
-                cmd.future.set_result(None)
         except Exception as exc:
             log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)
             self.last_error = f"{cmd.kind} failed: {exc}"
@@ -388,6 +387,7 @@ class TrackThread(threading.Thread):
         self._generation += 1
         self._last = (frame, FrameResult(result.frame_index, objects))
         self._publish(frame, objects)
+        cmd.future.set_result(None if cmd.kind == "clear" else cmd.obj_id)
 
     def _fail_pending(self, exc: BaseException) -> None:
         with self._lock:

@@ -97,7 +97,8 @@ def test_a_click_during_a_step_shows_without_another_model_step(
     slowed to 0.4 s) is answered on that step's frame as soon as its image features exist:
     no model stage starts between the click and its decoder pass (before: the rest of the
     step, then the clicked frame's image encoder), the mask is the real network's on that
-    frame, the output carries it on the next frame, and the tracker continues from it."""
+    frame, the output carries it on the next frame, the select is reported done only once
+    the mask is out (the window's "selecting…"), and the tracker continues from it."""
     stages: list[str] = []  # model stages as they start, and each select
     inside = {"advance": threading.Event(), "track": threading.Event()}
 
@@ -146,12 +147,17 @@ def test_a_click_during_a_step_shows_without_another_model_step(
         started = len(stages)
         prompt = Prompt(points_xy=((40.0, 200.0),), labels=(1,))
         future = bridge.select(prompt, frame=seen)
+        # a window says "selecting…" until the future resolves: by then the mask is out
+        in_slot: list[bool] = []
+        future.add_done_callback(
+            lambda f: in_slot.append(2 in bridge.track.masks.peek()[1].objects)
+        )
         shown = wait_for(
             lambda: c if (c := bridge.latest()) and 2 in dict(c.object_mattes) else None,
             10,
             "the clicked object's mask on the output",
         )
-        assert future.result(timeout=10) == 2
+        assert future.result(timeout=10) == 2 and in_slot == [True]
         # no model stage between the click and its answer: within the step under way
         assert stages[started] == "select 2", stages[started - 1 :]
         step_frame = tracker.selects[-1][0]  # the frame advanced in the step under way
