@@ -199,7 +199,7 @@ class TrackThread(threading.Thread):
                     self._wake.clear()
                     continue
                 if pending and self._commands_bring_their_frames():
-                    self._apply_commands()  # a click: its own frame, no step before it
+                    self._apply_on_own_frames()  # a click: its own frame, no step before it
                     continue
                 got = self.frames.get(after=last_seq, timeout=0.1)
                 if got is None:
@@ -208,7 +208,7 @@ class TrackThread(threading.Thread):
                     continue
                 last_seq, frame = got
                 if self._commands and self._commands_bring_their_frames():
-                    self._apply_commands()  # a click while waiting for the frame: its own
+                    self._apply_on_own_frames()  # a click while waiting for the frame
                     continue
                 if self._step(frame):
                     self._apply_commands(during_step=True)  # what came during the step
@@ -221,6 +221,13 @@ class TrackThread(threading.Thread):
     def selected(self) -> bool:
         """Whether any object is selected (with none the model does no work)."""
         return bool(self._selected)
+
+    def _apply_on_own_frames(self) -> None:
+        """Clicks that came while the model was idle, each on its own frame; then those
+        that came meanwhile, on the frame just stepped (as during any step)."""
+        self._apply_commands()
+        if self._commands and self._last is not None:
+            self._apply_commands(during_step=True)
 
     def _commands_bring_their_frames(self) -> bool:
         """True when every queued command can run without stepping the newest frame first:

@@ -76,8 +76,9 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
         assert stepped is seen.rgb, "the select was applied to another frame"
         assert bridge.track.selected_on[-1] == seen.seq
 
-        # without a frame, the prompt goes to a newer frame, stepped for it
+        # without a frame, the prompt goes to the frame being stepped, a newer one
         bridge.track.resume()
+        wait_for(lambda: bridge.track.last_seq > seen.seq, 10, "a step on a newer frame")
         bridge.select(prompt, obj_id=obj_id).result(timeout=20)
         assert tracker.selects[-1][0] is not seen.rgb
         assert bridge.track.selected_on[-1] > seen.seq
@@ -87,6 +88,35 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
     expected = fresh.select(1, prompt).objects[1]
     assert 0.0 < expected.mask.mean() < 1.0
     assert float((selected.mask != expected.mask).mean()) <= 1e-4
+
+
+class SlowedHalves(SpyTracker):
+    """Each half of a step (``advance``, ``track``) takes 0.4 s more; ``stages`` lists the
+    model stages as they start, and each select; ``inside[half]`` is set while it runs."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__(model)
+        self.stages: list[str] = []
+        self.inside = {"advance": threading.Event(), "track": threading.Event()}
+
+    def _slowed(self, half: str, call: Any) -> Any:
+        self.stages.append(half)
+        self.inside[half].set()
+        try:
+            time.sleep(0.4)
+            return call()
+        finally:
+            self.inside[half].clear()
+
+    def advance(self, frame_rgb):  # type: ignore[no-untyped-def]
+        return self._slowed("advance", lambda: super(SlowedHalves, self).advance(frame_rgb))
+
+    def track(self):  # type: ignore[no-untyped-def]
+        return self._slowed("track", lambda: super(SlowedHalves, self).track())
+
+    def select(self, obj_id, prompt):  # type: ignore[no-untyped-def]
+        self.stages.append(f"select {obj_id}")
+        return super().select(obj_id, prompt)
 
 
 @pytest.mark.parametrize("phase", ["advance", "track"])
@@ -99,34 +129,9 @@ def test_a_click_during_a_step_shows_without_another_model_step(
     step, then the clicked frame's image encoder), the mask is the real network's on that
     frame, the output carries it on the next frame, the select is reported done only once
     the mask is out (the window's "selecting…"), and the tracker continues from it."""
-    stages: list[str] = []  # model stages as they start, and each select
-    inside = {"advance": threading.Event(), "track": threading.Event()}
-
-    class Slowed(SpyTracker):
-        def advance(self, frame_rgb):  # type: ignore[no-untyped-def]
-            stages.append("advance")
-            inside["advance"].set()
-            try:
-                time.sleep(0.4)
-                return super().advance(frame_rgb)
-            finally:
-                inside["advance"].clear()
-
-        def track(self):  # type: ignore[no-untyped-def]
-            stages.append("track")
-            inside["track"].set()
-            try:
-                time.sleep(0.4)
-                return super().track()
-            finally:
-                inside["track"].clear()
-
-        def select(self, obj_id, prompt):  # type: ignore[no-untyped-def]
-            stages.append(f"select {obj_id}")
-            return super().select(obj_id, prompt)
-
     model = tiny_model()
-    tracker = Slowed(model)
+    tracker = SlowedHalves(model)
+    stages, inside = tracker.stages, tracker.inside
     first_prompt = Prompt(points_xy=((160.0, 120.0),), labels=(1,))
     bridge = Bridge(config(pattern_clip, prompts=(first_prompt,)), tracker)
     published: list[tuple[int, set[int], int]] = []  # (frame seq, objects, newest output seq)
@@ -172,6 +177,31 @@ def test_a_click_during_a_step_shows_without_another_model_step(
     fresh.step(step_frame)
     expected = fresh.select(2, prompt).objects[2]
     assert float((tracker.selects[-1][1].mask != expected.mask).mean()) <= 1e-4
+
+
+def test_a_click_during_an_idle_clicks_step_waits_for_no_other_encoder(
+    pattern_clip: Path,
+) -> None:
+    """Nothing selected: a first click steps its own frame; a second click that lands
+    during that step is answered on the same frame once it is done, with no image encoder
+    of its own (before: the clicked frame's encoder after the first click's step)."""
+    tracker = SlowedHalves(tiny_model())
+    stages, inside = tracker.stages, tracker.inside
+    bridge = Bridge(config(pattern_clip), tracker)
+    with bridge:
+        wait_for(lambda: bridge.latest(), 10, "the first output frame")
+        clicked = bridge.latest().frame
+        first = bridge.select(Prompt(points_xy=((160.0, 120.0),), labels=(1,)), frame=clicked)
+        assert inside["advance"].wait(10), "the click's step never started"
+        started = len(stages)
+        later = wait_for(
+            lambda: f if (f := bridge.latest().frame).seq > clicked.seq else None, 5, "a frame"
+        )
+        second = bridge.select(Prompt(points_xy=((40.0, 200.0),), labels=(1,)), frame=later)
+        assert first.result(timeout=10) == 1 and second.result(timeout=10) == 2
+        until = stages.index("select 2")
+        assert "advance" not in stages[started:until], stages[started - 1 : until + 1]
+        assert bridge.track.selected_on[-1] == bridge.track.selected_on[-2]
 
 
 def test_lost_and_found_drive_hold_and_fade(pattern_clip: Path) -> None:
