@@ -17,9 +17,11 @@ was looking at (a ``select`` may carry that frame), and:
   features exist (a decoder pass, no second image encoder): a click during the image
   encoder is answered right after it, before the other objects are tracked on the frame;
   a click during their tracking right after that. Waiting for the step and then encoding
-  the clicked frame as well took up to 1.6 steps (``bench bridge click``). The step's frame
-  is at most one step older than the clicked one, which for a person in front of a camera
-  is a few pixels; the tracker then continues from it (the object's conditioning frame).
+  the clicked frame as well took up to 1.7-2.5 steps (``bench bridge click``). The step's
+  frame is up to one step older than the clicked one (0-28 frames measured under load),
+  so a point on a fast-moving object can miss it there; a person standing or walking
+  moves little in that time. The tracker continues from that frame (the object's
+  conditioning frame).
 
 A tracker that can split its step (``advance`` the frame, ``track`` the objects: the
 model's ``LiveTracker``) answers between the halves; the objects already selected show
