@@ -13,15 +13,16 @@ was looking at (a ``select`` may carry that frame), and:
 - while the model is idle (nothing selected, paused, or waiting for the camera's next
   frame) the tracker steps on the clicked frame itself and the prompt lands on the very
   pixels that were clicked;
-- while a step runs, the click is answered on *that step's* frame as soon as its image
+- while a step runs on a frame captured at most ``CLICK_ON_STEP_S`` (0.25 s) before the
+  clicked one, the click is answered on *that step's* frame as soon as its image
   features exist (a decoder pass, no second image encoder): a click during the image
   encoder is answered right after it, before the other objects are tracked on the frame;
-  a click during their tracking right after that. Waiting for the step and then encoding
-  the clicked frame as well took up to 1.7-2.5 steps (``bench bridge click``). The step's
-  frame is up to one step older than the clicked one (0-28 frames measured under load),
-  so a point on a fast-moving object can miss it there; a person standing or walking
-  moves little in that time. The tracker continues from that frame (the object's
-  conditioning frame).
+  a click during their tracking right after that. The tracker continues from that frame
+  (the object's conditioning frame). Waiting for the step and then encoding the clicked
+  frame as well took up to 1.7-2.5 steps (``bench bridge click``);
+- a click on a frame further from the step's (a slow step: 0-28 frames apart were
+  measured under load) waits for the step and lands on its own frame, as a point on a
+  moving object can miss it on an older frame.
 
 A tracker that can split its step (``advance`` the frame, ``track`` the objects: the
 model's ``LiveTracker``) answers between the halves; the objects already selected show
@@ -56,6 +57,13 @@ from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
+
+# A click that comes during a step is answered on the step's frame (its image features
+# exist: one decoder pass) only when that frame was captured at most this long before the
+# clicked one: about one `mobile` step on a 2-core CPU, in which a person moves little.
+# Further apart (a slower step), a moving object may have left the clicked pixels there,
+# so the click waits for the step and lands on its own frame.
+CLICK_ON_STEP_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -247,7 +255,7 @@ class TrackThread(threading.Thread):
             if not self._advance(frame):
                 return False
             if self._commands:  # clicks during the image encoder: on this frame, now
-                self._apply_commands(during_step=True)
+                self._apply_commands(during_step=True, defer_far=True)
             return self._finish_step(frame)
         t0 = time.perf_counter()
         try:
@@ -288,18 +296,28 @@ class TrackThread(threading.Thread):
         )
         self.masks.put(snap)
 
-    def _apply_commands(self, *, during_step: bool = False) -> None:
+    def _apply_commands(self, *, during_step: bool = False, defer_far: bool = False) -> None:
         """The queued commands, in order. ``during_step``: they came while a step ran on
-        the last frame, whose features the tracker has: selects are answered on it (a
-        decoder pass) rather than on the frame they carry (an image encoder more)."""
+        the last frame, whose features the tracker has: selects on a frame captured near
+        it (``CLICK_ON_STEP_S``) are answered on it (a decoder pass) rather than on the
+        frame they carry (an image encoder more). ``defer_far``: the step is half done, so
+        from the first select on a frame further away on, commands wait for its end."""
         with self._lock:
             commands = list(self._commands)
             self._commands.clear()
         waiting: list[_Command] = []  # no frame stepped yet: keep them for the first one
         halves = callable(getattr(self.tracker, "advance", None))
         half_done: Frame | None = None  # a frame advanced to, its other objects not tracked
+        step = self._last[0] if during_step and self._last is not None else None
         for cmd in commands:
-            seen = None if during_step else cmd.frame
+            on_step = step is not None and (
+                cmd.frame is None or abs(cmd.frame.t_capture - step.t_capture) <= CLICK_ON_STEP_S
+            )
+            if defer_far and step is not None and not on_step:  # after the step, in order
+                with self._lock:
+                    self._commands.extendleft(reversed(commands[commands.index(cmd) :]))
+                break
+            seen = None if on_step else cmd.frame
             new_frame = seen is not None and (self._last is None or self._last[0].seq != seen.seq)
             if new_frame and half_done is not None:
                 self._finish_step(half_done)

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from etam_plugin.model import LiveTracker, Prompt
+from etam_plugin.obs_bridge import track_stage
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
 from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import TestPattern
@@ -121,14 +122,17 @@ class SlowedHalves(SpyTracker):
 
 @pytest.mark.parametrize("phase", ["advance", "track"])
 def test_a_click_during_a_step_shows_without_another_model_step(
-    pattern_clip: Path, phase: str
+    pattern_clip: Path, phase: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A click that lands while the model steps (one object tracked; each half of a step
-    slowed to 0.4 s) is answered on that step's frame as soon as its image features exist:
-    no model stage starts between the click and its decoder pass (before: the rest of the
-    step, then the clicked frame's image encoder), the mask is the real network's on that
-    frame, the output carries it on the next frame, the select is reported done only once
-    the mask is out (the window's "selecting…"), and the tracker continues from it."""
+    slowed to 0.4 s) on a frame near the step's is answered on that step's frame as soon
+    as its image features exist: no model stage starts between the click and its decoder
+    pass (before: the rest of the step, then the clicked frame's image encoder), the mask
+    is the real network's on that frame, the output carries it on the next frame, the
+    select is reported done only once the mask is out (the window's "selecting…"), and
+    the tracker continues from it. (The slowed halves put the frames 0.4-0.8 s apart: how
+    near counts is widened to cover that; the next test keeps it narrow.)"""
+    monkeypatch.setattr(track_stage, "CLICK_ON_STEP_S", 5.0)
     model = tiny_model()
     tracker = SlowedHalves(model)
     stages, inside = tracker.stages, tracker.inside
@@ -177,6 +181,33 @@ def test_a_click_during_a_step_shows_without_another_model_step(
     fresh.step(step_frame)
     expected = fresh.select(2, prompt).objects[2]
     assert float((tracker.selects[-1][1].mask != expected.mask).mean()) <= 1e-4
+
+
+def test_a_click_on_a_frame_far_from_the_steps_lands_on_its_own_frame(
+    pattern_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click whose frame was captured more than ``CLICK_ON_STEP_S`` after the frame the
+    model is stepping (a slow step) is not answered on that older frame, where a moving
+    object may have left the clicked pixels: it waits for the step, then the tracker
+    steps on the clicked frame itself and selects there."""
+    monkeypatch.setattr(track_stage, "CLICK_ON_STEP_S", 0.0)
+    tracker = SlowedHalves(tiny_model())
+    stages, inside = tracker.stages, tracker.inside
+    first_prompt = Prompt(points_xy=((160.0, 120.0),), labels=(1,))
+    bridge = Bridge(config(pattern_clip, prompts=(first_prompt,)), tracker)
+    with bridge:
+        bridge.initial_selections[0].result(timeout=20)
+        wait_for(lambda: stages.count("track") >= 2, 20, "two steps")
+        inside["track"].clear()
+        assert inside["track"].wait(30), "no step started"
+        seen = bridge.latest().frame
+        started = len(stages)
+        obj_id = bridge.select(Prompt(points_xy=((40.0, 200.0),), labels=(1,)), frame=seen)
+        assert obj_id.result(timeout=20) == 2
+        # the step under way ends, then the clicked frame's own image encoder, then the select
+        assert stages[started:][:2] == ["advance", "select 2"], stages[started:]
+        assert tracker.selects[-1][0] is seen.rgb, "the select was applied to another frame"
+        assert bridge.track.selected_on[-1] == seen.seq
 
 
 def test_a_click_during_an_idle_clicks_step_waits_for_no_other_encoder(
