@@ -7,16 +7,27 @@ takes the newest frame each time; the frames in between are composited with the 
 mask by stage 3. Inference can be paused (the source is hidden in OBS) without stopping
 the thread.
 
-A click's coordinates belong to the frame the user was looking at, and with a slow model
-that is not the frame the tracker stepped last (the picture keeps moving at camera rate
-while the tracker is one or more frames behind or ahead). So a ``select`` may carry that
-frame: the tracker then steps on it first (and on nothing newer before it) and the prompt
-lands on the very pixels that were clicked. A tracker that can split its step (``advance``
-the frame, ``track`` the objects: the model's ``LiveTracker``) answers the click between
-the halves: the clicked object's mask is out after the frame's image features and its own
-decoder pass, and the objects already selected are tracked on the frame after that (they
-show their latest masks meanwhile). Without a frame (``--point``/``--box``, library calls)
-the prompt applies to a newly stepped frame. While nothing is selected the model does no
+A click shows within one model step. A click's coordinates belong to the frame the user
+was looking at (a ``select`` may carry that frame), and:
+
+- while the model is idle (nothing selected, paused, or waiting for the camera's next
+  frame) the tracker steps on the clicked frame itself and the prompt lands on the very
+  pixels that were clicked;
+- while a step runs on a frame captured at most ``CLICK_ON_STEP_S`` (0.25 s) before the
+  clicked one, the click is answered on *that step's* frame as soon as its image
+  features exist (a decoder pass, no second image encoder): a click during the image
+  encoder is answered right after it, before the other objects are tracked on the frame;
+  a click during their tracking right after that. The tracker continues from that frame
+  (the object's conditioning frame). Waiting for the step and then encoding the clicked
+  frame as well took up to 1.7-2.5 steps (``bench bridge click``);
+- a click on a frame further from the step's (a slow step: 0-28 frames apart were
+  measured under load) waits for the step and lands on its own frame, as a point on a
+  moving object can miss it on an older frame.
+
+A tracker that can split its step (``advance`` the frame, ``track`` the objects: the
+model's ``LiveTracker``) answers between the halves; the objects already selected show
+their latest masks meanwhile. Without a frame (``--point``/``--box``, library calls) the
+prompt applies to the frame stepped next. While nothing is selected the model does no
 work at all.
 
 The tracker's own lost/found events (``last_events``, as the model's ``LiveTracker`` has
@@ -46,6 +57,13 @@ from etam_plugin.obs_bridge.stats import StageStats
 from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS, ThreadTuner
 
 log = logging.getLogger(__name__)
+
+# A click that comes during a step is answered on the step's frame (its image features
+# exist: one decoder pass) only when that frame was captured at most this long before the
+# clicked one: about one `mobile` step on a 2-core CPU, in which a person moves little.
+# Further apart (a slower step), a moving object may have left the clicked pixels there,
+# so the click waits for the step and lands on its own frame.
+CLICK_ON_STEP_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -135,7 +153,7 @@ class TrackThread(threading.Thread):
         self.event_counts = {"lost": 0, "found": 0}
         self.state_bytes: int | None = None  # the tracker's state after its last step
         self.selected_on: deque[int] = deque(maxlen=64)  # frame seq of each applied select
-        self._advance_ms = 0.0  # the image-encoder half of a click's step (see _advance)
+        self._advance_ms = 0.0  # the image-encoder half of the step under way (_advance)
 
     # -- requests from other threads ------------------------------------------------------
     def submit(
@@ -191,7 +209,7 @@ class TrackThread(threading.Thread):
                     self._wake.clear()
                     continue
                 if pending and self._commands_bring_their_frames():
-                    self._apply_commands()  # a click: its own frame, no step before it
+                    self._apply_on_own_frames()  # a click: its own frame, no step before it
                     continue
                 got = self.frames.get(after=last_seq, timeout=0.1)
                 if got is None:
@@ -199,8 +217,11 @@ class TrackThread(threading.Thread):
                         self._apply_commands()
                     continue
                 last_seq, frame = got
+                if self._commands and self._commands_bring_their_frames():
+                    self._apply_on_own_frames()  # a click while waiting for the frame
+                    continue
                 if self._step(frame):
-                    self._apply_commands()
+                    self._apply_commands(during_step=True)  # what came during the step
         except SlotClosed:
             pass
         finally:
@@ -211,6 +232,13 @@ class TrackThread(threading.Thread):
         """Whether any object is selected (with none the model does no work)."""
         return bool(self._selected)
 
+    def _apply_on_own_frames(self) -> None:
+        """Clicks that came while the model was idle, each on its own frame; then those
+        that came meanwhile, on the frame just stepped (as during any step)."""
+        self._apply_commands()
+        if self._commands and self._last is not None:
+            self._apply_commands(during_step=True)
+
     def _commands_bring_their_frames(self) -> bool:
         """True when every queued command can run without stepping the newest frame first:
         selects that carry the clicked frame, removals and clears. Stepping the newest
@@ -220,6 +248,15 @@ class TrackThread(threading.Thread):
         return all(c.kind != "select" or c.frame is not None for c in commands)
 
     def _step(self, frame: Frame) -> bool:
+        """One step on ``frame``; selects that arrive meanwhile are answered on it: between
+        the halves (``advance``, then ``track``) when the tracker has them, else after it
+        (the caller's :meth:`_apply_commands` with ``during_step``)."""
+        if callable(getattr(self.tracker, "advance", None)):
+            if not self._advance(frame):
+                return False
+            if self._commands:  # clicks during the image encoder: on this frame, now
+                self._apply_commands(during_step=True, defer_far=True)
+            return self._finish_step(frame)
         t0 = time.perf_counter()
         try:
             result = self.tracker.step(frame.rgb)
@@ -259,15 +296,28 @@ class TrackThread(threading.Thread):
         )
         self.masks.put(snap)
 
-    def _apply_commands(self) -> None:
+    def _apply_commands(self, *, during_step: bool = False, defer_far: bool = False) -> None:
+        """The queued commands, in order. ``during_step``: they came while a step ran on
+        the last frame, whose features the tracker has: selects on a frame captured near
+        it (``CLICK_ON_STEP_S``) are answered on it (a decoder pass) rather than on the
+        frame they carry (an image encoder more). ``defer_far``: the step is half done, so
+        from the first select on a frame further away on, commands wait for its end."""
         with self._lock:
             commands = list(self._commands)
             self._commands.clear()
         waiting: list[_Command] = []  # no frame stepped yet: keep them for the first one
         halves = callable(getattr(self.tracker, "advance", None))
         half_done: Frame | None = None  # a frame advanced to, its other objects not tracked
+        step = self._last[0] if during_step and self._last is not None else None
         for cmd in commands:
-            seen = cmd.frame
+            on_step = step is not None and (
+                cmd.frame is None or abs(cmd.frame.t_capture - step.t_capture) <= CLICK_ON_STEP_S
+            )
+            if defer_far and step is not None and not on_step:  # after the step, in order
+                with self._lock:
+                    self._commands.extendleft(reversed(commands[commands.index(cmd) :]))
+                break
+            seen = None if on_step else cmd.frame
             new_frame = seen is not None and (self._last is None or self._last[0].seq != seen.seq)
             if new_frame and half_done is not None:
                 self._finish_step(half_done)
@@ -293,10 +343,10 @@ class TrackThread(threading.Thread):
                 self._commands.extendleft(reversed(waiting))
 
     def _advance(self, frame: Frame) -> bool:
-        """A click's own frame, first half of a step: its image features only, so that
-        the clicked object's mask is out after the image encoder and the decoder, before
-        the other objects are tracked on the frame (:meth:`_finish_step`). Until then they
-        show their latest masks."""
+        """First half of a step: the frame's image features only, so that a click (on this
+        frame, or during this step) has its mask out after the image encoder and its
+        decoder pass, before the other objects are tracked on the frame
+        (:meth:`_finish_step`). Until then they show their latest masks."""
         t0 = time.perf_counter()
         try:
             self.tracker.advance(frame.rgb)  # type: ignore[attr-defined]
@@ -311,8 +361,8 @@ class TrackThread(threading.Thread):
         self._last = (frame, FrameResult(index, dict(before)))
         return True
 
-    def _finish_step(self, frame: Frame) -> None:
-        """Second half of a click's step: the other objects tracked on the clicked frame."""
+    def _finish_step(self, frame: Frame) -> bool:
+        """Second half of a step: the objects not selected on ``frame`` tracked on it."""
         t0 = time.perf_counter()
         try:
             result = self.tracker.track()  # type: ignore[attr-defined]
@@ -320,14 +370,17 @@ class TrackThread(threading.Thread):
             self.stats.error()
             self.last_error = f"tracker failed: {exc}"
             log.exception("track: tracker.track failed on frame %d", frame.seq)
-            return
+            return False
         self._record_step(self._advance_ms + (time.perf_counter() - t0) * 1000.0)
         self._last = (frame, result)
         self._after_step(frame)
         self._publish(frame, result.objects)
+        return True
 
     def _apply(self, cmd: _Command) -> None:
-        """One command on the last stepped frame; publishes the changed selection."""
+        """One command on the last stepped frame; publishes the changed selection, then
+        resolves the command's future (so a window's "selecting…" lasts until the mask is
+        there for the output's next frame)."""
         if self._last is None:  # a removal or clear before any frame: nothing to publish
             if cmd.kind == "remove":
                 self.tracker.remove(cmd.obj_id)  # type: ignore[arg-type]
@@ -344,18 +397,15 @@ class TrackThread(threading.Thread):
                 objects.update(selected.objects)
                 self._selected.add(cmd.obj_id)
                 self.selected_on.append(frame.seq)
-                cmd.future.set_result(cmd.obj_id)
             elif cmd.kind == "remove":
                 assert cmd.obj_id is not None
                 self.tracker.remove(cmd.obj_id)
                 objects.pop(cmd.obj_id, None)
                 self._selected.discard(cmd.obj_id)
-                cmd.future.set_result(cmd.obj_id)
             else:
                 self.tracker.clear()
                 objects.clear()
                 self._selected.clear()
-                cmd.future.set_result(None)
         except Exception as exc:
             log.warning("track: %s of object %s failed: %s", cmd.kind, cmd.obj_id, exc)
             self.last_error = f"{cmd.kind} failed: {exc}"
@@ -364,6 +414,7 @@ class TrackThread(threading.Thread):
         self._generation += 1
         self._last = (frame, FrameResult(result.frame_index, objects))
         self._publish(frame, objects)
+        cmd.future.set_result(None if cmd.kind == "clear" else cmd.obj_id)
 
     def _fail_pending(self, exc: BaseException) -> None:
         with self._lock:

@@ -1,4 +1,5 @@
-"""`etam-plugin bench bridge soak|latency`: the OBS bridge over time, and its delay in OBS.
+"""`etam-plugin bench bridge soak|latency|click`: the OBS bridge over time, its delay in OBS,
+and how soon a click shows.
 
 ``soak``: runs the bridge headless on a looping synthetic clip for ``--frames`` frames
 (default 10,000) with a real reader on its stream (the ffmpeg CLI, or OBS with ``--obs``),
@@ -9,6 +10,14 @@ the RSS of both processes — so growth in memory or latency over a long run sho
 ``ETAM_OBS_PASSWORD`` or the config file). Frames carry a counter; the benchmark compares
 the counter in OBS's picture (``GetSourceScreenshot``) with the counter of the frame the
 bridge captured last, and reports the difference in frames.
+
+``click``: no OBS; a file camera (``--source``, default the shared juggle.mp4) with one
+object tracked, so the model steps all the time. ``--samples`` clicks at random moments of
+its steps, each a new object on the frame a control window would show (``latest()``),
+each removed again once it showed. Frames carry a counter (their capture sequence number):
+the benchmark reports, per click, how many frames after the clicked one the first output
+frame carrying the clicked object's mask is, in frames, ms and model steps (the track
+stage's median step), and whether it is within one model step plus one frame.
 
 The tracker is the real EfficientTAM LiveTracker (``--checkpoint``, ``mobile`` by default)
 unless ``--tracker module:callable`` or ``--tracker path/file.py:callable`` names another
@@ -34,11 +43,15 @@ HELP = "OBS bridge soak (RSS and latency over 10,000 frames) and end-to-end late
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("mode", choices=("soak", "latency"), help="what to measure")
+    parser.add_argument("mode", choices=("soak", "latency", "click"), help="what to measure")
     parser.add_argument("--frames", type=int, default=10_000, help="soak length (default 10000)")
     parser.add_argument("--window", type=int, default=1000, help="soak report window (frames)")
     parser.add_argument("--samples", type=int, default=40, help="latency screenshots (default 40)")
     parser.add_argument("--size", default="640x360", help="frame size WxH (default 640x360)")
+    parser.add_argument(
+        "--source", type=Path, help="click: the file camera (default: the shared juggle.mp4)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="click: where and when to click")
     parser.add_argument("--fps", type=float, default=30.0, help="clip frame rate (default 30)")
     parser.add_argument(
         "--effect",
@@ -375,6 +388,112 @@ def _latency(args: argparse.Namespace, bridge: Any, pattern: Any) -> dict:
     return result
 
 
+def _default_clip() -> Path:
+    path = Path(__file__).resolve().parents[3] / "shared" / "media" / "juggle.mp4"
+    if not path.is_file():  # the team's footage sits beside a checkout, not an install
+        raise SystemExit(f"bench bridge click: no --source given and no {path}; give --source")
+    return path
+
+
+def _click_config(args: argparse.Namespace, clip: Path, size: tuple[int, int]) -> Any:
+    from etam_plugin.model import Prompt
+    from etam_plugin.obs_bridge.bridge import BridgeConfig
+
+    w, h = size
+    return BridgeConfig(
+        source=str(clip),
+        width=w,
+        height=h,
+        fps=args.fps,
+        effect=args.effect or "remove",
+        prompts=(Prompt(points_xy=((w / 2, h / 2),), labels=(1,)),),  # the model always steps
+        obs=None,
+        stream=False,
+        status_log_s=0,
+    )
+
+
+def _clicks(args: argparse.Namespace, bridge: Any) -> dict:
+    """Clicks at random moments of the model's steps; per click, the first output frame that
+    carries the clicked object's mask, counted in frames from the clicked one."""
+    import random
+
+    import numpy as np
+
+    from etam_plugin.model import Prompt
+
+    rng = random.Random(args.seed)
+    w, h = bridge.size
+
+    def wait(check: Any, timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (value := check()) is not None:
+                return value
+            time.sleep(0.002)
+        raise SystemExit(f"bench bridge click: no {what} in {timeout:.0f} s")
+
+    def ids(shown: Any) -> set[int]:
+        return {i for i, _ in shown.object_mattes}
+
+    wait(lambda: bridge.track_stats.count >= 4 or None, 300, "four model steps")
+    rows: list[dict] = []
+    for _ in range(args.samples):
+        step_s = max(bridge.track_stats.snapshot().p50_ms, 1.0) / 1000.0
+        time.sleep(rng.uniform(0.0, step_s))  # anywhere within a step
+        seen = bridge.latest()  # what a control window shows at the click
+        before = ids(seen)
+        point = (rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h)
+        t_click = time.monotonic()
+        future = bridge.select(Prompt(points_xy=(point,), labels=(1,)), frame=seen.frame)
+
+        def first_with_it(before: set[int] = before) -> Any:
+            shown = bridge.latest()
+            return shown if ids(shown) - before else None
+
+        shown = wait(first_with_it, 60, "output frame with the clicked object's mask")
+        t_shown = time.monotonic()
+        obj_id = future.result(timeout=60)
+        rows.append(
+            {
+                "frames": shown.frame.seq - seen.frame.seq,
+                "ms": round((t_shown - t_click) * 1000.0, 1),
+                "step_ms": round(step_s * 1000.0, 1),
+                "mask_on_frame": shown.mask_seq - seen.frame.seq,  # 0: the clicked frame
+            }
+        )
+        bridge.remove(obj_id).result(timeout=60)
+        wait(lambda o=obj_id: o not in ids(bridge.latest()) or None, 60, "removal")
+    s = bridge.stats()
+    step_ms = s["stages"]["track"]["p50_ms"]
+    frame_ms = 1000.0 / (s["stages"]["capture"]["fps"] or args.fps)
+    frames = np.asarray([r["frames"] for r in rows], dtype=np.float64)
+    steps = np.asarray([r["ms"] / r["step_ms"] for r in rows])
+    bound = step_ms / frame_ms + 1.0  # one model step + one frame, in frames
+    result = {
+        "clicks": rows,
+        "track_p50_ms": step_ms,
+        "frame_ms": round(frame_ms, 1),
+        "frames_p50": float(np.median(frames)),
+        "frames_max": int(frames.max()),
+        "steps_p50": round(float(np.median(steps)), 2),
+        "steps_max": round(float(steps.max()), 2),
+        "bound_frames": round(bound, 1),
+        "within_bound": int((frames <= bound).sum()),
+        "clicked_frame_masks": sum(r["mask_on_frame"] == 0 for r in rows),
+        "out_fps": s["stages"]["composite"]["fps"],
+    }
+    print(
+        f"click → first output frame with its mask: p50 {result['frames_p50']:.0f} frames "
+        f"({result['steps_p50']} steps), max {result['frames_max']} frames "
+        f"({result['steps_max']} steps); model step p50 {step_ms:.0f} ms = "
+        f"{step_ms / frame_ms:.1f} frames; within 1 step + 1 frame: {result['within_bound']}"
+        f"/{len(rows)}; mask made on the clicked frame: {result['clicked_frame_masks']}"
+        f"/{len(rows)}; output {result['out_fps']} fps"
+    )
+    return result
+
+
 def run(args: argparse.Namespace) -> int:
     from etam_plugin.obs_bridge.tracker_factory import prepare_live_threads
 
@@ -389,6 +508,14 @@ def run(args: argparse.Namespace) -> int:
     w, h = _size(args.size)
     load_start = list(os.getloadavg())  # others' work on this machine skews every number
     tracker = _tracker(args)
+    if args.mode == "click":
+        bridge = Bridge(_click_config(args, args.source or _default_clip(), (w, h)), tracker)
+        bridge.start()
+        try:
+            result = _clicks(args, bridge)
+        finally:
+            bridge.stop()
+        return _report(args, bridge, load_start, (w, h), bridge.effect.name, result)
     # The clip loops; long enough that a counter difference is never ambiguous.
     pattern = TestPattern(width=w, height=h, frames=600, fps=args.fps)
     with tempfile.TemporaryDirectory(prefix="etam-bench-bridge-") as tmp:
@@ -401,6 +528,18 @@ def run(args: argparse.Namespace) -> int:
             result = _soak(args, bridge) if soak else _latency(args, bridge, pattern)
         finally:
             bridge.stop()
+    return _report(args, bridge, load_start, (w, h), effect, result)
+
+
+def _report(
+    args: argparse.Namespace,
+    bridge: Any,
+    load_start: list[float],
+    size: tuple[int, int],
+    effect: str,
+    result: dict,
+) -> int:
+    w, h = size
     payload = {
         "mode": args.mode,
         "cpu_count": os.cpu_count(),

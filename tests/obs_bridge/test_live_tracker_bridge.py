@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from etam_plugin.model import LiveTracker, Prompt
+from etam_plugin.obs_bridge import track_stage
 from etam_plugin.obs_bridge.bridge import Bridge, BridgeConfig
 from etam_plugin.obs_bridge.presence import PresencePolicy
 from etam_plugin.obs_bridge.testpattern import TestPattern
@@ -41,13 +42,26 @@ def disc_prompt(pattern: TestPattern, index: int) -> Prompt:
     return Prompt(points_xy=(pattern.discs[0].position(index, 320, 240),), labels=(1,))
 
 
+def wait_idle(bridge: Bridge, tracker: SpyTracker, quiet_s: float = 0.6) -> None:
+    """Pause inference and wait until the step under way (if any) is over."""
+    bridge.track.pause()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        steps = tracker.steps()
+        time.sleep(quiet_s)
+        if tracker.steps() == steps:
+            return
+    raise AssertionError("the tracker never went idle")
+
+
 def test_a_click_is_applied_to_the_frame_the_user_saw(
     pattern: TestPattern, pattern_clip: Path
 ) -> None:
     """The tracker is ~8 frames slower than the camera (tracking a first object), so the
-    frame on screen is not the one it stepped last: the select carries the frame; the
-    tracker steps on it, then selects, and the mask equals a fresh tracker's selection on
-    exactly that picture."""
+    frame on screen is not the one it stepped last. With the model idle (here paused) the
+    select carries the frame; the tracker steps on it, then selects, and the mask equals a
+    fresh tracker's selection on exactly that picture. (A click during a step is answered
+    on the step's frame: see the next test.)"""
     model = tiny_model()
     tracker = SpyTracker(model, delay_s=0.25)
     bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
@@ -55,6 +69,7 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
         wait_for(lambda: tracker.steps() >= 2, 20, "two tracker steps")
         seen = bridge.latest().frame  # what the control window shows right now
         wait_for(lambda: bridge.track.last_seq > seen.seq, 10, "the tracker to move past it")
+        wait_idle(bridge, tracker)
         prompt = disc_prompt(pattern, seen.source_index)
         obj_id = bridge.select(prompt, frame=seen).result(timeout=20)
         stepped, selected = tracker.selects[-1]
@@ -62,7 +77,9 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
         assert stepped is seen.rgb, "the select was applied to another frame"
         assert bridge.track.selected_on[-1] == seen.seq
 
-        # without a frame, the prompt goes to a newer frame, stepped for it
+        # without a frame, the prompt goes to the frame being stepped, a newer one
+        bridge.track.resume()
+        wait_for(lambda: bridge.track.last_seq > seen.seq, 10, "a step on a newer frame")
         bridge.select(prompt, obj_id=obj_id).result(timeout=20)
         assert tracker.selects[-1][0] is not seen.rgb
         assert bridge.track.selected_on[-1] > seen.seq
@@ -72,6 +89,150 @@ def test_a_click_is_applied_to_the_frame_the_user_saw(
     expected = fresh.select(1, prompt).objects[1]
     assert 0.0 < expected.mask.mean() < 1.0
     assert float((selected.mask != expected.mask).mean()) <= 1e-4
+
+
+class SlowedHalves(SpyTracker):
+    """Each half of a step (``advance``, ``track``) takes 0.4 s more; ``stages`` lists the
+    model stages as they start, and each select; ``inside[half]`` is set while it runs."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__(model)
+        self.stages: list[str] = []
+        self.inside = {"advance": threading.Event(), "track": threading.Event()}
+
+    def _slowed(self, half: str, call: Any) -> Any:
+        self.stages.append(half)
+        self.inside[half].set()
+        try:
+            time.sleep(0.4)
+            return call()
+        finally:
+            self.inside[half].clear()
+
+    def advance(self, frame_rgb):  # type: ignore[no-untyped-def]
+        return self._slowed("advance", lambda: super(SlowedHalves, self).advance(frame_rgb))
+
+    def track(self):  # type: ignore[no-untyped-def]
+        return self._slowed("track", lambda: super(SlowedHalves, self).track())
+
+    def select(self, obj_id, prompt):  # type: ignore[no-untyped-def]
+        self.stages.append(f"select {obj_id}")
+        return super().select(obj_id, prompt)
+
+
+@pytest.mark.parametrize("phase", ["advance", "track"])
+def test_a_click_during_a_step_shows_without_another_model_step(
+    pattern_clip: Path, phase: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click that lands while the model steps (one object tracked; each half of a step
+    slowed to 0.4 s) on a frame near the step's is answered on that step's frame as soon
+    as its image features exist: no model stage starts between the click and its decoder
+    pass (before: the rest of the step, then the clicked frame's image encoder), the mask
+    is the real network's on that frame, the output carries it on the next frame, the
+    select is reported done only once the mask is out (the window's "selecting…"), and
+    the tracker continues from it. (The slowed halves put the frames 0.4-0.8 s apart: how
+    near counts is widened to cover that; the next test keeps it narrow.)"""
+    monkeypatch.setattr(track_stage, "CLICK_ON_STEP_S", 5.0)
+    model = tiny_model()
+    tracker = SlowedHalves(model)
+    stages, inside = tracker.stages, tracker.inside
+    first_prompt = Prompt(points_xy=((160.0, 120.0),), labels=(1,))
+    bridge = Bridge(config(pattern_clip, prompts=(first_prompt,)), tracker)
+    published: list[tuple[int, set[int], int]] = []  # (frame seq, objects, newest output seq)
+    with bridge:
+        put = bridge.track.masks.put
+
+        def spy_put(snap):  # type: ignore[no-untyped-def]
+            shown = bridge.latest()
+            published.append((snap.frame_seq, set(snap.objects), shown.frame.seq if shown else 0))
+            put(snap)
+
+        bridge.track.masks.put = spy_put  # type: ignore[method-assign]
+        bridge.initial_selections[0].result(timeout=20)
+        wait_for(lambda: stages.count("track") >= 2, 20, "two steps")
+        inside[phase].clear()
+        assert inside[phase].wait(10), f"no {phase} started"
+        seen = bridge.latest().frame  # what the control window shows at the click
+        started = len(stages)
+        prompt = Prompt(points_xy=((40.0, 200.0),), labels=(1,))
+        future = bridge.select(prompt, frame=seen)
+        # a window says "selecting…" until the future resolves: by then the mask is out
+        in_slot: list[bool] = []
+        future.add_done_callback(
+            lambda f: in_slot.append(2 in bridge.track.masks.peek()[1].objects)
+        )
+        shown = wait_for(
+            lambda: c if (c := bridge.latest()) and 2 in dict(c.object_mattes) else None,
+            10,
+            "the clicked object's mask on the output",
+        )
+        assert future.result(timeout=10) == 2 and in_slot == [True]
+        # no model stage between the click and its answer: within the step under way
+        assert stages[started] == "select 2", stages[started - 1 :]
+        step_frame = tracker.selects[-1][0]  # the frame advanced in the step under way
+        seq, objects, newest_out = next(p for p in published if 2 in p[1])
+        assert objects == {1, 2}, "the first object left the output meanwhile"
+        assert shown.mask_seq == seq and bridge.track.selected_on[-1] == seq
+        assert shown.frame.seq <= newest_out + 2, "the output took more than a frame"
+        # the tracker continues from that frame: both objects tracked on newer frames
+        wait_for(lambda: any(p[0] > seq and p[1] == {1, 2} for p in published), 10, "a step")
+
+    fresh = LiveTracker(model)
+    fresh.step(step_frame)
+    expected = fresh.select(2, prompt).objects[2]
+    assert float((tracker.selects[-1][1].mask != expected.mask).mean()) <= 1e-4
+
+
+def test_a_click_on_a_frame_far_from_the_steps_lands_on_its_own_frame(
+    pattern_clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A click whose frame was captured more than ``CLICK_ON_STEP_S`` after the frame the
+    model is stepping (a slow step) is not answered on that older frame, where a moving
+    object may have left the clicked pixels: it waits for the step, then the tracker
+    steps on the clicked frame itself and selects there."""
+    monkeypatch.setattr(track_stage, "CLICK_ON_STEP_S", 0.0)
+    tracker = SlowedHalves(tiny_model())
+    stages, inside = tracker.stages, tracker.inside
+    first_prompt = Prompt(points_xy=((160.0, 120.0),), labels=(1,))
+    bridge = Bridge(config(pattern_clip, prompts=(first_prompt,)), tracker)
+    with bridge:
+        bridge.initial_selections[0].result(timeout=20)
+        wait_for(lambda: stages.count("track") >= 2, 20, "two steps")
+        inside["track"].clear()
+        assert inside["track"].wait(30), "no step started"
+        seen = bridge.latest().frame
+        started = len(stages)
+        obj_id = bridge.select(Prompt(points_xy=((40.0, 200.0),), labels=(1,)), frame=seen)
+        assert obj_id.result(timeout=20) == 2
+        # the step under way ends, then the clicked frame's own image encoder, then the select
+        assert stages[started:][:2] == ["advance", "select 2"], stages[started:]
+        assert tracker.selects[-1][0] is seen.rgb, "the select was applied to another frame"
+        assert bridge.track.selected_on[-1] == seen.seq
+
+
+def test_a_click_during_an_idle_clicks_step_waits_for_no_other_encoder(
+    pattern_clip: Path,
+) -> None:
+    """Nothing selected: a first click steps its own frame; a second click that lands
+    during that step is answered on the same frame once it is done, with no image encoder
+    of its own (before: the clicked frame's encoder after the first click's step)."""
+    tracker = SlowedHalves(tiny_model())
+    stages, inside = tracker.stages, tracker.inside
+    bridge = Bridge(config(pattern_clip), tracker)
+    with bridge:
+        wait_for(lambda: bridge.latest(), 10, "the first output frame")
+        clicked = bridge.latest().frame
+        first = bridge.select(Prompt(points_xy=((160.0, 120.0),), labels=(1,)), frame=clicked)
+        assert inside["advance"].wait(10), "the click's step never started"
+        started = len(stages)
+        later = wait_for(
+            lambda: f if (f := bridge.latest().frame).seq > clicked.seq else None, 5, "a frame"
+        )
+        second = bridge.select(Prompt(points_xy=((40.0, 200.0),), labels=(1,)), frame=later)
+        assert first.result(timeout=10) == 1 and second.result(timeout=10) == 2
+        until = stages.index("select 2")
+        assert "advance" not in stages[started:until], stages[started - 1 : until + 1]
+        assert bridge.track.selected_on[-1] == bridge.track.selected_on[-2]
 
 
 def test_lost_and_found_drive_hold_and_fade(pattern_clip: Path) -> None:
@@ -150,9 +311,9 @@ def test_the_model_runs_below_the_output_threads_priority(
     seen: list[int] = []
 
     class Spy(SpyTracker):
-        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+        def advance(self, frame_rgb):  # type: ignore[no-untyped-def]
             seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-            return super().step(frame_rgb)
+            return super().advance(frame_rgb)
 
     tracker = Spy(tiny_model())
     bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
@@ -219,10 +380,11 @@ def test_no_model_work_until_a_click_and_the_click_shows_within_one_step(
 def test_a_second_objects_click_shows_before_the_first_is_tracked_on_its_frame(
     pattern: TestPattern, pattern_clip: Path
 ) -> None:
-    """One object tracked, a click for a second one on a frame the tracker has not seen:
-    the clicked object's mask is on the output once that frame's image features and its
-    own decoder pass are done, not after the first object's tracking on the frame (made to
-    take 1.5 s here); the first object is then tracked on it, as in any step."""
+    """One object tracked, the model idle (paused), a click for a second one on a frame
+    the tracker has not seen: the clicked object's mask is on the output once that frame's
+    image features and its own decoder pass are done, not after the first object's
+    tracking on the frame (made to take 1.5 s here); the first object is then tracked on
+    it, as in any step."""
     tracker = SpyTracker(tiny_model())
     engine = tracker.engine
     encode, track = engine.encode_frame, engine.track
@@ -244,6 +406,7 @@ def test_a_second_objects_click_shows_before_the_first_is_tracked_on_its_frame(
         wait_for(lambda: tracker.steps() >= 2, 20, "two tracker steps")
         seen = bridge.latest().frame
         wait_for(lambda: bridge.track.last_seq > seen.seq, 10, "the tracker to move past it")
+        wait_idle(bridge, tracker)
         published: list[tuple[float, int, set[int]]] = []  # (time, frame seq, object ids)
         put = bridge.track.masks.put
 
@@ -286,9 +449,9 @@ def test_the_thread_tuner_sets_the_models_threads_on_its_own_thread(
     used: list[int] = []
 
     class Spy(SpyTracker):
-        def step(self, frame_rgb):  # type: ignore[no-untyped-def]
+        def advance(self, frame_rgb):  # type: ignore[no-untyped-def]
             used.append(torch.get_num_threads())
-            return super().step(frame_rgb)
+            return super().advance(frame_rgb)
 
     tracker = Spy(tiny_model())
     bridge = Bridge(config(pattern_clip, prompts=(disc_prompt(pattern, 0),)), tracker)
