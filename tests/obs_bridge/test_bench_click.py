@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from etam_plugin.obs_bridge.track_stage import CLICK_ON_STEP_S
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -24,8 +26,9 @@ def test_click_benchmark_counts_frames_from_click_to_mask(
     result = json.loads(out.read_text())
     assert result["mode"] == "click" and result["size"] == [320, 240]
     assert len(result["clicks"]) == 3
+    near = CLICK_ON_STEP_S * 30 + 1  # frames of the 30 fps camera: on its frame or near it
     for click in result["clicks"]:
-        assert click["frames"] >= 0 and click["ms"] > 0 and click["mask_on_frame"] <= 0
+        assert click["frames"] >= 0 and click["ms"] > 0 and abs(click["mask_on_frame"]) <= near
     assert result["frames_max"] == max(c["frames"] for c in result["clicks"])
     assert 0 <= result["within_bound"] <= 3
     assert "click → first output frame with its mask" in done.stdout
