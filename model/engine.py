@@ -158,14 +158,21 @@ class PromptStep:
         )
 
 
+PROMPT_STEPS_KEPT = 8  # prompt steps whose prediction a frame's cache keeps (the newest)
+
+
 @dataclass
 class PromptCache:
     """What :meth:`Engine.apply_prompt` computed on one frame for one object: the
-    (memory-conditioned) features and each step's prediction."""
+    (memory-conditioned) features, its steps, and the predictions of the newest
+    ``PROMPT_STEPS_KEPT`` of them (``outputs[0]`` is step ``first``): about 1 MB each, so a
+    frame clicked a hundred times does not hold a hundred (an undo further back than
+    those re-runs the steps from the first, as the first time)."""
 
     conditioned: torch.Tensor | None
     steps: list[PromptStep]
     outputs: list[MaskPrediction]
+    first: int = 0
 
     def common_prefix(self, steps: Sequence[PromptStep]) -> int:
         n = 0
@@ -354,7 +361,10 @@ class Engine:
             else:
                 conditioned = self._condition(feats, pos, memory)
             reused = cache.common_prefix(steps) if cache is not None else 0
-            outputs = list(cache.outputs[:reused]) if cache is not None else []
+            first = cache.first if cache is not None else 0
+            if reused <= first:  # the last step shared is not kept: from the first step
+                reused = first = 0
+            outputs = list(cache.outputs[: reused - first]) if cache is not None else []
             previous = outputs[-1].masks.float() if outputs else base_logits
             for step in steps[reused:]:
                 if step.mask is not None:
@@ -372,7 +382,9 @@ class Engine:
                     )
                 outputs.append(prediction)
                 previous = prediction.masks.float()
-        return outputs[-1], PromptCache(conditioned, list(steps), outputs)
+        drop = max(0, len(outputs) - PROMPT_STEPS_KEPT)
+        cache = PromptCache(conditioned, list(steps), outputs[drop:], first + drop)
+        return outputs[-1], cache
 
     def _mask_to_input(self, mask_b1hw: torch.Tensor) -> torch.Tensor:
         """A source-resolution mask → the model's square input (bilinear, antialiased,

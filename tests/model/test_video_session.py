@@ -385,3 +385,27 @@ def test_undo_of_a_correction_made_many_edits_ago_shows_it_as_made(model, frames
     session.set_prompts(8, 1, (*first, Prompt(points_xy=((20.0, 40.0),), labels=(0,))))
     session.set_prompts(8, 1, first)  # undo of the second click
     assert session.result(8, 1).mask.tobytes() == shown
+
+
+@pytest.mark.parametrize("frame", [0, 6])  # a conditioning frame, a correction
+def test_a_frame_clicked_many_times_keeps_a_bounded_prompt_cache(model, frames, frame) -> None:
+    """Each prompt step's prediction is about 1 MB at 512 px: a frame clicked 40 times kept
+    40 of them (the hour-long scripted session stacks ~70 calls on a frame). Only the
+    newest are kept; undoing back past them re-runs the steps and shows the same masks."""
+    from etam_plugin.model.engine import PROMPT_STEPS_KEPT
+
+    session = VideoSession(model, frames)
+    session.add_object(1)
+    session.add_prompt(0, 1, Prompt(points_xy=((30.0, 20.0),), labels=(1,)))
+    list(session.propagate())
+    calls: tuple[Prompt, ...] = session.prompts(frame, 1)
+    shown = {}
+    for k in range(40):
+        xy = (float(3 + (7 * k) % 58), float(2 + (5 * k) % 44))
+        calls = (*calls, Prompt(points_xy=(xy,), labels=(k % 2,)))
+        session.set_prompts(frame, 1, calls)
+        shown[len(calls)] = session.result(frame, 1).mask.tobytes()
+    assert len(session._prompt_cache[(1, frame)].outputs) <= PROMPT_STEPS_KEPT
+    for n in (len(calls) - 2, 4, len(calls)):  # undo within, then past, the kept steps; redo
+        session.set_prompts(frame, 1, calls[:n])
+        assert session.result(frame, 1).mask.tobytes() == shown[n], n
