@@ -194,6 +194,9 @@ def test_a_signal_mid_run_cleans_up_like_ctrl_c(checkpoint, media_dir, tmp_path,
         env={**os.environ, "TMPDIR": str(tmp)},
         stderr=subprocess.PIPE,
         text=True,
+        # as from a terminal: a test run started in the background (``cmd &``) ignores
+        # SIGINT, and so would the CLI it starts (Python then raises no KeyboardInterrupt)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 120
     while not list((work / "masks").rglob("000002.png")):  # tracking is under way
