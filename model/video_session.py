@@ -100,6 +100,7 @@ class _Object:
     empty_in: dict[int, frozenset[int]] = field(default_factory=dict)
     forgot: dict[int, frozenset[int]] = field(default_factory=dict)
     shelf: dict[int, list[_Shelved]] = field(default_factory=dict)
+    settled: int | None = None  # the prompt state the frames were last settled for
     # Whether each (frame, prompt state) was a conditioning frame (else a correction, its
     # base in ``corrections``): redo makes the same choice on the same base even if the
     # frame was tracked or re-tracked after the undo.
@@ -294,7 +295,7 @@ class VideoSession:
         with self._lock:
             self._check_frame(frame_index)
             obj = self._object(obj_id)
-            self._settle(obj)  # what is shown now is what undo back to here shows
+            self._settle_once(obj)  # what is shown now is what undo back to here shows
             if not calls:
                 self._clear_prompt(obj, frame_index)
                 self._settle(obj)
@@ -478,7 +479,14 @@ class VideoSession:
             else:
                 obj.empty_in[f] = plus(obj.empty_in.get(f, frozenset()))
         self.last_restored = tuple(restored)
+        obj.settled = state
         return state
+
+    def _settle_once(self, obj: _Object) -> None:
+        """Settles the frames unless they already are for the prompts as they are (tracking
+        keeps them so): a click on a long tracked clip walks its frames once, not twice."""
+        if obj.settled is None or obj.settled != self._states.get(self._state_key(obj)):
+            self._settle(obj)
 
     def _shelve(self, obj: _Object, frame: int, state: int) -> None:
         """The frame's stored record leaves the store (it is not shown with prompt state
@@ -551,7 +559,7 @@ class VideoSession:
             passes.append((range(start - 1, first - 1, -1), True))
         with self._lock:  # prompts tracked with for the first time (an opened session)
             for obj in objs:
-                self._settle(obj)
+                self._settle_once(obj)
         total = sum(len(order) for order, _ in passes)
         done, t0 = 0, time.perf_counter()
         for order, reverse in passes:
