@@ -140,7 +140,10 @@ class EditorModel(ClipFiles, Edits, Jobs):
         self._thumb_asked: set[int] = set()
         self._pending_spec: m.SourceSpec | None = None
         self._session_folder: Path | None = None
-        self._fetching: set[int] = set()
+        # The frame of the newest FetchResults not answered yet. Fetches are newest-wins in
+        # the worker's mailbox, so an older one may be dropped unanswered: only the newest
+        # is remembered, else a dropped frame would never be asked for again.
+        self._fetching: int | None = None
         self.tracking: m.Propagate | None = None
         self._follow = False
         self._seeking_to_follow = False
@@ -238,7 +241,7 @@ class EditorModel(ClipFiles, Edits, Jobs):
         self._workers.frames(m.LoadFrame(index), 0)
 
     def _fetch_missing_masks(self, frame: int) -> None:
-        if self.session_state is not SessionState.READY or frame in self._fetching:
+        if self.session_state is not SessionState.READY or frame == self._fetching:
             return
         empty = FrameStatus.EMPTY
         missing = tuple(
@@ -247,7 +250,7 @@ class EditorModel(ClipFiles, Edits, Jobs):
             if not self.masks.has(frame, o) and self.coverage.status(o, frame) is not empty
         )
         if missing:
-            self._fetching.add(frame)
+            self._fetching = frame
             self._workers.inference(m.FetchResults(frame, missing))
 
     # ------------------------------------------------------------------ playback

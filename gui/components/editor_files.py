@@ -181,7 +181,7 @@ class ClipFiles:
         self.coverage.reset(info.num_frames)
         self.thumbnails.clear()
         self._thumb_asked.clear()
-        self._fetching.clear()
+        self._fetching = None
         self._frame_error_shown = False
         self.image, self.displayed_frame = None, None
         self.objects.clear()

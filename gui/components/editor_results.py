@@ -225,9 +225,14 @@ def _on_tracking_finished(msg: m.TrackingFinished, ed: EditorModel) -> None:
     ed._reload_model()  # a model switch asked for while tracking
 
 
+def _fetch_answered(ed: EditorModel, frame: int) -> None:
+    if ed._fetching == frame:
+        ed._fetching = None
+
+
 @_on_inference_result.register(m.ResultsFetched)
 def _on_results_fetched(msg: m.ResultsFetched, ed: EditorModel) -> None:
-    ed._fetching.discard(msg.frame)
+    _fetch_answered(ed, msg.frame)
     for res in msg.objects.values():
         if res.obj_id in ed.objects:
             ed.masks.put_result(msg.frame, res)
@@ -270,7 +275,7 @@ def _reload_failed(request: m.ReloadModel, msg: m.Failed, ed: EditorModel) -> No
 
 @_inference_failed.register(m.FetchResults)
 def _fetch_failed(request: m.FetchResults, msg: m.Failed, ed: EditorModel) -> None:
-    ed._fetching.discard(request.frame)
+    _fetch_answered(ed, request.frame)
     ed._report_failure(msg)
 
 
@@ -305,7 +310,7 @@ def _on_session_started(msg: m.SessionStarted, ed: EditorModel) -> None:
     if msg.rebuilt:  # a new network: every mask shown so far belongs to the old one
         ed._reload_from = None
         ed.masks.reset(ed.masks.size)
-        ed._fetching.clear()
+        ed._fetching = None
     for obj_id, name in msg.objects.items():
         if obj_id not in ed.objects:
             ed.objects.add(name, obj_id=obj_id, activate=False)

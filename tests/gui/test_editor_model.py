@@ -112,6 +112,37 @@ def test_track_fills_the_range_then_says_there_is_nothing_left(editor, tmp_path)
     assert "already tracked: nothing to track" in infos[-1].text
 
 
+def test_a_frame_whose_fetch_a_newer_one_dropped_is_fetched_when_shown_again(
+    editor, tmp_path
+) -> None:
+    """Fetches are newest-wins: scrubbing past a frame before its masks came drops its fetch.
+    Shown again, it is asked for again (the panel once waited on a dropped fetch forever)."""
+    h = opened(editor(), tmp_path / "synthetic.mp4")
+    h.model.transport.set_out(5)
+    h.model.add_point(24, 36)
+    h.settle()
+    assert h.model.track("forward")
+    h.settle()
+    assert h.model.save_project(tmp_path / "p.etam")
+    h.settle()
+    tracked = [h.model.masks.get(f, 1).copy() for f in range(6)]
+
+    h2 = editor()
+    assert h2.model.open_project(tmp_path / "p.etam")
+    h2.settle()
+    model = h2.model
+    for f in (3, 4):  # each frame is decoded, its fetch filed, none served yet
+        model.seek(f)
+        while h2.frames.serve_one():
+            pass
+    assert h2.inference.mailbox.superseded == 1 and not model.masks.has(3, 1)
+    h2.settle()
+    model.seek(3)
+    h2.settle()
+    np.testing.assert_array_equal(model.masks.get(3, 1), tracked[3])
+    np.testing.assert_array_equal(model.masks.get(4, 1), tracked[4])
+
+
 def test_next_problem_walks_untracked_then_stale_runs(editor, tmp_path) -> None:
     h = opened(editor(), tmp_path / "synthetic.mp4")
     model = h.model
