@@ -54,6 +54,7 @@ SESSION_FILE = "session.json"
 SESSION_VERSION = 2  # 2: a frame's prompt calls (1: one click-built prompt)
 SHELF_DEPTH = 8  # records kept per frame for undo (the newest)
 CORRECTIONS_KEPT = 2048  # corrections kept per object for undo/redo (the newest, on disk)
+NO_STATE = -1  # a prompt state id no prompts have: shelving for every state that showed it
 DIRECTIONS = ("forward", "backward", "both")
 
 UNDO_SHELF = "etam-undo"
@@ -366,7 +367,7 @@ class VideoSession:
             return False, obj.store.get(frame)
         here = obj.store.get(frame)
         if here is not None and (was_cond or _record_digest(here) != _record_digest(base)):
-            self._shelve(obj, frame, -1)  # tracked since: kept for the prompts that showed it
+            self._shelve(obj, frame, NO_STATE)  # tracked since: kept for the prompts that showed it
         if not was_cond:
             obj.tracked.setdefault(frame, base.reverse)
         return was_cond, base
