@@ -161,7 +161,7 @@ class ObsStatus:
     connections: int
     retry_in_s: float | None
     source_name: str | None = None  # the source's name in OBS (another when ours was held)
-    audio_offset_ms: int | None = None  # what --sync-audio inputs were set to last
+    audio_offset_ms: int | None = None  # what --sync-audio last added to the inputs' offsets
     audio_inputs: tuple[str, ...] = ()  # OBS's inputs that have audio (not our source)
     sync_audio: tuple[str, ...] = ()  # the inputs that follow our latency now
 
@@ -648,9 +648,12 @@ class ObsController(threading.Thread):
             self._set(audio_inputs=tuple(audio))
 
     def _sync_audio(self) -> None:
-        """Delay the chosen inputs by the bridge's latency (re-set when it moved by
-        ``sync_step_ms`` or more), remembering each input's own offset to restore it; an
-        input taken off the list gets that offset back."""
+        """Delay the chosen inputs by the bridge's latency on top of their own offsets (re-set
+        when it moved by ``sync_step_ms`` or more), remembering each input's own offset to
+        restore it; an input taken off the list gets that offset back.
+
+        On top, not instead: the user's own offset already corrects what the bridge cannot
+        measure (OBS's media source, a Bluetooth mic), and replacing it lost that."""
         with self._lock:
             inputs, changed = self._sync_inputs, self._sync_changed
             self._sync_changed = False
@@ -674,7 +677,8 @@ class ObsController(threading.Thread):
                 if name not in self._audio_before:
                     before = self._call("GetInputAudioSyncOffset", inputName=name)
                     self._audio_before[name] = int(before["inputAudioSyncOffset"])
-                self._call("SetInputAudioSyncOffset", inputName=name, inputAudioSyncOffset=offset)
+                total = min(self._audio_before[name] + offset, AUDIO_SYNC_MAX_MS)
+                self._call("SetInputAudioSyncOffset", inputName=name, inputAudioSyncOffset=total)
             except _RequestFailed:
                 if name not in self._audio_missing:
                     log.warning("OBS: no audio input %r to delay (--sync-audio)", name)
@@ -682,7 +686,11 @@ class ObsController(threading.Thread):
                 continue
             self._audio_missing.discard(name)
         if self._audio_set is None or abs(offset - self._audio_set) >= 1:
-            log.info("OBS: audio of %s delayed by %d ms to match the picture", inputs, offset)
+            log.info(
+                "OBS: audio of %s delayed by %d ms more than its own offset to match the picture",
+                inputs,
+                offset,
+            )
         self._audio_set = offset
         self._set(audio_offset_ms=offset)
 

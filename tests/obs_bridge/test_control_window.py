@@ -202,7 +202,8 @@ def test_a_click_reaches_the_real_tracker_on_the_frame_on_screen(
 def test_audio_sync_is_chosen_in_the_window(qtbot, pattern_clip: Path) -> None:
     """A/V sync from the window: disabled with a reason without OBS; once OBS (a double of
     its client) is connected its audio inputs are listed, checking one with sync on delays
-    it by the bridge's latency, and turning sync off gives it its own offset back."""
+    it by the bridge's latency on top of its own offset, and turning sync off gives it its
+    own offset back."""
     from etam_plugin.obs_bridge.credentials import Secret
     from etam_plugin.obs_bridge.obs_control import ObsController, ObsSettings
     from tests.obs_bridge.test_obs_control import FakeObs
@@ -239,7 +240,7 @@ def test_audio_sync_is_chosen_in_the_window(qtbot, pattern_clip: Path) -> None:
         qtbot.wait(300)
         assert obs.audio["Mic/Aux"] == 15
         window.sync_audio.setChecked(True)
-        qtbot.waitUntil(lambda: obs.audio["Mic/Aux"] == 120, timeout=5000)
+        qtbot.waitUntil(lambda: obs.audio["Mic/Aux"] == 15 + 120, timeout=5000)
         assert bridge.stats()["obs"]["audio_offset_ms"] == 120
         assert obs.audio["Desktop Audio"] == 0
         qtbot.waitUntil(lambda: "delayed 120 ms" in window.audio_reason.text(), timeout=3000)

@@ -15,6 +15,7 @@ from etam_plugin.errors import ObsError
 from etam_plugin.obs_bridge.backoff import Backoff
 from etam_plugin.obs_bridge.credentials import Secret
 from etam_plugin.obs_bridge.obs_control import (
+    AUDIO_SYNC_MAX_MS,
     ObsController,
     ObsSettings,
     media_source_settings,
@@ -341,7 +342,8 @@ def test_a_name_taken_by_a_scene_is_explained() -> None:
 
 
 def test_audio_offset_is_set_again_after_obs_restarts_and_restored_on_stop() -> None:
-    """--sync-audio: set once the latency is known; an OBS that restarted with the mic's old
+    """--sync-audio: set once the latency is known, on top of the mic's own offset (which
+    corrects what the bridge cannot measure); an OBS that restarted with the mic's old
     offset gets ours again on reconnection; the user's own value comes back on stop."""
     obs = FakeObs()
     obs.audio["Mic"] = 15
@@ -356,20 +358,39 @@ def test_audio_offset_is_set_again_after_obs_restarts_and_restored_on_stop() -> 
     )
     c.start()
     try:
-        wait_for(lambda: obs.audio["Mic"] == 123 and c.status().audio_offset_ms == 123)
+        wait_for(lambda: obs.audio["Mic"] == 15 + 123 and c.status().audio_offset_ms == 123)
         obs.clients[-1].drop()  # OBS restarts, and forgot our offset
         obs.audio["Mic"] = 15
-        wait_for(lambda: c.status().connections == 2 and obs.audio["Mic"] == 123)
+        wait_for(lambda: c.status().connections == 2 and obs.audio["Mic"] == 15 + 123)
     finally:
         c.stop()
     assert obs.audio["Mic"] == 15
 
 
+def test_audio_offset_on_top_of_the_users_stays_within_obs_limit() -> None:
+    """The user's own offset plus the bridge's latency never exceeds what OBS accepts."""
+    obs = FakeObs()
+    obs.audio["Mic"] = AUDIO_SYNC_MAX_MS - 10
+    c = ObsController(
+        ObsSettings(source_name="etam", poll_s=0.05, sync_audio=("Mic",)),
+        Secret("pw"),
+        URL,
+        client_factory=obs.factory,
+        latency_ms=lambda: 123.4,
+    )
+    c.start()
+    try:
+        wait_for(lambda: obs.audio["Mic"] == AUDIO_SYNC_MAX_MS)
+    finally:
+        c.stop()
+    assert obs.audio["Mic"] == AUDIO_SYNC_MAX_MS - 10
+
+
 def test_audio_sync_is_switched_live_and_offers_the_inputs_with_audio() -> None:
     """The control window's choice: OBS's inputs with audio are listed (not our own source,
-    not a video-only one); sync turned on for one input sets it, moving to another gives the
-    first its own offset back, turning sync off restores every one, and an input created in
-    OBS meanwhile shows up in the list."""
+    not a video-only one); sync turned on for one input delays it by the latency on top of
+    its own offset, moving to another gives the first its own offset back, turning sync off
+    restores every one, and an input created in OBS meanwhile shows up in the list."""
     obs = FakeObs()
     obs.audio.update({"Mic": 15, "Desktop": -40})
     obs.inputs["Camera"] = {"inputKind": "v4l2_input", "inputSettings": {}}  # no audio
@@ -385,12 +406,12 @@ def test_audio_sync_is_switched_live_and_offers_the_inputs_with_audio() -> None:
         wait_for(lambda: c.status().audio_inputs == ("Mic", "Desktop"))
         assert c.status().sync_audio == () and obs.audio == {"Mic": 15, "Desktop": -40}
         c.set_sync_audio(["Mic"])
-        wait_for(lambda: obs.audio["Mic"] == 200 and c.status().audio_offset_ms == 200)
+        wait_for(lambda: obs.audio["Mic"] == 215 and c.status().audio_offset_ms == 200)
         assert c.status().sync_audio == ("Mic",) and obs.audio["Desktop"] == -40
         c.set_sync_audio(["Desktop"])
-        wait_for(lambda: obs.audio == {"Mic": 15, "Desktop": 200})
+        wait_for(lambda: obs.audio == {"Mic": 15, "Desktop": 160})
         c.set_sync_audio(["Desktop", "Mic"])
-        wait_for(lambda: obs.audio == {"Mic": 200, "Desktop": 200})
+        wait_for(lambda: obs.audio == {"Mic": 215, "Desktop": 160})
         c.set_sync_audio([])  # off: the user's own offsets are back
         wait_for(lambda: obs.audio == {"Mic": 15, "Desktop": -40})
         assert c.status().audio_offset_ms is None

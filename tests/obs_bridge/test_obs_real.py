@@ -414,8 +414,9 @@ def test_a_second_bridge_on_the_same_source_is_refused(
 def test_audio_sync_follows_the_bridges_latency_and_is_restored(
     obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
 ) -> None:
-    """--sync-audio: the microphone's audio sync offset in OBS is the bridge's measured
-    latency, follows it when it changes a lot, and goes back to the user's value on stop."""
+    """--sync-audio: the microphone's audio sync offset in OBS is the user's own plus the
+    bridge's measured latency, follows it when it changes a lot, and goes back to the user's
+    value on stop."""
     client = obs.client()
     call(client, "CreateInput", sceneName="Scene", inputName="Mic", inputKind="ffmpeg_source",
          inputSettings={}, sceneItemEnabled=True)  # fmt: skip
@@ -429,10 +430,10 @@ def test_audio_sync_follows_the_bridges_latency_and_is_restored(
         bridge.start()
         wait_for(lambda: offset() != 15, 20, "the offset to be set")
         measured = bridge.added_latency_ms()
-        assert measured is not None and abs(offset() - measured) <= 25, (offset(), measured)
-        assert bridge.stats()["obs"]["audio_offset_ms"] == offset()
+        assert measured is not None and abs(offset() - 15 - measured) <= 25, (offset(), measured)
+        assert bridge.stats()["obs"]["audio_offset_ms"] == offset() - 15
         bridge.obs.latency_ms = lambda: 400.0  # the latency grows a lot (a slower output)
-        wait_for(lambda: offset() == 400, 10, "the offset to follow")
+        wait_for(lambda: offset() == 415, 10, "the offset to follow")
     finally:
         bridge.stop()
         try:
@@ -445,8 +446,8 @@ def test_audio_sync_is_switched_live_and_lists_the_inputs_with_audio(
     obs: ObsStudio, pattern: TestPattern, pattern_clip: Path
 ) -> None:
     """The control window's A/V sync choice against the real OBS: the inputs with audio are
-    listed (a media source, not a colour source, not our own), sync turned on for one sets
-    its offset to the latency, and turned off gives the user's value back while running."""
+    listed (a media source, not a colour source, not our own), sync turned on for one adds
+    the latency to its offset, and turned off gives the user's value back while running."""
     client = obs.client()  # not "Mic": OBS 29 lists a removed media source for ~4 s
     call(client, "CreateInput", sceneName="Scene", inputName="Headset", inputKind="ffmpeg_source",
          inputSettings={}, sceneItemEnabled=True)  # fmt: skip
@@ -468,12 +469,12 @@ def test_audio_sync_is_switched_live_and_lists_the_inputs_with_audio(
         assert offset() == 15  # nothing chosen: nothing touched
         bridge.obs.latency_ms = lambda: 250.0
         bridge.set_sync_audio(["Headset"])
-        wait_for(lambda: offset() == 250, 10, "the offset to be set")
+        wait_for(lambda: offset() == 265, 10, "the offset to be set")
         assert tuple(bridge.stats()["obs"]["sync_audio"]) == ("Headset",)
         bridge.set_sync_audio([])
         wait_for(lambda: offset() == 15, 10, "the user's offset back")
         bridge.set_sync_audio(["Headset"])  # on again: set again, restored on stop
-        wait_for(lambda: offset() == 250, 10, "the offset set again")
+        wait_for(lambda: offset() == 265, 10, "the offset set again")
     finally:
         bridge.stop()
         try:
