@@ -306,4 +306,6 @@ def _config(args: argparse.Namespace) -> Any:
         camera_lost=args.camera_lost,
         remember_selection=True,
         restore_selection=args.restore_selection,
+        # headless without --frames, run_live prints the status line itself (with the count)
+        **({"status_log_s": 0.0} if args.no_window and args.frames is None else {}),
     )

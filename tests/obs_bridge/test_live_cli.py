@@ -297,3 +297,19 @@ def test_object_effects_reach_the_bridge(pattern_clip: Path) -> None:
                   "--object-effect", "1=outline:#00ff00"),
     )  # fmt: skip
     assert _config(args).object_effects == {2: "pixelate", 1: "outline:#00ff00"}
+
+
+def test_headless_status_is_printed_once_every_ten_seconds(pattern_clip: Path) -> None:
+    """Headless without --frames, ``live`` prints its own status line (with the frame
+    count) every 10 s: the bridge's logged copy of the same line is left out, as it printed
+    each status twice. With the window, or the progress bar of --frames, the log keeps it."""
+    from etam_plugin.cli import build_parser
+    from etam_plugin.cli.live import _config
+
+    def status_log_s(*args: str) -> float:
+        return _config(build_parser().parse_args(["live", "--camera", str(pattern_clip),
+                                                  "--no-obs", *args])).status_log_s  # fmt: skip
+
+    assert status_log_s("--no-window") == 0
+    assert status_log_s("--no-window", "--frames", "900") > 0
+    assert status_log_s() > 0  # the control window
