@@ -47,7 +47,7 @@ from etam_plugin.obs_bridge.prompts import check_in_frame
 from etam_plugin.obs_bridge.protocol import MaskTracker, tracker_device
 from etam_plugin.obs_bridge.selections import SavedObject, SavedSelection, SelectionStore
 from etam_plugin.obs_bridge.slots import LatestSlot
-from etam_plugin.obs_bridge.stats import StageStats
+from etam_plugin.obs_bridge.stats import CounterRate, StageStats
 from etam_plugin.obs_bridge.stream_server import StreamServer
 from etam_plugin.obs_bridge.track_stage import MaskSnapshot, TrackThread
 from etam_plugin.obs_bridge.tracker_factory import MODEL_NICENESS, ThreadTuner
@@ -154,6 +154,7 @@ class Bridge:
         self.track_stats = StageStats("track")
         self.composite_stats = StageStats("composite")
         self.output_age = StageStats("output_age")
+        self._sent_rate = CounterRate()  # frames the stream handed to OBS, per second
         self.mask_age = StageStats("mask_age")
         self._to_track: LatestSlot[Frame] = LatestSlot("capture→track")
         self._to_composite: LatestSlot[Frame] = LatestSlot("capture→composite")
@@ -548,6 +549,8 @@ class Bridge:
             with contextlib.suppress(psutil.Error):
                 stream_rss = round(psutil.Process(self.stream.pid).memory_info().rss / 2**20, 1)
         objects = self.composite.objects if self.composite else ()
+        composite = self.composite_stats.snapshot()
+        delivered = self._sent_rate.update(stream["sent"]) if stream else composite.fps
         return {
             "device": tracker_device(self.tracker),
             "threads": {
@@ -564,8 +567,11 @@ class Bridge:
             "stages": {
                 "capture": self.capture_stats.snapshot(self._to_composite.dropped).as_dict(),
                 "track": self.track_stats.snapshot(self._to_track.dropped).as_dict(),
-                "composite": self.composite_stats.snapshot().as_dict(),
+                "composite": composite.as_dict(),
             },
+            # what the output took (the stream: frames sent to OBS; the stream skips a frame
+            # OBS has not read yet), per second recently; None in a stream's first 0.5 s
+            "delivered_fps": None if delivered is None else round(delivered, 2),
             "latency_ms": {
                 "output_age": self.output_age.snapshot().as_dict(),
                 "mask_age": self.mask_age.snapshot().as_dict(),
@@ -637,8 +643,10 @@ def status_line(stats: dict) -> str:
     if not stats["objects"] and not paused:
         paused = " (idle: nothing selected)"
     dropped = stats["dropped"]["before_composite"] + stats["dropped"]["stream"]
+    out = stats.get("delivered_fps")
+    out = st["composite"]["fps"] if out is None else out
     return (
-        f"{obs_part} · {cam} · {st['composite']['fps']:.1f} fps out · "
+        f"{obs_part} · {cam} · {out:.1f} fps out · "
         f"track {st['track']['fps']:.1f} fps{paused} · "
         f"latency p50 {stats['latency_ms']['output_age']['p50_ms']:.0f} ms · "
         f"dropped {dropped} · {stats['device']}"

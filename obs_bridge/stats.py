@@ -98,6 +98,31 @@ class StageStats:
         )
 
 
+class CounterRate:
+    """The recent rate of a counter another party keeps (the stream process's frames sent
+    to OBS), from readings taken whenever the numbers are asked for: over the last
+    ``span_s`` seconds, so it follows the current rate, not the lifetime average."""
+
+    def __init__(self, span_s: float = 5.0) -> None:
+        self.span_s = span_s
+        self._lock = threading.Lock()
+        self._readings: deque[tuple[float, int]] = deque()
+
+    def update(self, count: int, now: float | None = None) -> float | None:
+        """Record ``count`` now; the rate since the oldest reading kept (None until two
+        readings at least 0.5 s apart)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            readings = self._readings
+            readings.append((now, count))
+            while len(readings) > 2 and now - readings[1][0] >= self.span_s:
+                readings.popleft()  # keep one reading at least span_s old
+            t0, c0 = readings[0]
+        if now - t0 < 0.5:
+            return None
+        return max(count - c0, 0) / (now - t0)
+
+
 class Stopwatch:
     """``with Stopwatch() as sw: ...`` then ``sw.ms``: a stage's work time, monotonic clock."""
 

@@ -87,6 +87,7 @@ def test_live_command_streams_the_real_models_alpha_into_obs(
     stats = json.loads(stats_path.read_text())
     assert stats["obs"]["ever_connected"] and stats["obs"]["connections"] == 1
     assert stats["stream"]["connected"] and stats["stream"]["sent"] > 200
+    assert 0 < stats["delivered_fps"] <= stats["stages"]["composite"]["fps"] * 1.05
     assert settings["input"] == stats["stream"]["url"]
     assert stats["stages"]["track"]["count"] >= 4, "too few tracker steps to compare"
     print(

@@ -8,8 +8,9 @@ import time
 import pytest
 
 from etam_plugin.obs_bridge.backoff import Backoff
+from etam_plugin.obs_bridge.bridge import status_line
 from etam_plugin.obs_bridge.slots import LatestSlot, SlotClosed
-from etam_plugin.obs_bridge.stats import StageStats
+from etam_plugin.obs_bridge.stats import CounterRate, StageStats
 
 
 def test_slot_hands_over_the_newest_value_and_counts_the_dropped() -> None:
@@ -100,6 +101,36 @@ def test_a_slow_stage_has_a_rate_not_zero() -> None:
         stats.record(2000.0, now=100.0 + 2.0 * i)
     assert stats.fps(now=108.0 + 3.0) == pytest.approx(0.5)
     assert stats.fps(now=108.0 + 6.5) == 0.0
+
+
+def test_a_counter_rate_follows_the_recent_rate_not_the_average() -> None:
+    rate = CounterRate(span_s=5.0)
+    assert rate.update(0, now=0.0) is None and rate.update(10, now=0.4) is None  # too soon
+    for t in range(1, 21):  # 30 frames a second for 20 s, read once a second
+        assert rate.update(30 * t, now=float(t)) == pytest.approx(30.0)
+    for t in range(21, 41):  # then 10 a second
+        last = rate.update(600 + 10 * (t - 20), now=float(t))
+    assert last == pytest.approx(10.0)  # the last 5 s, not the lifetime's 20
+
+
+def test_the_status_line_says_what_reached_the_output() -> None:
+    """The stream skips frames OBS has not read yet: "fps out" is what it sent, not what
+    was composited (a streamer compares it with OBS's own rate)."""
+    stage = {"fps": 29.5, "count": 100, "p50_ms": 5.0}
+    stats = {
+        "obs": None,
+        "stages": {"capture": stage, "track": {"fps": 2.0}, "composite": stage},
+        "capture": {"state": "running"},
+        "inference_paused": False,
+        "objects": [{}],
+        "dropped": {"before_composite": 0, "stream": 40},
+        "latency_ms": {"output_age": {"p50_ms": 30.0}},
+        "device": "cpu",
+        "delivered_fps": 26.8,
+    }
+    assert "29.5 fps in · 26.8 fps out" in status_line(stats)
+    stats["delivered_fps"] = None  # the stream's first moments: the composite rate
+    assert "29.5 fps out" in status_line(stats)
 
 
 def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
