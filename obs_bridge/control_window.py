@@ -365,6 +365,8 @@ class ControlWindow(QWidget):
         )
         if target is not None:  # at once: a quick second right-click builds on this one
             self._prompts[target] = prompt
+        else:  # a new selection: restoring the last one now would add its objects beside it
+            self.restore_button.setVisible(False)
 
         def remember(f: Future) -> None:  # the track thread: only plain data here
             if f.exception() is None:

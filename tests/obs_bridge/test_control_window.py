@@ -315,6 +315,16 @@ def test_the_selection_is_remembered_per_camera_and_restored(
     finally:
         bridge.stop()
 
+    bridge, tracker, window = start(pattern_clip)  # offered again, but a new object is chosen
+    try:
+        assert window.restore_button.isVisible()
+        qtbot.mouseClick(window.preview, Qt.MouseButton.LeftButton, pos=pos)
+        assert not window.restore_button.isVisible()  # it would add the old objects beside it
+        qtbot.waitUntil(lambda: window.objects.count() == 1, timeout=10000)
+        window.close()
+    finally:
+        bridge.stop()
+
     other = pattern.write(tmp_path / "other-camera.mkv")
     bridge, tracker, window = start(other)  # another camera: nothing to offer
     try:
