@@ -149,7 +149,12 @@ class FakeClient:
 
 
 def controller(obs: FakeObs, password: str | None = "pw", **kw: Any) -> ObsController:
-    settings = ObsSettings(scene=kw.pop("scene", None), source_name="etam", poll_s=0.05)
+    settings = ObsSettings(
+        scene=kw.pop("scene", None),
+        source_name="etam",
+        poll_s=0.05,
+        sync_audio=kw.pop("sync_audio", ()),
+    )
     return ObsController(
         settings,
         Secret(password) if password else None,
@@ -347,15 +352,7 @@ def test_audio_offset_is_set_again_after_obs_restarts_and_restored_on_stop() -> 
     offset gets ours again on reconnection; the user's own value comes back on stop."""
     obs = FakeObs()
     obs.audio["Mic"] = 15
-    settings = ObsSettings(source_name="etam", poll_s=0.05, sync_audio=("Mic", "Nope"))
-    c = ObsController(
-        settings,
-        Secret("pw"),
-        URL,
-        backoff=Backoff(initial=0.05, factor=2, maximum=0.2, jitter=0),
-        client_factory=obs.factory,
-        latency_ms=lambda: 123.4,
-    )
+    c = controller(obs, sync_audio=("Mic", "Nope"), latency_ms=lambda: 123.4)
     c.start()
     try:
         wait_for(lambda: obs.audio["Mic"] == 15 + 123 and c.status().audio_offset_ms == 123)
@@ -371,13 +368,7 @@ def test_audio_offset_on_top_of_the_users_stays_within_obs_limit() -> None:
     """The user's own offset plus the bridge's latency never exceeds what OBS accepts."""
     obs = FakeObs()
     obs.audio["Mic"] = AUDIO_SYNC_MAX_MS - 10
-    c = ObsController(
-        ObsSettings(source_name="etam", poll_s=0.05, sync_audio=("Mic",)),
-        Secret("pw"),
-        URL,
-        client_factory=obs.factory,
-        latency_ms=lambda: 123.4,
-    )
+    c = controller(obs, sync_audio=("Mic",), latency_ms=lambda: 123.4)
     c.start()
     try:
         wait_for(lambda: obs.audio["Mic"] == AUDIO_SYNC_MAX_MS)
@@ -394,13 +385,7 @@ def test_audio_sync_is_switched_live_and_offers_the_inputs_with_audio() -> None:
     obs = FakeObs()
     obs.audio.update({"Mic": 15, "Desktop": -40})
     obs.inputs["Camera"] = {"inputKind": "v4l2_input", "inputSettings": {}}  # no audio
-    c = ObsController(
-        ObsSettings(source_name="etam", poll_s=0.05),
-        Secret("pw"),
-        URL,
-        client_factory=obs.factory,
-        latency_ms=lambda: 200.0,
-    )
+    c = controller(obs, latency_ms=lambda: 200.0)
     c.start()
     try:
         wait_for(lambda: c.status().audio_inputs == ("Mic", "Desktop"))
